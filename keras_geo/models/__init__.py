@@ -1,0 +1,19 @@
+"""Model builders: every model is a function returning an uncompiled ``keras.Model``.
+
+    >>> from keras_geo import models
+    >>> models.available()
+    ['cnfm', 'filler_cnn']
+    >>> model = models.get("filler_cnn")(input_shape=(64, 64, 1), n_classes=3)
+"""
+from keras_geo.models._registry import available, builder_arguments, describe, get, register
+from keras_geo.models.filler_cnn import build_cnfm, build_filler_cnn
+
+__all__ = [
+    "available",
+    "build_cnfm",
+    "build_filler_cnn",
+    "builder_arguments",
+    "describe",
+    "get",
+    "register",
+]

@@ -1,0 +1,140 @@
+"""Model builders: shapes, parameter counts, names, registry, validation, save/load."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_geo import models
+from keras_geo.models import build_cnfm, build_filler_cnn
+
+
+def test_registry_lists_and_returns_builders():
+    assert {"filler_cnn", "cnfm"} <= set(models.available())
+    assert models.get("filler_cnn") is build_filler_cnn
+    assert models.describe("filler_cnn").startswith("Filler CNN")
+    assert models.builder_arguments("filler_cnn")["conv_layers"] == 4
+
+
+def test_registry_unknown_name_lists_known_ones():
+    with pytest.raises(KeyError, match="filler_cnn"):
+        models.get("no_such_model")
+
+
+def test_registry_refuses_a_second_builder_under_the_same_name():
+    with pytest.raises(ValueError, match="already registered"):
+        models.register("filler_cnn")(lambda **kw: None)
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 1), (32, 48, 3)])
+@pytest.mark.parametrize("head", ["flatten", "avg", "max"])
+def test_output_shape_is_batch_by_classes(shape, head):
+    model = build_filler_cnn(shape, 5, conv_layers=3, head=head)
+    out = keras.ops.convert_to_numpy(model(np.zeros((2, *shape), "float32")))
+    assert tuple(out.shape) == (2, 5)
+    np.testing.assert_allclose(np.sum(out, axis=-1), 1.0, rtol=1e-5)
+
+
+def test_parameter_count_matches_hand_count():
+    # 2 blocks of 3x3 convs without bias (batch norm follows): 1->4, 4->8 filters;
+    # BN has 4 weights per channel; flatten 16x16 -> 4x4x8 = 128 -> dense 10 -> 3.
+    model = build_filler_cnn(
+        (16, 16, 1), 3, conv_layers=2, filters=4, dense_layers=1, units=10, head="flatten"
+    )
+    conv = 3 * 3 * 1 * 4 + 3 * 3 * 4 * 8
+    bn = 4 * (4 + 8)
+    dense = (128 * 10 + 10) + (10 * 3 + 3)
+    assert model.count_params() == conv + bn + dense
+
+
+def test_every_choice_is_a_keyword_and_changes_the_model():
+    base = build_filler_cnn((32, 32, 1), 3, conv_layers=2, filters=4)
+    variants = {
+        "conv_layers": 3,
+        "filters": 8,
+        "kernel_size": 5,
+        "convs_per_block": 2,
+        "pooling": "stride",
+        "batch_norm": False,
+        "dense_layers": 2,
+        "units": 32,
+        "head": "flatten",
+    }
+    for key, value in variants.items():
+        kwargs = {"conv_layers": 2, "filters": 4, key: value}
+        assert build_filler_cnn((32, 32, 1), 3, **kwargs).to_json() != base.to_json(), key
+
+
+def test_per_block_filters_and_growth():
+    model = build_filler_cnn((32, 32, 1), 3, conv_layers=3, filters=8, filter_growth=2, max_filters=16)
+    assert [model.get_layer(f"filler_cnn_block{b}_conv1").filters for b in (1, 2, 3)] == [8, 16, 16]
+    model = build_filler_cnn((32, 32, 1), 3, conv_layers=2, filters=[5, 7])
+    assert model.get_layer("filler_cnn_block2_conv1").filters == 7
+
+
+def test_layer_names_are_predictable():
+    model = build_filler_cnn((32, 32, 1), 3, conv_layers=2, dense_layers=2, dropout=0.5)
+    names = {layer.name for layer in model.layers}
+    assert {
+        "filler_cnn_block1_conv1",
+        "filler_cnn_block1_bn1",
+        "filler_cnn_block2_act1",
+        "filler_cnn_block2_pool",
+        "filler_cnn_head",
+        "filler_cnn_dense2",
+        "filler_cnn_dropout2",
+        "filler_cnn_predictions",
+    } <= names
+
+
+def test_dropout_zero_adds_no_dropout_layer():
+    model = build_filler_cnn((32, 32, 1), 3, conv_layers=1, dense_layers=2, dropout=0.0)
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in model.layers)
+
+
+@pytest.mark.parametrize("m", range(2, 10))
+def test_cnfm_counts_the_output_layer(m):
+    model = build_cnfm(4, m, input_shape=(32, 32, 1))
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert (len(convs), len(dense)) == (4, m)
+    assert model.name == f"C4F{m}"
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"pooling": "median"}, "pooling"),
+        ({"head": "gap"}, "head"),
+        ({"conv_layers": 6}, "at least 64 pixels"),
+        ({"units": [8, 8], "dense_layers": 1}, "units"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"activation": "nope"}, "activation"),
+        ({"n_classes": 1}, "n_classes"),
+        ({"input_shape": (32, 32)}, "input_shape"),
+    ],
+)
+def test_bad_arguments_name_the_argument_and_echo_the_value(kwargs, word):
+    kwargs = {"input_shape": (32, 32, 1), **kwargs}
+    with pytest.raises(ValueError, match=word) as info:
+        build_filler_cnn(**kwargs)
+    assert "Received" in str(info.value)
+
+
+def test_saved_model_loads_in_a_fresh_process(tmp_path):
+    model = build_filler_cnn((32, 32, 1), 3, conv_layers=2, filters=4)
+    x = np.random.default_rng(0).random((4, 32, 32, 1), dtype=np.float32)
+    expected = model.predict(x, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    np.save(tmp_path / "x.npy", x)
+    script = (
+        "import sys, numpy as np, keras, keras_geo\n"
+        f"m = keras.models.load_model({str(path)!r}, safe_mode=True)\n"
+        f"np.save({str(tmp_path / 'y.npy')!r}, m.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0))\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)

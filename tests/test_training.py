@@ -1,0 +1,126 @@
+"""Training from a hyperparameter dict: splitting, optimizers, determinism, failure, reports."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from keras_geo import training
+from keras_geo.training import ClassReport, TrainingDiverged
+
+
+def bright_side_data(n: int, seed: int, size: int = 16):
+    """Two classes: a bright square on the left (0) or the right (1) half, plus noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 0.1, (n, size, size, 1)).astype("float32")
+    y = rng.integers(0, 2, n)
+    for image, label in zip(x, y):
+        row = rng.integers(0, size - 4)
+        col = rng.integers(0, size // 2 - 4) + (size // 2 if label else 0)
+        image[row : row + 4, col : col + 4] += 1.0
+    return x, y
+
+
+TINY = {"conv_layers": 2, "filters": 4, "units": 8, "epochs": 3, "batch_size": 16}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return {"train": bright_side_data(96, 0), "val": bright_side_data(32, 1), "test": bright_side_data(40, 2)}
+
+
+def test_split_params_fills_training_defaults_and_keeps_builder_keys():
+    builder, hparams = training.split_params({"filters": 8, "learning_rate": 0.01})
+    assert builder == {"filters": 8}
+    assert hparams["learning_rate"] == 0.01
+    assert hparams["optimizer"] == training.TRAINING_DEFAULTS["optimizer"]
+
+
+@pytest.mark.parametrize("name", sorted(training.OPTIMIZERS))
+def test_every_optimizer_gets_its_learning_rate(name):
+    optimizer = training.make_optimizer({"optimizer": name, "learning_rate": 0.005})
+    assert float(keras.ops.convert_to_numpy(optimizer.learning_rate)) == pytest.approx(0.005)
+
+
+def test_bad_optimizer_and_learning_rate_are_named():
+    with pytest.raises(ValueError, match="optimizer='lbfgs'"):
+        training.make_optimizer({"optimizer": "lbfgs"})
+    with pytest.raises(ValueError, match="learning_rate"):
+        training.make_optimizer({"learning_rate": 0})
+
+
+def test_class_report_counts_and_table():
+    report = ClassReport(("a", "b"), np.array([[8, 2], [1, 9]]))
+    assert report.correct.tolist() == [8, 9]
+    assert report.totals.tolist() == [10, 10]
+    assert report.accuracy == pytest.approx(0.85)
+    assert "| x | 8 / 10 | 9 / 10 | 85.0% |" in report.table("x")
+    assert report.to_dict()["confusion"] == [[8, 2], [1, 9]]
+
+
+def test_evaluate_classes_counts_per_class():
+    inputs = keras.Input((2,))
+    model = keras.Model(inputs, keras.layers.Softmax()(inputs))
+    x = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], "float32")  # predicts 0, 1, 0, 1
+    report = training.evaluate_classes(model, x, np.array([0, 1, 1, 1]))
+    assert report.confusion.tolist() == [[1, 0], [1, 2]]
+
+
+def test_train_returns_metrics_history_and_reports(data):
+    result = training.train("filler_cnn", data, TINY, seed=3, class_names=("left", "right"))
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_accuracy", "n_params"):
+        assert np.isfinite(result.metrics[key]), key
+    assert len(result.history["loss"]) == result.metrics["epochs"] <= 3
+    assert result.reports["test"].totals.sum() == 40
+    assert result.reports["val"].class_names == ("left", "right")
+    assert result.params["filters"] == 4 and result.params["optimizer"] == "adam"
+
+
+def test_same_seed_same_training_other_seed_other_training(data):
+    first = training.train("filler_cnn", data, TINY, seed=7)
+    second = training.train("filler_cnn", data, TINY, seed=7)
+    other = training.train("filler_cnn", data, TINY, seed=8)
+    assert first.history == second.history
+    for a, b in zip(first.model.get_weights(), second.model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert first.history != other.history
+
+
+def test_reset_state_clears_keras_global_state():
+    keras.backend.get_uid("probe")
+    assert keras.backend.get_uid("probe") >= 2
+    training.reset_state(0)
+    assert keras.backend.get_uid("probe") == 1
+
+
+def test_nan_loss_raises_training_diverged(data):
+    x, y = data["train"]
+    bad = {"train": (np.full_like(x, np.nan), y)}
+    with pytest.raises(TrainingDiverged, match="nan"):
+        training.train("filler_cnn", bad, TINY, seed=0)
+
+
+def test_bad_data_is_named():
+    with pytest.raises(ValueError, match="'train'"):
+        training.train("filler_cnn", {"val": bright_side_data(8, 0)}, TINY)
+    x, y = bright_side_data(8, 0)
+    with pytest.raises(ValueError, match="as many labels"):
+        training.train("filler_cnn", {"train": (x, y[:3])}, TINY)
+    with pytest.raises(ValueError, match="epochs"):
+        training.train("filler_cnn", {"train": (x, y)}, {**TINY, "epochs": 0})
+
+
+@pytest.mark.slow
+def test_small_filler_training_clearly_beats_chance():
+    from keras_geo.datasets import filler
+
+    data = filler.make_splits(150, 50, 100, fov_nm=1000.0, image_size=48, seed=0)
+    result = training.train(
+        "filler_cnn",
+        data,
+        {"conv_layers": 3, "filters": 8, "units": 32, "epochs": 12, "batch_size": 32},
+        seed=0,
+        class_names=filler.CLASSES,
+    )
+    # Chance is 1/3; a model that learned the class statistics is far above it.
+    assert result.metrics["test_accuracy"] > 0.6, result.reports["test"].table()
