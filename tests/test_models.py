@@ -59,6 +59,7 @@ def test_every_choice_is_a_keyword_and_changes_the_model():
         "convs_per_block": 2,
         "pooling": "stride",
         "batch_norm": False,
+        "bn_momentum": 0.5,
         "dense_layers": 2,
         "units": 32,
         "head": "flatten",

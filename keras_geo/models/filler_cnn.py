@@ -49,6 +49,7 @@ def conv_block(
     activation: str,
     l2: float,
     name: str,
+    bn_momentum: float = 0.9,
 ):
     """``convs`` convolutions (each: conv, optional batch norm, activation), then pooling.
 
@@ -68,7 +69,7 @@ def conv_block(
             name=f"{name}_conv{i}",
         )(x)
         if batch_norm:
-            x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn{i}")(x)
         x = layers.Activation(activation, name=f"{name}_act{i}")(x)
     if pooling == "max":
         x = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
@@ -90,6 +91,7 @@ def build_filler_cnn(
     convs_per_block: int = 1,
     pooling: str = "max",
     batch_norm: bool = True,
+    bn_momentum: float = 0.9,
     dense_layers: int = 1,
     units: int | Sequence[int] = 64,
     dropout: float | Sequence[float] = 0.3,
@@ -118,6 +120,10 @@ def build_filler_cnn(
         pooling: Down-sampling at the end of each block: ``"max"``, ``"avg"``,
             ``"stride"`` (strided last convolution) or ``"none"``. Defaults to `"max"`.
         batch_norm: Batch normalisation after each convolution. Defaults to `True`.
+        bn_momentum: Momentum of the batch-norm moving statistics. Keras' default of
+            0.99 needs hundreds of steps before inference-mode statistics are usable;
+            small data sets and short searches train for far fewer, and the model then
+            predicts one class at validation. Defaults to `0.9`.
         dense_layers: Hidden dense layers before the softmax. The paper's "Fm" counts
             the softmax layer too, so ``CnFm`` is ``dense_layers = m - 1``. Defaults to `1`.
         units: Units of every hidden dense layer, or one value per layer. Defaults to `64`.
@@ -151,6 +157,7 @@ def build_filler_cnn(
     _check(pooling in POOLINGS, f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
     _check(head in HEADS, f"`head` must be one of {HEADS}. Received: head={head!r}")
     _check(l2 >= 0, f"`l2` must be >= 0. Received: l2={l2}")
+    _check(0 <= bn_momentum < 1, f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum}")
     try:
         keras.activations.get(activation)
     except ValueError:
@@ -196,6 +203,7 @@ def build_filler_cnn(
             activation=activation,
             l2=l2,
             name=f"{name}_block{b}",
+            bn_momentum=bn_momentum,
         )
     if head == "flatten":
         x = layers.Flatten(name=f"{name}_head")(x)
