@@ -1,2 +1,45 @@
-"""hpo: a hyperparameter search engine that knows nothing of Keras."""
+"""hpo: a hyperparameter search engine that knows nothing of Keras.
+
+Public surface (implementation modules are private; import from here or from
+the listed modules):
+
+* search spaces -- :mod:`hpo.space`: :class:`Space`, :class:`Int`,
+  :class:`Float`, :class:`Choice`, :class:`Fixed`, :func:`params_hash`;
+* strategies -- :mod:`hpo.strategies`: :class:`Strategy` and the registry
+  (:func:`hpo.strategies.get`, :func:`hpo.strategies.available`) with
+  ``grid``, ``random``, ``tpe``, ``ga``, ``bayes``, ``ga_tpe``;
+* results and trials -- :class:`Result`, :class:`Trial`;
+* the durable trial store -- :mod:`hpo.store`: :class:`TrialStore`,
+  :class:`StoreError`.
+
+Heavy dependencies (scikit-learn, scipy, hyperopt, DEAP) are imported only
+when a feature needs them; TensorFlow and Keras never are.
+"""
+
+from __future__ import annotations
+
+from . import strategies
+from .space import Choice, Fixed, Float, Int, Param, Space, canonical_json, params_hash
+from .store import StoreError, TrialStore
+from .strategies import Strategy
+from .trial import Result, Trial
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "Space",
+    "Param",
+    "Int",
+    "Float",
+    "Choice",
+    "Fixed",
+    "params_hash",
+    "canonical_json",
+    "Result",
+    "Trial",
+    "Strategy",
+    "strategies",
+    "TrialStore",
+    "StoreError",
+]

@@ -1,0 +1,510 @@
+"""The durable trial store: SQLite in WAL mode, JSON only.
+
+One store file holds one or more searches and their trials.  The process that
+runs the search loop is the only writer; readers (a dashboard, a notebook, a
+second ``TrialStore`` on the same file) may open it concurrently thanks to
+WAL mode.
+
+Durability rule: every write method runs in its own transaction, committed
+(``synchronous=FULL``) before it returns -- so a result is on disk before the
+strategy hears of it, and a crash loses at most the trials that were
+running.  Resume = reopen the store, re-queue :meth:`TrialStore.running`
+trials, replay finished ones (:meth:`Trial.to_result`) into a fresh strategy.
+
+Everything structured (config, params, metrics, per-epoch history, meta
+values) is stored as JSON text, never as serialised Python objects, so a
+store can be read by any tool and opening one never executes code.  Numpy
+scalars/arrays are converted; non-finite floats become ``null``.
+
+Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`,
+``PRAGMA application_id`` marks the file as a keras-geo store)::
+
+    search(id, name, config JSON, seed, created)
+    trials(id, search_id, number, params JSON, params_hash, status, value,
+           metrics JSON, history JSON, seed, worker, device, created, started,
+           ended, error, cache_hit, cached_from)
+    meta(key, value JSON)
+
+Trial status: ``queued -> running -> done | failed | interrupted`` (and
+``requeue`` puts running/interrupted trials back to ``queued``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .space import params_hash as _params_hash
+from .trial import DONE, INTERRUPTED, QUEUED, RUNNING, TRIAL_STATUSES, Trial
+
+__all__ = ["TrialStore", "StoreError", "SearchInfo", "SCHEMA_VERSION", "APPLICATION_ID"]
+
+#: Version of the schema below, kept in ``PRAGMA user_version``.
+SCHEMA_VERSION = 1
+#: ``PRAGMA application_id`` of keras-geo stores ("KGHO" in ASCII).
+APPLICATION_ID = 0x4B47484F
+
+_SCHEMA = """
+CREATE TABLE search (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    name     TEXT NOT NULL DEFAULT '',
+    config   TEXT NOT NULL,
+    seed     INTEGER,
+    created  REAL NOT NULL
+);
+CREATE TABLE trials (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    search_id   INTEGER NOT NULL REFERENCES search(id),
+    number      INTEGER NOT NULL,
+    params      TEXT NOT NULL,
+    params_hash TEXT NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','interrupted')),
+    value       REAL,
+    metrics     TEXT NOT NULL DEFAULT '{}',
+    history     TEXT NOT NULL DEFAULT '{}',
+    seed        INTEGER,
+    worker      TEXT,
+    device      TEXT,
+    created     REAL NOT NULL,
+    started     REAL,
+    ended       REAL,
+    error       TEXT,
+    cache_hit   INTEGER NOT NULL DEFAULT 0,
+    cached_from INTEGER REFERENCES trials(id),
+    UNIQUE (search_id, number)
+);
+CREATE INDEX trials_hash ON trials (params_hash, status);
+CREATE INDEX trials_status ON trials (search_id, status);
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+
+class StoreError(Exception):
+    """The file is not a usable keras-geo trial store, or an operation is invalid for its state."""
+
+
+@dataclass(frozen=True)
+class SearchInfo:
+    """One row of the ``search`` table."""
+
+    id: int
+    name: str
+    config: dict[str, Any]
+    seed: int | None
+    created: float
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+# --------------------------------------------------------------------------- #
+# JSON helpers
+# --------------------------------------------------------------------------- #
+def _jsonable(obj: Any) -> Any:
+    """Plain JSON types from numpy scalars/arrays, tuples, sets; non-finite floats -> None."""
+    if obj is None or isinstance(obj, (bool, str, int)):
+        return obj
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in obj]
+    # numpy without importing it: scalars have .item(), arrays .tolist()
+    if hasattr(obj, "tolist") and callable(obj.tolist):
+        return _jsonable(obj.tolist())
+    if hasattr(obj, "item") and callable(obj.item):
+        return _jsonable(obj.item())
+    raise TypeError(f"cannot store {type(obj).__name__} as JSON: {obj!r}")
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(_jsonable(obj), allow_nan=False, separators=(",", ":"))
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _value(value: Any) -> float | None:
+    if value is None:
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+# --------------------------------------------------------------------------- #
+# the store
+# --------------------------------------------------------------------------- #
+class TrialStore:
+    """A keras-geo trial store in one SQLite file (see the module docstring).
+
+    ``TrialStore(path)`` creates the file (and parent directories) or opens an
+    existing store; anything else raises :class:`StoreError`.  Use it as a
+    context manager, or call :meth:`close`.  Methods taking ``search_id``
+    default to the most recent search.  Thread-safe (one lock around the
+    connection), but meant for a single writing process.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+        """Open or create the store at ``path``."""
+        self.path = os.fspath(path)
+        if self.path != ":memory:":
+            parent = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(parent, exist_ok=True)
+            if os.path.isdir(self.path):
+                raise StoreError(f"{self.path!r} is a directory, not a trial store")
+        self._lock = threading.RLock()
+        try:
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per write.
+            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open trial store {self.path!r}: {exc}") from exc
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise StoreError(f"{self.path!r} is not a keras-geo trial store ({exc})") from None
+        except StoreError:
+            self._conn.close()
+            raise
+
+    def _open(self) -> None:
+        c = self._conn
+        app_id = c.execute("PRAGMA application_id").fetchone()[0]
+        version = c.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if app_id == 0 and version == 0 and not tables:
+            self._create()
+        elif app_id != APPLICATION_ID:
+            raise StoreError(
+                f"{self.path!r} is an SQLite database but not a keras-geo trial store "
+                f"(application_id={app_id:#x}, tables={sorted(tables)})"
+            )
+        elif version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path!r} has store schema version {version}; this hpo supports up to {SCHEMA_VERSION} "
+                f"(upgrade hpo)"
+            )
+        elif version < 1:
+            raise StoreError(f"{self.path!r} has an unknown store schema version {version}")
+        if self.path != ":memory:":
+            mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(f"cannot switch {self.path!r} to WAL mode (got {mode!r})")
+        c.execute("PRAGMA synchronous=FULL")
+        c.execute("PRAGMA foreign_keys=ON")
+
+    def _create(self) -> None:
+        with self._write() as c:
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    c.execute(stmt)
+            c.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    # ------------------------------------------------------------ plumbing --
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed before the caller's method returns."""
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("the trial store is closed")
+            c = self._conn
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            c.execute("COMMIT")
+
+    def _read(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            if self._conn is None:
+                raise StoreError("the trial store is closed")
+            cur = self._conn.execute(sql, tuple(args))
+            cols = [d[0] for d in cur.description]
+            return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._conn is None
+
+    def __enter__(self) -> TrialStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"TrialStore({self.path!r})"
+
+    # --------------------------------------------------------------- search --
+    def create_search(self, config: Mapping[str, Any], seed: int | None = None, name: str = "") -> int:
+        """Record a new search (its JSON-able ``config`` and ``seed``); return its id."""
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO search (name, config, seed, created) VALUES (?, ?, ?, ?)",
+                (str(name), _dumps(dict(config)), None if seed is None else int(seed), time.time()),
+            )
+            return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def get_search(self, search_id: int | None = None) -> SearchInfo | None:
+        """The search ``search_id`` (default: the latest), or None when the store has none."""
+        if search_id is None:
+            rows = self._read("SELECT * FROM search ORDER BY id DESC LIMIT 1")
+        else:
+            rows = self._read("SELECT * FROM search WHERE id = ?", (int(search_id),))
+        if not rows:
+            return None
+        r = rows[0]
+        return SearchInfo(r["id"], r["name"], _loads(r["config"]), r["seed"], r["created"])
+
+    def searches(self) -> list[SearchInfo]:
+        """All searches, oldest first."""
+        return [
+            SearchInfo(r["id"], r["name"], _loads(r["config"]), r["seed"], r["created"])
+            for r in self._read("SELECT * FROM search ORDER BY id")
+        ]
+
+    def _search_id(self, search_id: int | None) -> int:
+        if search_id is not None:
+            return int(search_id)
+        rows = self._read("SELECT id FROM search ORDER BY id DESC LIMIT 1")
+        if not rows:
+            raise StoreError(f"{self.path!r} holds no search yet; call create_search() first")
+        return int(rows[0]["id"])
+
+    # --------------------------------------------------------------- trials --
+    def add_trial(
+        self,
+        params: Mapping[str, Any],
+        seed: int | None = None,
+        status: str = QUEUED,
+        *,
+        params_hash: str | None = None,
+        search_id: int | None = None,
+    ) -> int:
+        """Add a trial (default ``queued``) and return its id.
+
+        ``params_hash`` defaults to :func:`hpo.space.params_hash`; pass
+        ``space.params_hash(params)`` when you have the space (same value for
+        valid params).  The trial ``number`` counts from 0 within its search.
+        """
+        if status not in (QUEUED, RUNNING):
+            raise ValueError(f"a new trial is 'queued' or 'running'; received status={status!r}")
+        h = params_hash or _params_hash(params)
+        sid = self._search_id(search_id)
+        now = time.time()
+        with self._write() as c:
+            number = c.execute("SELECT COUNT(*) FROM trials WHERE search_id = ?", (sid,)).fetchone()[0]
+            cur = c.execute(
+                "INSERT INTO trials (search_id, number, params, params_hash, status, seed, created, started) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sid, number, _dumps(dict(params)), h, status, seed, now, now if status == RUNNING else None),
+            )
+            return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def add_cached(
+        self,
+        params: Mapping[str, Any],
+        source: Trial,
+        seed: int | None = None,
+        *,
+        params_hash: str | None = None,
+        search_id: int | None = None,
+    ) -> int:
+        """Record a cache hit: a ``done`` trial copying ``source``'s value, metrics and history.
+
+        ``cache_hit`` is set and ``cached_from`` points at ``source``; no
+        training happened, so ``started == ended``.
+        """
+        if source.status != DONE:
+            raise StoreError(f"trial {source.id} is {source.status!r}; only done trials can serve as a cache")
+        h = params_hash or source.params_hash
+        sid = self._search_id(search_id)
+        now = time.time()
+        with self._write() as c:
+            number = c.execute("SELECT COUNT(*) FROM trials WHERE search_id = ?", (sid,)).fetchone()[0]
+            cur = c.execute(
+                "INSERT INTO trials (search_id, number, params, params_hash, status, value, metrics, history, "
+                "seed, created, started, ended, cache_hit, cached_from) "
+                "VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                (sid, number, _dumps(dict(params)), h, _value(source.value), _dumps(source.metrics),
+                 _dumps(source.history), seed, now, now, now, source.id),
+            )
+            return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def _transition(self, trial_id: int, allowed: tuple[str, ...], sets: str, args: tuple[Any, ...]) -> None:
+        with self._write() as c:
+            row = c.execute("SELECT status FROM trials WHERE id = ?", (int(trial_id),)).fetchone()
+            if row is None:
+                raise StoreError(f"no trial with id {trial_id}")
+            if row[0] not in allowed:
+                raise StoreError(f"trial {trial_id} is {row[0]!r}; expected one of {list(allowed)}")
+            c.execute(f"UPDATE trials SET {sets} WHERE id = ?", (*args, int(trial_id)))
+
+    def start(self, trial_id: int, worker: str | None = None, device: str | None = None) -> None:
+        """Mark a queued trial ``running`` on ``worker``/``device``."""
+        self._transition(
+            trial_id, (QUEUED, RUNNING), "status='running', worker=?, device=?, started=?, ended=NULL, error=NULL",
+            (worker, device, time.time()),
+        )
+
+    def finish(
+        self,
+        trial_id: int,
+        value: float | None,
+        metrics: Mapping[str, Any] | None = None,
+        history: Mapping[str, Any] | list[Any] | None = None,
+    ) -> None:
+        """Mark a trial ``done`` with its objective ``value``, final ``metrics`` and per-epoch ``history``.
+
+        A None or non-finite value cannot rank a trial: the trial is recorded
+        as ``failed`` (error "non-finite objective value"), metrics kept.
+        """
+        v = _value(value)
+        if v is None:
+            self._transition(
+                trial_id, (QUEUED, RUNNING), "status='failed', value=NULL, metrics=?, history=?, ended=?, error=?",
+                (_dumps(metrics or {}), _dumps(history or {}), time.time(), f"non-finite objective value: {value!r}"),
+            )
+            return
+        self._transition(
+            trial_id, (QUEUED, RUNNING), "status='done', value=?, metrics=?, history=?, ended=?, error=NULL",
+            (v, _dumps(metrics or {}), _dumps(history or {}), time.time()),
+        )
+
+    def fail(self, trial_id: int, error: str, metrics: Mapping[str, Any] | None = None,
+             history: Mapping[str, Any] | list[Any] | None = None) -> None:
+        """Mark a trial ``failed`` with an ``error`` text (e.g. a traceback)."""
+        self._transition(
+            trial_id, (QUEUED, RUNNING), "status='failed', value=NULL, metrics=?, history=?, ended=?, error=?",
+            (_dumps(metrics or {}), _dumps(history or {}), time.time(), str(error)),
+        )
+
+    def interrupt(self, trial_id: int, reason: str = "interrupted") -> None:
+        """Mark a running (or queued) trial ``interrupted`` (e.g. on Ctrl-C); :meth:`requeue` revives it."""
+        self._transition(trial_id, (QUEUED, RUNNING), "status='interrupted', ended=?, error=?", (time.time(), reason))
+
+    def requeue(self, trial_id: int) -> None:
+        """Put a running or interrupted trial back to ``queued`` (resume after a crash)."""
+        self._transition(
+            trial_id, (RUNNING, INTERRUPTED, QUEUED),
+            "status='queued', worker=NULL, device=NULL, started=NULL, ended=NULL, error=NULL", (),
+        )
+
+    # --------------------------------------------------------------- reads --
+    @staticmethod
+    def _trial(r: Mapping[str, Any]) -> Trial:
+        return Trial(
+            id=r["id"], search_id=r["search_id"], number=r["number"], params=_loads(r["params"]),
+            params_hash=r["params_hash"], status=r["status"], value=r["value"],
+            metrics=_loads(r["metrics"]) or {}, history=_loads(r["history"]) or {}, seed=r["seed"],
+            worker=r["worker"], device=r["device"], created=r["created"], started=r["started"],
+            ended=r["ended"], error=r["error"], cache_hit=bool(r["cache_hit"]), cached_from=r["cached_from"],
+        )
+
+    def get_trial(self, trial_id: int) -> Trial:
+        """The trial with id ``trial_id`` (StoreError if none)."""
+        rows = self._read("SELECT * FROM trials WHERE id = ?", (int(trial_id),))
+        if not rows:
+            raise StoreError(f"no trial with id {trial_id}")
+        return self._trial(rows[0])
+
+    def trials(self, status: str | Iterable[str] | None = None, *, search_id: int | None = None) -> list[Trial]:
+        """Trials of a search in ``number`` order, optionally only those with ``status`` (one or several)."""
+        sid = self._search_id(search_id)
+        if status is None:
+            rows = self._read("SELECT * FROM trials WHERE search_id = ? ORDER BY number", (sid,))
+        else:
+            statuses = [status] if isinstance(status, str) else list(status)
+            bad = [s for s in statuses if s not in TRIAL_STATUSES]
+            if bad:
+                raise ValueError(f"unknown status {bad}; allowed: {list(TRIAL_STATUSES)}")
+            marks = ",".join("?" * len(statuses))
+            rows = self._read(
+                f"SELECT * FROM trials WHERE search_id = ? AND status IN ({marks}) ORDER BY number", (sid, *statuses)
+            )
+        return [self._trial(r) for r in rows]
+
+    def finished(self, *, search_id: int | None = None) -> list[Trial]:
+        """Done and failed trials in the order they finished -- the order to replay through ``tell``."""
+        sid = self._search_id(search_id)
+        rows = self._read(
+            "SELECT * FROM trials WHERE search_id = ? AND status IN ('done','failed') ORDER BY ended, id", (sid,)
+        )
+        return [self._trial(r) for r in rows]
+
+    def running(self, *, search_id: int | None = None) -> list[Trial]:
+        """Trials still marked ``running`` (after a crash: to :meth:`requeue` on resume)."""
+        return self.trials(RUNNING, search_id=search_id)
+
+    def find_done(self, params_hash: str, *, search_id: int | None = None, any_search: bool = False) -> Trial | None:
+        """The cache: the first ``done`` trial with this params hash (in this search, or any with ``any_search``)."""
+        if any_search:
+            rows = self._read(
+                "SELECT * FROM trials WHERE params_hash = ? AND status = 'done' ORDER BY id LIMIT 1", (params_hash,)
+            )
+        else:
+            sid = self._search_id(search_id)
+            rows = self._read(
+                "SELECT * FROM trials WHERE params_hash = ? AND status = 'done' AND search_id = ? ORDER BY id LIMIT 1",
+                (params_hash, sid),
+            )
+        return self._trial(rows[0]) if rows else None
+
+    def best(self, direction: str = "minimize", *, search_id: int | None = None) -> Trial | None:
+        """The done trial with the lowest (``minimize``) or highest (``maximize``) value; first on ties."""
+        if direction not in ("minimize", "maximize"):
+            raise ValueError(f"direction must be 'minimize' or 'maximize'; received {direction!r}")
+        sid = self._search_id(search_id)
+        order = "ASC" if direction == "minimize" else "DESC"
+        rows = self._read(
+            f"SELECT * FROM trials WHERE search_id = ? AND status = 'done' AND value IS NOT NULL "
+            f"ORDER BY value {order}, id ASC LIMIT 1",
+            (sid,),
+        )
+        return self._trial(rows[0]) if rows else None
+
+    def counts(self, *, search_id: int | None = None) -> dict[str, int]:
+        """Number of trials per status (every status present, zeros included) plus ``cache_hits``."""
+        sid = self._search_id(search_id)
+        out = {s: 0 for s in TRIAL_STATUSES}
+        for r in self._read("SELECT status, COUNT(*) AS n FROM trials WHERE search_id = ? GROUP BY status", (sid,)):
+            out[r["status"]] = r["n"]
+        out["cache_hits"] = self._read(
+            "SELECT COUNT(*) AS n FROM trials WHERE search_id = ? AND cache_hit = 1", (sid,)
+        )[0]["n"]
+        return out
+
+    # ----------------------------------------------------------------- meta --
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON-able ``value`` under ``key`` (e.g. the best model's path)."""
+        with self._write() as c:
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (str(key), _dumps(value)))
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """The value stored under ``key``, or ``default``."""
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (str(key),))
+        return _loads(rows[0]["value"]) if rows else default
+

@@ -1,0 +1,328 @@
+"""The strategy contract, run for every name in the registry, plus strategy-specific checks.
+
+A new strategy registered in ``hpo.strategies`` gets the whole contract for
+free: it is parametrised over ``strategies.available()``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hpo import strategies
+from hpo.space import Space, params_hash
+from hpo.trial import Result
+
+NAMES = strategies.available()
+# Contract cases: every registered strategy with default settings, plus the
+# non-default modes that change how ask behaves.
+CASES: dict[str, tuple[str, dict]] = {name: (name, {}) for name in NAMES}
+CASES["ga[generational]"] = ("ga", {"mode": "generational"})
+CASES["ga_tpe[generational]"] = ("ga_tpe", {"mode": "generational"})
+CASES["grid[shuffle]"] = ("grid", {"shuffle": True})
+ROOT = Path(__file__).resolve().parents[1]
+
+MIXED = {
+    "filters": {"type": "int", "low": 8, "high": 64, "log": True},
+    "units": {"type": "int", "low": 16, "high": 128, "step": 16},
+    "dense_layers": {"type": "int", "low": 0, "high": 3},
+    "dropout": {"type": "float", "low": 0.0, "high": 0.5, "active_if": {"dense_layers": {"gt": 1}}},
+    "activation": ["relu", "elu", None, True],
+    "lr": {"type": "float", "low": 1e-4, "high": 1e-2, "log": True},
+    "epochs": 5,
+}
+SMALL = {"n": {"type": "int", "low": 0, "high": 3}, "act": ["a", "b", "c"]}  # 12 points
+
+
+def objective(p: dict) -> float:
+    """A cheap deterministic function of the MIXED params (minimised)."""
+    v = (math.log2(p["filters"]) - 5) ** 2 + ((p["units"] - 64) / 32) ** 2 + (math.log10(p["lr"]) + 3) ** 2
+    v += {"relu": 0.0, "elu": 0.3, None: 1.0, True: 0.6}[p["activation"]] + 0.1 * p["dense_layers"]
+    return v + (p["dropout"] - 0.2) ** 2 if "dropout" in p else v
+
+
+def small_objective(p: dict) -> float:
+    return (p["n"] - 2) ** 2 + {"a": 0.5, "b": 0.0, "c": 1.0}[p["act"]]
+
+
+def make(case: str, space, seed: int = 0, **extra) -> strategies.Strategy:
+    name, settings = CASES[case]
+    return strategies.get(name, space, seed=seed, **{**settings, **extra})
+
+
+def trace(case: str, seed: int, rounds: int = 5, batch: int = 3, **settings) -> list[dict]:
+    """Proposals of a fixed ask/tell sequence on MIXED (used in-process and in a subprocess)."""
+    s = make(case, Space.from_dict(MIXED), seed=seed, **settings)
+    out: list[dict] = []
+    for _ in range(rounds):
+        batch_params = s.ask(batch)
+        out.extend(batch_params)
+        s.tell([Result(p, objective(p)) for p in batch_params])
+    return out
+
+
+def collect(s: strategies.Strategy, k: int, fn=None) -> list[dict]:
+    """Exactly ``k`` proposals, telling each batch at once (a generational GA hands out fewer while waiting)."""
+    out: list[dict] = []
+    for _ in range(10 * k):
+        if len(out) >= k:
+            break
+        ps = s.ask(k - len(out))
+        out.extend(ps)
+        if fn is not None:
+            s.tell([Result(p, fn(p)) for p in ps])
+    return out
+
+
+def drive(s: strategies.Strategy, fn, budget: int, batch: int) -> list[dict]:
+    """Ask/tell until ``budget`` proposals or the strategy has nothing more."""
+    asked: list[dict] = []
+    while len(asked) < budget:
+        ps = s.ask(min(batch, budget - len(asked)))
+        if not ps:
+            break
+        asked.extend(ps)
+        s.tell([Result(p, fn(p)) for p in ps])
+    return asked
+
+
+# --------------------------------------------------------------------------- registry
+def test_registry_lists_all_strategies() -> None:
+    assert set(NAMES) >= {"grid", "random", "tpe", "ga", "bayes", "ga_tpe"}
+    with pytest.raises(ValueError, match="unknown strategy 'nope'.*available"):
+        strategies.get("nope", Space.from_dict(SMALL))
+
+
+def test_register_custom_strategy() -> None:
+    class First(strategies.Strategy):
+        name = "first_test"
+
+        def _ask(self, n):
+            return self._fill(n)
+
+    strategies.register("first_test", First)
+    try:
+        s = strategies.get("first_test", SMALL, seed=1)
+        assert len(s.ask(3)) == 3
+    finally:
+        strategies._REGISTRY.pop("first_test")
+
+
+# --------------------------------------------------------------------------- contract
+@pytest.mark.parametrize("case", CASES)
+def test_respects_the_space(case: str) -> None:
+    space = Space.from_dict(MIXED)
+    s = make(case, space)
+    asked = drive(s, objective, budget=30, batch=4)
+    assert len(asked) == 30
+    for p in asked:
+        assert space.canonical(p) == p  # valid and already canonical
+        assert ("dropout" in p) == (p["dense_layers"] > 1)
+        assert all(type(v) in (int, float, str, bool, type(None)) for v in p.values())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_same_seed_same_proposals(case: str) -> None:
+    assert trace(case, seed=7) == trace(case, seed=7)
+
+
+# An unshuffled grid walks in a fixed order by design; grid[shuffle] covers the seed.
+@pytest.mark.parametrize("case", [c for c in CASES if c != "grid"])
+def test_different_seed_different_proposals(case: str) -> None:
+    assert trace(case, seed=1) != trace(case, seed=2)
+
+
+def test_unshuffled_grid_ignores_the_seed() -> None:
+    assert trace("grid", seed=1) == trace("grid", seed=2)
+
+
+@pytest.fixture(scope="module")
+def subprocess_traces() -> dict:
+    """Every strategy's trace computed in a fresh interpreter with another hash seed."""
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import test_hpo_strategies as t; "
+        "print(json.dumps({c: t.trace(c, seed=7) for c in t.CASES}))"
+    )
+    env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(Path(__file__).parent)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_same_seed_same_proposals_in_a_fresh_process(case: str, subprocess_traces: dict) -> None:
+    mine = [json.loads(json.dumps(p)) for p in trace(case, seed=7)]  # same JSON round trip
+    assert subprocess_traces[case] == mine
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_no_duplicates_and_exhausts_small_discrete_space(case: str) -> None:
+    space = Space.from_dict(SMALL)
+    s = make(case, space, seed=3)
+    asked = drive(s, small_objective, budget=100, batch=5)
+    hashes = [params_hash(p) for p in asked]
+    assert len(set(hashes)) == len(hashes), "duplicate proposal"
+    assert len(asked) == 12  # every point once, then ask returns fewer (none)
+    assert s.exhausted
+    assert s.ask(3) == []
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_handles_failed_results(case: str) -> None:
+    space = Space.from_dict(MIXED)
+    s = make(case, space, seed=4)
+    seen: set[str] = set()
+    for i in range(8):
+        ps = collect(s, 3)
+        assert len(ps) == 3
+        results = []
+        for j, p in enumerate(ps):
+            h = params_hash(p)
+            assert h not in seen
+            seen.add(h)
+            kind = (i + j) % 4
+            if kind == 0:
+                results.append(Result(p, None, "failed"))
+            elif kind == 1:
+                results.append(Result(p, math.nan))
+            elif kind == 2:
+                results.append(Result(p, math.inf))
+            else:
+                results.append(Result(p, objective(p)))
+        s.tell(results)
+    for p in collect(s, 4, objective):
+        space.validate(p)
+    best = s.best()
+    assert best is not None and best.ok
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_all_failed_results(case: str) -> None:
+    space = Space.from_dict(MIXED)
+    s = make(case, space, seed=5)
+    for _ in range(6):
+        ps = collect(s, 4)
+        s.tell([Result(p, None, "failed") for p in ps])
+    ps = collect(s, 4, lambda p: None)
+    assert len(ps) == 4
+    assert s.best() is None
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_accepts_results_it_never_asked(case: str) -> None:
+    space = Space.from_dict(MIXED)
+    rng = np.random.default_rng(99)
+    foreign = [space.sample(rng) for _ in range(15)]
+    s = make(case, space, seed=6)
+    # warm start before any ask, with values as an old store would give them
+    s.tell([Result(p, objective(p)) for p in foreign[:12]] + [Result(foreign[12], None, "failed")])
+    asked = collect(s, 5, objective)
+    # ... and foreign results in the middle of a run
+    s.tell([Result(p, objective(p)) for p in foreign[13:]])
+    asked += collect(s, 5, objective)
+    told = {params_hash(p) for p in foreign}
+    assert len(asked) == 10
+    for p in asked:
+        space.validate(p)
+        assert params_hash(p) not in told
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ask_arguments_and_settings(name: str) -> None:
+    s = strategies.get(name, Space.from_dict(SMALL), seed=0)
+    assert s.ask(0) == []
+    with pytest.raises(ValueError):
+        s.ask(-1)
+    with pytest.raises(TypeError, match="bogus"):
+        strategies.get(name, Space.from_dict(SMALL), seed=0, bogus=1)
+    with pytest.raises(ValueError):
+        s.tell([Result({"n": 9, "act": "a"}, 1.0)])  # outside the space
+    with pytest.raises(TypeError):
+        s.tell([{"n": 1, "act": "a"}])  # not a Result
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_accepts_a_spec_dict_and_reports_pending(case: str) -> None:
+    s = make(case, MIXED)
+    ps = s.ask(3)
+    assert s.pending == ps
+    s.tell([Result(ps[0], 1.0)])
+    assert s.pending == ps[1:]
+
+
+# --------------------------------------------------------------------------- strategy specifics
+def test_grid_walks_in_order_and_skips_told_points() -> None:
+    space = Space.from_dict({"n": {"type": "int", "low": 1, "high": 3}, "x": {"type": "float", "low": 0, "high": 1}})
+    g = strategies.get("grid", space, n_per_float=2)
+    g.tell([Result({"n": 1, "x": 1.0}, 0.0)])
+    pts = g.ask(100)
+    assert pts == [p for p in space.grid(n_per_float=2) if p != {"n": 1, "x": 1.0}]
+    assert g.exhausted and g.ask(1) == []
+
+
+def test_ga_generational_waits_for_the_generation() -> None:
+    space = Space.from_dict(MIXED)
+    s = strategies.get("ga", space, seed=0, mode="generational", population_size=6, n_startup=6)
+    gen1 = s.ask(100)
+    assert len(gen1) == 6
+    assert s.ask(2) == []  # waiting: nothing told yet
+    s.tell([Result(p, objective(p)) for p in gen1[:5]])
+    assert s.ask(2) == []  # still one outstanding
+    s.tell([Result(gen1[5], objective(gen1[5]))])
+    gen2 = s.ask(4) + s.ask(4)
+    assert len(gen2) == 6 and s.generation == 2
+
+
+def test_ga_steady_state_answers_every_ask() -> None:
+    s = strategies.get("ga", MIXED, seed=0, mode="steady_state")
+    first = s.ask(10)
+    s.tell([Result(p, objective(p)) for p in first[:3]])  # most still running
+    assert len(s.ask(1)) == 1 and len(s.ask(2)) == 2
+
+
+@pytest.mark.parametrize("name", ["ga", "ga_tpe"])
+def test_ga_leaves_global_random_state_alone(name: str) -> None:
+    random.seed(123)
+    state = random.getstate()
+    drive(strategies.get(name, MIXED, seed=0), objective, budget=24, batch=4)
+    assert random.getstate() == state
+
+
+def test_ga_tpe_split_follows_tpe_fraction() -> None:
+    s = strategies.get("ga_tpe", MIXED, seed=0, tpe_fraction=0.5, n_startup=4)
+    drive(s, objective, budget=4, batch=4)
+    sources: list[str] = []
+    for _ in range(5):
+        ps = s.ask(4)
+        sources += [s._source[params_hash(p)] for p in ps]
+        s.tell([Result(p, objective(p)) for p in ps])
+    assert sources.count("tpe") == 10 and sources.count("ga") == 10
+
+
+def test_ga_tpe_adaptive_fraction_stays_in_bounds() -> None:
+    s = strategies.get("ga_tpe", MIXED, seed=0, adaptive=True, fraction_min=0.25, fraction_max=0.75)
+    drive(s, objective, budget=40, batch=4)
+    assert 0.25 <= s.tpe_fraction <= 0.75
+
+
+@pytest.mark.parametrize("setting", [{"population_size": 1}, {"mode": "island"}, {"crossover_prob": 2.0}])
+def test_ga_rejects_bad_settings(setting: dict) -> None:
+    with pytest.raises(ValueError):
+        strategies.get("ga", MIXED, **setting)
+
+
+@pytest.mark.parametrize("name, setting", [("tpe", {"gamma": 0}), ("tpe", {"n_startup": -1}),
+                                            ("ga_tpe", {"tpe_fraction": 1.5}), ("bayes", {"output_transform": "x"})])
+def test_model_strategies_reject_bad_settings(name: str, setting: dict) -> None:
+    with pytest.raises(ValueError):
+        strategies.get(name, MIXED, **setting)
