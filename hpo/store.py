@@ -376,30 +376,38 @@ class TrialStore:
         value: float | None,
         metrics: Mapping[str, Any] | None = None,
         history: Mapping[str, Any] | list[Any] | None = None,
+        *,
+        ran: Mapping[str, Any] | None = None,
     ) -> None:
         """Mark a trial ``done`` with its objective ``value``, final ``metrics`` and per-epoch ``history``.
 
         A None or non-finite value cannot rank a trial: the trial is recorded
         as ``failed`` (error "non-finite objective value"), metrics kept.
+        ``ran`` may give where and when the trial actually ran, as reported by
+        its worker: ``worker``, ``device``, ``started``, ``ended`` (each optional).
         """
         v = _value(value)
         if v is None:
-            self._transition(
-                trial_id, (QUEUED, RUNNING), "status='failed', value=NULL, metrics=?, history=?, ended=?, error=?",
-                (_dumps(metrics or {}), _dumps(history or {}), time.time(), f"non-finite objective value: {value!r}"),
-            )
+            self.fail(trial_id, f"non-finite objective value: {value!r}", metrics, history, ran=ran)
             return
-        self._transition(
-            trial_id, (QUEUED, RUNNING), "status='done', value=?, metrics=?, history=?, ended=?, error=NULL",
-            (v, _dumps(metrics or {}), _dumps(history or {}), time.time()),
-        )
+        self._close(trial_id, "done", v, metrics, history, None, ran)
 
     def fail(self, trial_id: int, error: str, metrics: Mapping[str, Any] | None = None,
-             history: Mapping[str, Any] | list[Any] | None = None) -> None:
-        """Mark a trial ``failed`` with an ``error`` text (e.g. a traceback)."""
+             history: Mapping[str, Any] | list[Any] | None = None, *,
+             ran: Mapping[str, Any] | None = None) -> None:
+        """Mark a trial ``failed`` with an ``error`` text (e.g. a traceback); ``ran`` as in :meth:`finish`."""
+        self._close(trial_id, "failed", None, metrics, history, str(error), ran)
+
+    def _close(self, trial_id: int, status: str, value: float | None, metrics: Mapping[str, Any] | None,
+               history: Mapping[str, Any] | list[Any] | None, error: str | None,
+               ran: Mapping[str, Any] | None) -> None:
+        ran = ran or {}
         self._transition(
-            trial_id, (QUEUED, RUNNING), "status='failed', value=NULL, metrics=?, history=?, ended=?, error=?",
-            (_dumps(metrics or {}), _dumps(history or {}), time.time(), str(error)),
+            trial_id, (QUEUED, RUNNING),
+            "status=?, value=?, metrics=?, history=?, error=?, ended=?, "
+            "worker=COALESCE(?, worker), device=COALESCE(?, device), started=COALESCE(?, started)",
+            (status, value, _dumps(metrics or {}), _dumps(history or {}), error,
+             ran.get("ended") or time.time(), ran.get("worker"), ran.get("device"), ran.get("started")),
         )
 
     def interrupt(self, trial_id: int, reason: str = "interrupted") -> None:

@@ -944,11 +944,10 @@ def _render_batch(
     """
     n_planes = len(centers)
     size = image_size
-    out_len = n_planes * size * size
     empty = np.zeros((n_planes, size, size), np.float32)
     if index.radii.size == 0 or n_planes == 0:
         return empty
-    box, cell, n_c, r_max = index.box, index.cell, index.n_cells, index.r_max
+    cell, r_max = index.cell, index.r_max
     half = 0.5 * fov_nm
     px = fov_nm / size
 

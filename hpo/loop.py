@@ -1,0 +1,411 @@
+"""The search loop: ask -> evaluate (executor) -> record (store) -> tell, until the budget is spent.
+
+Two modes:
+
+* **asynchronous** (default): whenever a worker frees, the strategy is asked
+  for one more params set at once, so no worker waits for a slow sibling
+  (speculative parallel search). The trials proposed depend on the order in
+  which trials finish, so two runs with the same seed can differ when more
+  than one worker runs; with the serial executor they are identical.
+* **synchronous**: the strategy is asked for a batch of ``batch_size`` params
+  sets, all are evaluated, and the results are told in proposal order before
+  the next batch. Workers idle at the end of each batch, but the same seed
+  gives the same trials in the same order with any executor and any number of
+  workers: the batch size, not the worker count, fixes the sequence.
+
+Durability and reuse: a trial is written to the store before it runs and its
+result is committed before the strategy hears of it. A params set already
+``done`` in the store (this search, another search of the store, or a
+warm-start store) is never trained again: it is recorded as a cache hit and
+its value told at once. Resuming a search replays it: in synchronous mode the
+loop asks the same batches again and takes each finished trial from the store
+(no new row, no training), re-running only those that had not finished; in
+asynchronous mode the finished trials are told first and the unfinished ones
+are run first.
+
+The loop maximises or minimises ``value`` (``direction``); strategies always
+minimise, so a maximised value is told negated.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .executors import Executor, Outcome, Task
+from .space import params_hash
+from .store import TrialStore
+from .strategies import Strategy
+from .trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Result, Trial
+
+__all__ = ["Budget", "SearchAborted", "SearchSummary", "run_search", "trial_seed"]
+
+DIRECTIONS = ("minimize", "maximize")
+
+
+class SearchAborted(RuntimeError):
+    """The search stopped before its budget: a fatal trial error, or every trial failing."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a search stops; the first limit reached wins.
+
+    Attributes:
+        trials: Finished trials (done, failed or cache hits) in this search.
+        wall_time_s: Seconds since this run of the loop started.
+        target: Stop once the best value reaches it (in the search's direction).
+    """
+
+    trials: int | None = None
+    wall_time_s: float | None = None
+    target: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.trials is not None and self.trials < 1:
+            raise ValueError(f"budget.trials must be >= 1. Received: trials={self.trials}")
+        if self.wall_time_s is not None and not self.wall_time_s > 0:
+            raise ValueError(f"budget.wall_time_s must be > 0. Received: wall_time_s={self.wall_time_s}")
+        if self.trials is None and self.wall_time_s is None and self.target is None:
+            raise ValueError("a budget needs at least one of trials, wall_time_s or target")
+
+
+@dataclass
+class SearchSummary:
+    """What :func:`run_search` did."""
+
+    done: int = 0
+    failed: int = 0
+    cache_hits: int = 0
+    replayed: int = 0
+    best: Trial | None = None
+    stopped: str = ""
+    elapsed_s: float = 0.0
+    trial_ids: list[int] = field(default_factory=list)
+
+
+def trial_seed(search_seed: int, params: Mapping[str, Any]) -> int:
+    """A trial's seed, derived from the search seed and its params (same params, same seed)."""
+    digest = hashlib.sha256(f"{int(search_seed)}:{params_hash(params)}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+class _Progress:
+    """A tqdm bar (trials done / budget, best so far, failures, cache hits), or nothing."""
+
+    def __init__(self, enabled: bool, total: int | None, initial: int) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc="search", unit="trial", dynamic_ncols=True)
+
+    def update(self, n: int, best: float | None, failed: int, cache_hits: int) -> None:
+        if self.bar is None:
+            return
+        postfix = {"best": f"{best:.4g}" if best is not None else "-", "failed": failed, "cached": cache_hits}
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _Loop:
+    def __init__(self, objective, strategy, store, executor, budget, seed, direction, progress,
+                 warm_start, keep_artifacts, search_id, on_trial):
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}. Received: direction={direction!r}")
+        self.objective, self.strategy, self.store, self.executor = objective, strategy, store, executor
+        self.budget, self.seed, self.direction = budget, seed, direction
+        self.warm_start, self.keep_artifacts, self.on_trial = warm_start, keep_artifacts, on_trial
+        info = store.get_search(search_id)
+        if info is None:
+            raise ValueError(f"{store.path} holds no search; call store.create_search(config, seed) first")
+        self.search_id = info.id
+        self.summary = SearchSummary()
+        self.started = time.monotonic()
+        self.running: dict[int, Task] = {}
+        counts = store.counts(search_id=self.search_id)
+        self.finished = counts[DONE] + counts[FAILED]
+        self.show_progress = progress
+        self.progress = _Progress(False, None, 0)
+        best = store.best(direction, search_id=self.search_id)
+        self.best_value = None if best is None else best.value
+        self.failed_total, self.cached_total = counts[FAILED], counts["cache_hits"]
+
+    # -- values as the strategy sees them --------------------------------------------------
+    def _result(self, params: Mapping[str, Any], status: str, value: float | None) -> Result:
+        if status != DONE or value is None:
+            return Result(params, None, FAILED)
+        return Result(params, -value if self.direction == "maximize" else value, DONE)
+
+    def _better(self, value: float) -> bool:
+        if self.best_value is None:
+            return True
+        return value > self.best_value if self.direction == "maximize" else value < self.best_value
+
+    # -- bookkeeping after a trial finished -------------------------------------------------
+    def _record(self, trial_id: int, status: str, value: float | None, *, cached: bool = False,
+                replayed: bool = False) -> None:
+        self.finished += 1
+        self.summary.trial_ids.append(trial_id)
+        if replayed:
+            self.summary.replayed += 1
+        elif cached:
+            self.summary.cache_hits += 1
+            self.cached_total += 1
+        if status == DONE:
+            self.summary.done += 1
+            if value is not None and self._better(value):
+                self.best_value = value
+                self._keep_best_artifact(trial_id)
+        else:
+            self.summary.failed += 1
+            if not replayed:
+                self.failed_total += 1
+        self.progress.update(1, self.best_value, self.failed_total, self.cached_total)
+        if self.on_trial is not None:
+            self.on_trial(self.store.get_trial(trial_id))
+
+    def _keep_best_artifact(self, trial_id: int) -> None:
+        artifact = self.store.get_trial(trial_id).metrics.get("artifact")
+        if artifact:
+            previous = self.store.get_meta("best_artifact")
+            self.store.set_meta("best_artifact", artifact)
+            self.store.set_meta("best_trial", trial_id)
+            if self.keep_artifacts and previous and previous != artifact:
+                # Only the best trial's model is needed for export; the rest would fill the disk.
+                Path(previous).unlink(missing_ok=True)
+
+    def _discard_artifact(self, outcome: Outcome) -> None:
+        artifact = outcome.metrics.get("artifact")
+        best = self.store.get_meta("best_artifact")
+        if artifact and artifact != best and self.keep_artifacts:
+            Path(artifact).unlink(missing_ok=True)
+
+    def _complete(self, outcome: Outcome) -> Result:
+        """Stores an outcome (durably), then returns the Result to tell."""
+        task = self.running.pop(outcome.trial_id)
+        ran = {"worker": outcome.worker or None, "device": outcome.device or None,
+               "started": outcome.started or None, "ended": outcome.ended or None}
+        if outcome.status == DONE:
+            self.store.finish(outcome.trial_id, outcome.value, outcome.metrics, outcome.history, ran=ran)
+        else:
+            self.store.fail(outcome.trial_id, outcome.error or "failed", outcome.metrics, outcome.history, ran=ran)
+        if outcome.fatal:
+            raise SearchAborted(f"trial {outcome.trial_id} hit a fatal error:\n{outcome.error}")
+        status = self.store.get_trial(outcome.trial_id).status
+        self._record(outcome.trial_id, status, outcome.value)
+        self._discard_artifact(outcome)
+        return self._result(task.params, status, outcome.value)
+
+    # -- starting trials ----------------------------------------------------------------
+    def _cache_source(self, digest: str) -> Trial | None:
+        source = self.store.find_done(digest, any_search=True)
+        if source is None and self.warm_start is not None:
+            source = self.warm_start.find_done(digest, any_search=True)
+        return source
+
+    def _launch(self, params: dict[str, Any], existing: Trial | None = None) -> tuple[int, Result | None]:
+        """Starts one proposal: its trial id, and its Result at once when no training is needed."""
+        digest = params_hash(params)
+        seed = trial_seed(self.seed, params)
+        if existing is not None and existing.status in (DONE, FAILED):
+            self._record(existing.id, existing.status, existing.value, replayed=True)
+            return existing.id, self._result(params, existing.status, existing.value)
+        if existing is None:
+            source = self._cache_source(digest)
+            if source is not None:
+                trial_id = self.store.add_cached(params, source, seed, params_hash=digest, search_id=self.search_id)
+                self._record(trial_id, DONE, source.value, cached=True)
+                return trial_id, self._result(params, DONE, source.value)
+            trial_id = self.store.add_trial(params, seed, QUEUED, params_hash=digest, search_id=self.search_id)
+        else:
+            trial_id = existing.id
+            self.store.requeue(trial_id)
+        task = Task(trial_id, params, seed)
+        self.store.start(trial_id, worker=None, device=None)
+        self.running[trial_id] = task
+        self.executor.submit(task)
+        return trial_id, None
+
+    # -- stopping -------------------------------------------------------------------------
+    def _stop_reason(self) -> str:
+        b = self.budget
+        if b.trials is not None and self.finished >= b.trials:
+            return f"trial budget of {b.trials} reached"
+        if b.wall_time_s is not None and time.monotonic() - self.started >= b.wall_time_s:
+            return f"wall-time budget of {b.wall_time_s:g} s reached"
+        if b.target is not None and self.best_value is not None and self._reached(b.target):
+            return f"target {b.target:g} reached"
+        return ""
+
+    def _reached(self, target: float) -> bool:
+        assert self.best_value is not None
+        return self.best_value >= target if self.direction == "maximize" else self.best_value <= target
+
+    def _room(self) -> int:
+        """How many more trials the trial budget allows to start now."""
+        if self.budget.trials is None:
+            return self.executor.n_workers
+        return max(0, self.budget.trials - self.finished - len(self.running))
+
+    def _collect(self) -> list[Result]:
+        results = []
+        for outcome in self.executor.wait(timeout=1.0):
+            results.append(self._complete(outcome))
+        return results
+
+    def _check_all_failed(self) -> None:
+        if self.summary.done == 0 and self.summary.failed >= max(3, self.executor.n_workers) \
+                and self.summary.failed == self.finished - self.summary.replayed:
+            last = self.store.trials(FAILED, search_id=self.search_id)[-1]
+            last_line = (last.error or "unknown error").strip().splitlines()[-1]
+            raise SearchAborted(
+                f"the first {self.summary.failed} trials all failed; stopping. Last error: {last_line} "
+                f"(full tracebacks are in the store)"
+            )
+
+    # -- the two modes -----------------------------------------------------------------------
+    def _start_progress(self) -> None:
+        initial = min(self.finished, self.budget.trials or self.finished)
+        self.progress = _Progress(self.show_progress, self.budget.trials, initial)
+
+    def run_async(self) -> None:
+        self._start_progress()
+        for trial in self.store.finished(search_id=self.search_id):
+            self.strategy.tell([self._result(trial.params, trial.status, trial.value)])
+        for trial in self.store.trials((RUNNING, QUEUED, INTERRUPTED), search_id=self.search_id):
+            if self.executor.free_slots() == 0:
+                break
+            self._launch(trial.params, existing=trial)
+        while not (reason := self._stop_reason()):
+            asked = False
+            while self.executor.free_slots() > 0 and self._room() > 0 and not self._stop_reason():
+                n = min(self.executor.free_slots(), self._room())
+                proposals = self.strategy.ask(n)
+                if not proposals:
+                    break
+                asked = True
+                immediate = [r for p in proposals if (r := self._launch(p)[1]) is not None]
+                if immediate:
+                    self.strategy.tell(immediate)
+            if not self.running:
+                if not asked:
+                    reason = "the strategy has nothing left to propose"
+                    break
+                continue
+            results = self._collect()
+            if results:
+                self.strategy.tell(results)
+                self._check_all_failed()
+        self.summary.stopped = reason
+
+    def run_sync(self, batch_size: int) -> None:
+        existing = {t.params_hash: t for t in self.store.trials(search_id=self.search_id)}
+        # Finished trials are counted again as the replay reaches them.
+        self.finished = 0
+        self._start_progress()
+        while not (reason := self._stop_reason()):
+            n = batch_size if self.budget.trials is None else min(batch_size, self.budget.trials - self.finished)
+            proposals = self.strategy.ask(n)
+            if not proposals:
+                reason = "the strategy has nothing left to propose"
+                break
+            results: dict[int, Result] = {}
+            waiting: list[tuple[int, dict[str, Any]]] = list(enumerate(proposals))
+            ids: dict[int, int] = {}
+            while waiting or self.running:
+                while waiting and self.executor.free_slots() > 0:
+                    index, params = waiting.pop(0)
+                    trial_id, immediate = self._launch(params, existing.get(params_hash(params)))
+                    if immediate is not None:
+                        results[index] = immediate
+                    else:
+                        ids[trial_id] = index
+                for outcome_result, trial_id in self._collect_with_ids():
+                    results[ids.pop(trial_id)] = outcome_result
+            self.strategy.tell([results[i] for i in range(len(proposals))])
+            self._check_all_failed()
+        self.summary.stopped = reason
+
+    def _collect_with_ids(self) -> list[tuple[Result, int]]:
+        pairs = []
+        for outcome in self.executor.wait(timeout=1.0):
+            pairs.append((self._complete(outcome), outcome.trial_id))
+        return pairs
+
+    def interrupt_running(self, reason: str) -> None:
+        for trial_id in list(self.running):
+            self.store.interrupt(trial_id, reason)
+        self.running.clear()
+
+
+def run_search(
+    objective: Callable[..., Any],
+    strategy: Strategy,
+    store: TrialStore,
+    executor: Executor,
+    budget: Budget,
+    *,
+    seed: int = 0,
+    direction: str = "minimize",
+    synchronous: bool = False,
+    batch_size: int | None = None,
+    progress: bool = True,
+    warm_start: TrialStore | None = None,
+    keep_artifacts: bool = True,
+    search_id: int | None = None,
+    on_trial: Callable[[Trial], None] | None = None,
+) -> SearchSummary:
+    """Runs (or resumes) a search until its budget is spent.
+
+    Args:
+        objective: Called in the workers as ``objective(params, seed=..., trial_id=...)``;
+            see :mod:`hpo.executors`. A ``metrics["artifact"]`` path (e.g. a saved model)
+            is kept for the best trial only (``store.get_meta("best_artifact")``).
+        strategy: A fresh strategy built with the search's seed and settings.
+        store: The trial store, holding the search (``store.create_search`` first).
+        executor: Serial, local pool, ...; started here and closed at the end.
+        budget: When to stop.
+        seed: The search seed; each trial's seed is :func:`trial_seed` of it. Defaults to `0`.
+        direction: ``"minimize"`` or ``"maximize"`` the value. Defaults to `"minimize"`.
+        synchronous: Batch by batch, reproducible with any executor. Defaults to `False`.
+        batch_size: Proposals per batch in synchronous mode. Defaults to the strategy's
+            ``population_size`` if it has one, else `4`.
+        progress: Show a tqdm progress bar. Defaults to `True`.
+        warm_start: Another store whose done trials serve as a cache.
+        keep_artifacts: Delete the artifacts of trials that are not the best. Defaults to `True`.
+        search_id: Which search of the store. Defaults to the latest.
+        on_trial: Called with each finished :class:`~hpo.trial.Trial` (after it is stored).
+
+    Returns:
+        A :class:`SearchSummary`.
+
+    Raises:
+        SearchAborted: on a fatal trial error, or when the first trials all fail.
+        KeyboardInterrupt: after marking running trials ``interrupted`` (resume re-runs them).
+    """
+    loop = _Loop(objective, strategy, store, executor, budget, seed, direction, progress,
+                 warm_start, keep_artifacts, search_id, on_trial)
+    executor.start(objective)
+    try:
+        if synchronous:
+            size = batch_size or int(getattr(strategy, "population_size", 0) or 4)
+            loop.run_sync(size)
+        else:
+            loop.run_async()
+    except (KeyboardInterrupt, SearchAborted):
+        loop.interrupt_running("interrupted: the search stopped while this trial ran")
+        raise
+    finally:
+        executor.close()
+        loop.progress.close()
+        loop.summary.elapsed_s = time.monotonic() - loop.started
+        loop.summary.best = store.best(direction, search_id=loop.search_id)
+    return loop.summary

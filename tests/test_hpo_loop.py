@@ -1,0 +1,237 @@
+"""The search loop: budgets, modes, cache, resume after a kill, failures, artifacts."""
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from hpo import strategies
+from hpo.devices import plan_devices
+from hpo.executors import FatalError, LocalExecutor, SerialExecutor
+from hpo.loop import Budget, SearchAborted, run_search, trial_seed
+from hpo.space import Space
+from hpo.store import TrialStore
+
+SPACE = Space.from_dict(
+    {"x": {"type": "float", "low": -5.0, "high": 5.0}, "k": {"type": "int", "low": 0, "high": 4}, "c": ["a", "b"]}
+)
+CALLS: list[dict] = []
+
+
+def quadratic(params, *, seed, trial_id):
+    CALLS.append(dict(params))
+    value = (params["x"] - 1.0) ** 2 + params["k"] + (0.5 if params["c"] == "b" else 0.0)
+    return {"value": value, "metrics": {"seed": seed}, "history": {"loss": [value + 1, value]}}
+
+
+def slow_quadratic(params, *, seed, trial_id):
+    time.sleep(0.05)
+    return quadratic(params, seed=seed, trial_id=trial_id)
+
+
+def fails_when_k_is_odd(params, *, seed, trial_id):
+    if params["k"] % 2:
+        raise RuntimeError(f"odd k={params['k']}")
+    return quadratic(params, seed=seed, trial_id=trial_id)
+
+
+def always_fails(params, *, seed, trial_id):
+    raise MemoryError("out of memory")
+
+
+def fatal(params, *, seed, trial_id):
+    raise FatalError("dataset path does not exist")
+
+
+class WritesArtifact:
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __call__(self, params, *, seed, trial_id):
+        path = Path(self.folder) / f"trial{trial_id}.txt"
+        path.write_text(str(params))
+        return {"value": quadratic(params, seed=seed, trial_id=trial_id)["value"], "metrics": {"artifact": str(path)}}
+
+
+def search(path, objective=quadratic, *, strategy="random", trials=12, seed=3, executor=None, **kwargs):
+    store = TrialStore(path)
+    if store.get_search() is None:
+        store.create_search({"strategy": strategy}, seed=seed)
+    summary = run_search(
+        objective,
+        strategies.get(strategy, SPACE, seed=seed),
+        store,
+        executor or SerialExecutor(),
+        Budget(trials=trials),
+        seed=seed,
+        progress=False,
+        **kwargs,
+    )
+    return store, summary
+
+
+def sequence(store):
+    return [(t.params, t.value, t.status) for t in store.trials()]
+
+
+def test_serial_search_spends_the_budget_and_finds_the_best(tmp_path):
+    store, summary = search(tmp_path / "s.db", trials=15)
+    trials = store.trials()
+    assert len(trials) == 15 and all(t.status == "done" for t in trials)
+    assert summary.best.value == min(t.value for t in trials)
+    assert summary.stopped == "trial budget of 15 reached"
+    # Each trial's seed is derived from the search seed and its params.
+    assert all(t.metrics["seed"] == t.seed == trial_seed(3, t.params) for t in trials)
+    assert trials[0].history == {"loss": [trials[0].value + 1, trials[0].value]}
+
+
+def test_same_seed_same_trials_and_other_seed_other_trials(tmp_path):
+    first, _ = search(tmp_path / "a.db", strategy="ga", seed=5)
+    second, _ = search(tmp_path / "b.db", strategy="ga", seed=5)
+    other, _ = search(tmp_path / "c.db", strategy="ga", seed=6)
+    assert sequence(first) == sequence(second) != sequence(other)
+
+
+def test_maximize_tells_the_strategy_the_negated_value(tmp_path):
+    store, summary = search(tmp_path / "m.db", strategy="tpe", trials=30, direction="maximize")
+    assert summary.best.value == max(t.value for t in store.trials())
+    # Maximising pushes x away from 1: the second half is worse for minimisation on average.
+    values = [t.value for t in store.trials()]
+    assert sum(values[15:]) > sum(values[:15])
+
+
+@pytest.mark.parametrize("strategy", ["ga", "ga_tpe", "random"])
+def test_synchronous_mode_gives_the_serial_trials_with_two_workers(tmp_path, strategy):
+    serial, _ = search(tmp_path / "serial.db", strategy=strategy, trials=10, synchronous=True, batch_size=4)
+    pool = LocalExecutor(2, devices=plan_devices(2, gpus=[], cores=2))
+    parallel, _ = search(tmp_path / "pool.db", slow_quadratic, strategy=strategy, trials=10, executor=pool,
+                         synchronous=True, batch_size=4)
+    assert sequence(serial) == sequence(parallel)
+    assert len({t.worker for t in parallel.trials()}) == 2
+
+
+def test_asynchronous_pool_keeps_both_workers_busy(tmp_path):
+    pool = LocalExecutor(2, devices=plan_devices(2, gpus=[], cores=2))
+    store, summary = search(tmp_path / "a.db", slow_quadratic, trials=10, executor=pool)
+    trials = store.trials()
+    assert summary.done == 10 and len({t.worker for t in trials}) == 2
+    overlaps = sum(1 for a, b in zip(trials, trials[1:]) if b.started < a.ended)
+    assert overlaps >= 3
+
+
+def test_params_done_before_are_cache_hits_not_retrained(tmp_path):
+    path = tmp_path / "c.db"
+    search(path, trials=8)
+    CALLS.clear()
+    store = TrialStore(path)
+    store.create_search({"strategy": "random", "again": True}, seed=3)
+    summary = run_search(quadratic, strategies.get("random", SPACE, seed=3), store, SerialExecutor(),
+                         Budget(trials=8), seed=3, progress=False)
+    assert CALLS == []
+    assert summary.cache_hits == 8 and store.counts()["cache_hits"] == 8
+    assert all(t.cache_hit and t.cached_from is not None for t in store.trials())
+
+
+def test_warm_start_store_serves_as_cache(tmp_path):
+    old, _ = search(tmp_path / "old.db", trials=6)
+    CALLS.clear()
+    _, summary = search(tmp_path / "new.db", trials=10, warm_start=old)
+    assert summary.cache_hits == 6 and len(CALLS) == 4
+
+
+def test_failed_trials_are_recorded_and_the_search_goes_on(tmp_path):
+    store, summary = search(tmp_path / "f.db", fails_when_k_is_odd, trials=20)
+    failed = store.trials("failed")
+    assert failed and summary.failed == len(failed) and summary.done == 20 - len(failed)
+    assert all("odd k=" in t.error and t.params["k"] % 2 for t in failed)
+    assert summary.best.params["k"] % 2 == 0
+
+
+def test_a_search_where_every_trial_fails_stops_with_the_error(tmp_path):
+    with pytest.raises(SearchAborted, match="all failed.*MemoryError: out of memory"):
+        search(tmp_path / "x.db", always_fails, trials=20)
+
+
+def test_fatal_error_stops_the_search(tmp_path):
+    with pytest.raises(SearchAborted, match="dataset path does not exist"):
+        search(tmp_path / "x.db", fatal, trials=20)
+    assert TrialStore(tmp_path / "x.db").counts()["failed"] == 1
+
+
+def test_target_budget_stops_early(tmp_path):
+    store = TrialStore(tmp_path / "t.db")
+    store.create_search({}, seed=0)
+    summary = run_search(quadratic, strategies.get("ga", SPACE, seed=0), store, SerialExecutor(),
+                         Budget(trials=200, target=1.0), progress=False)
+    assert summary.best.value <= 1.0 and summary.stopped == "target 1 reached"
+    assert len(store.trials()) < 200
+
+
+def test_exhausted_strategy_ends_the_search(tmp_path):
+    small = Space.from_dict({"k": {"type": "int", "low": 0, "high": 2}, "c": ["a", "b"]})
+    store = TrialStore(tmp_path / "g.db")
+    store.create_search({}, seed=0)
+    summary = run_search(lambda p, **_: p["k"], strategies.get("grid", small), store, SerialExecutor(),
+                         Budget(trials=50), progress=False)
+    assert summary.done == 6 and summary.stopped == "the strategy has nothing left to propose"
+
+
+def test_only_the_best_trials_artifact_is_kept(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    store, summary = search(tmp_path / "a.db", WritesArtifact(str(folder)), trials=12)
+    kept = list(folder.iterdir())
+    assert [p.name for p in kept] == [f"trial{summary.best.id}.txt"]
+    assert store.get_meta("best_artifact") == str(kept[0])
+
+
+def test_budget_validation_names_the_field():
+    with pytest.raises(ValueError, match="trials"):
+        Budget(trials=0)
+    with pytest.raises(ValueError, match="at least one"):
+        Budget()
+
+
+KILLABLE = textwrap.dedent(
+    """
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    from test_hpo_loop import search, slow_quadratic
+    search({path!r}, slow_quadratic, strategy="ga", trials=24, seed=11, synchronous=True, batch_size=4)
+    """
+)
+
+
+def test_resume_after_sigkill_keeps_every_finished_trial_once(tmp_path):
+    reference, _ = search(tmp_path / "ref.db", strategy="ga", trials=24, seed=11, synchronous=True, batch_size=4)
+    path = tmp_path / "killed.db"
+    script = KILLABLE.format(tests=str(Path(__file__).parent), path=str(path))
+    process = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        if path.exists() and TrialStore(path).get_search() is not None \
+                and TrialStore(path).counts()["done"] >= 9:
+            break
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = {t.id: t for t in TrialStore(path).trials("done")}
+    assert 9 <= len(before) < 24, "the kill did not land mid-search"
+
+    CALLS.clear()
+    store, summary = search(path, strategy="ga", trials=24, seed=11, synchronous=True, batch_size=4)
+    after = store.trials()
+    # Nothing finished was lost or trained again; the rest ran; the outcome equals the uninterrupted run.
+    assert all(after_t.value == before[after_t.id].value for after_t in after if after_t.id in before)
+    assert len(CALLS) == 24 - len(before)
+    assert summary.replayed == len(before)
+    assert len(after) == 24 and len({t.params_hash for t in after}) == 24
+    assert sequence(store) == sequence(reference)
+    assert store.best().value == reference.best().value
+    assert math.isfinite(store.best().value)
