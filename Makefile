@@ -24,8 +24,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
+DEMO_CONFIG ?= data/configs/filler_ga_tpe.yaml
+DEMO_OUT    ?= runs/demo
+
 demo: $(VENV)/.installed
-	$(VENV)/bin/keras-geo-hpo demo
+	$(VENV)/bin/keras-geo-hpo search $(DEMO_CONFIG) --store $(DEMO_OUT)/store.db
+	$(VENV)/bin/keras-geo-hpo report $(DEMO_OUT)/store.db --out $(DEMO_OUT)/report
+	$(VENV)/bin/keras-geo-hpo export $(DEMO_OUT)/store.db --out $(DEMO_OUT)/best.keras
+	@echo "Results: $(DEMO_OUT)/report/report.html (plots, top trials), $(DEMO_OUT)/best.keras (best model)"
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest

@@ -10,7 +10,12 @@ the listed modules):
   ``grid``, ``random``, ``tpe``, ``ga``, ``bayes``, ``ga_tpe``;
 * results and trials -- :class:`Result`, :class:`Trial`;
 * the durable trial store -- :mod:`hpo.store`: :class:`TrialStore`,
-  :class:`StoreError`.
+  :class:`StoreError`;
+* executors -- :mod:`hpo.executors` (serial, local process pool) and device
+  pinning in :mod:`hpo.devices`;
+* the loop -- :mod:`hpo.loop`: :func:`run_search`, :class:`Budget`;
+* reports -- :mod:`hpo.report`: :func:`hpo.report.write_report`,
+  :func:`hpo.report.summary`.
 
 Heavy dependencies (scikit-learn, scipy, hyperopt, DEAP) are imported only
 when a feature needs them; TensorFlow and Keras never are.
@@ -19,6 +24,7 @@ when a feature needs them; TensorFlow and Keras never are.
 from __future__ import annotations
 
 from . import strategies
+from .loop import Budget, SearchAborted, run_search
 from .space import Choice, Fixed, Float, Int, Param, Space, canonical_json, params_hash
 from .store import StoreError, TrialStore
 from .strategies import Strategy
@@ -28,6 +34,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "Budget",
+    "SearchAborted",
+    "run_search",
     "Space",
     "Param",
     "Int",

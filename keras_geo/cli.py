@@ -1,15 +1,23 @@
 """``keras-geo-hpo``: the command line.
 
-    keras-geo-hpo models            # the registered model builders
-    keras-geo-hpo demo              # filler data -> default filler CNN -> per-class table
+    keras-geo-hpo search CONFIG.yaml [--store PATH] [--strategy S] [--workers N] [--trials N] [--seed S]
+    keras-geo-hpo resume STORE
+    keras-geo-hpo status STORE [--json]
+    keras-geo-hpo report STORE [--out DIR]
+    keras-geo-hpo export STORE --out BEST.keras
+    keras-geo-hpo models
+    keras-geo-hpo train [--fov NM] [--train N] ...     # one filler CNN, per-class table
 
-Errors a user can fix (bad arguments, bad values) print one line and exit with
-status 2, never a traceback.
+Errors a user can fix (a bad config key, a missing file, a store that is not a
+store) print one line and exit with status 2, never a traceback. A search that
+stops on a fatal trial error exits 1; Ctrl-C exits 130 and says how to resume.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -18,6 +26,111 @@ from pathlib import Path
 
 class UsageError(Exception):
     """An error in what the user asked for: printed as one line, exit status 2."""
+
+
+def _store(path: str, *, must_exist: bool = True):
+    from hpo.store import TrialStore
+
+    if must_exist and not Path(path).is_file():
+        raise UsageError(f"no such store: {path}")
+    store = TrialStore(path)
+    if store.get_search() is None:
+        raise UsageError(f"{path} holds no search yet")
+    return store
+
+
+def _run_search(store, config: dict) -> int:
+    from hpo.loop import SearchAborted
+    from keras_geo import search
+
+    executor = config["executor"]
+    workers = 1 if executor["name"] == "serial" else executor["workers"]
+    print(
+        f"Search {config['name']!r}: {config['strategy']['name']} over {len(config['space'])} parameters, "
+        f"{workers} {executor['name']} worker(s), {config['mode']} mode, budget {config['budget']['trials']} trials, "
+        f"seed {config['seed']}\nstore: {store.path}",
+        flush=True,
+    )
+    try:
+        summary = search.run(store, progress=True)
+    except SearchAborted as error:
+        print(f"keras-geo-hpo: search stopped: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"\nkeras-geo-hpo: interrupted; running trials are marked interrupted. "
+            f"Resume with: keras-geo-hpo resume {store.path}",
+            file=sys.stderr,
+        )
+        return 130
+    best = summary.best
+    print(
+        f"{summary.stopped}: {summary.done} done, {summary.failed} failed, {summary.cache_hits} cache hits, "
+        f"{summary.replayed} taken from the store, in {summary.elapsed_s:.0f} s"
+    )
+    if best is not None:
+        print(f"best: trial {best.id}, {config['objective']['metric']} = {best.value:.4f}, params {best.params}")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    from keras_geo import config as configuration
+    from keras_geo import search
+
+    overrides = {
+        "store": args.store,
+        "strategy.name": args.strategy,
+        "executor.workers": args.workers,
+        "budget.trials": args.trials,
+        "seed": args.seed,
+    }
+    if args.strategy is not None:
+        overrides["strategy.settings"] = {}  # settings belong to the YAML's strategy
+    config = configuration.load_config(args.config, overrides)
+    store = search.open_store(config)
+    return _run_search(store, config)
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    store = _store(args.store)
+    return _run_search(store, store.get_search().config)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from hpo import report
+
+    figures = report.summary(_store(args.store))
+    print(json.dumps(figures, indent=2) if args.json else report.format_status(figures))
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from hpo import report
+
+    store = _store(args.store)
+    out = Path(args.out or Path(args.store).parent / "report")
+    files = report.write_report(store, out)
+    print(f"report: {files.markdown} and {files.html}; plots: {', '.join(str(p) for p in files.plots.values())}")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    store = _store(args.store)
+    artifact = store.get_meta("best_artifact")
+    if not artifact or not Path(artifact).is_file():
+        raise UsageError(f"{args.store} has no saved best model (no trial finished, or its file was removed)")
+    import keras
+
+    import keras_geo  # noqa: F401  (registers custom objects before loading)
+
+    # safe_mode refuses any code (lambdas) inside the file; the model is checked before it is handed out.
+    model = keras.models.load_model(artifact, safe_mode=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(artifact, out)
+    trial = store.get_trial(int(store.get_meta("best_trial")))
+    print(f"exported trial {trial.id} ({model.name}, {model.count_params():,} parameters, value {trial.value:.4f}) to {out}")
+    return 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -36,7 +149,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
+def _cmd_train(args: argparse.Namespace) -> int:
     from keras_geo import training
     from keras_geo.datasets import filler
 
@@ -48,29 +161,21 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         f"{args.train} train + {args.val} validation per class, evaluation {args.test} per class"
     )
     data = filler.make_splits(
-        args.train,
-        args.val,
-        args.test,
-        fov_nm=args.fov,
-        image_size=args.image_size,
-        seed=args.seed,
-        progress=True,
+        args.train, args.val, args.test, fov_nm=args.fov, image_size=args.image_size, seed=args.seed, progress=True
     )
-    params = {"epochs": args.epochs}
     print(f"Training the default filler CNN ({args.epochs} epochs at most, early stopping)")
     result = training.train(
         "filler_cnn",
         data,
-        params,
+        {"epochs": args.epochs},
         seed=args.seed,
         class_names=filler.CLASSES,
-        verbose=2 if not sys.stdout.isatty() else 1,
+        verbose=1 if sys.stdout.isatty() else 2,
     )
     path = out / "filler_cnn.keras"
     result.model.save(path)
-    title = f"{args.fov:g} nm, {args.train}+{args.val}"
     print("\nCorrect answers per class on the evaluation set (the form of the study's Table 1):\n")
-    print(result.reports["test"].table(title))
+    print(result.reports["test"].table(f"{args.fov:g} nm, {args.train}+{args.val}"))
     print(
         f"\n{int(result.metrics['n_params']):,} parameters, {int(result.metrics['epochs'])} epochs, "
         f"{time.perf_counter() - started:.0f} s in all. Model saved to {path}"
@@ -86,21 +191,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    search = commands.add_parser("search", help="run a search from a YAML configuration")
+    search.add_argument("config", help="YAML configuration (see data/configs/)")
+    search.add_argument("--store", help="trial store file (default runs/<name>/store.db)")
+    search.add_argument("--strategy", help="override strategy.name (its YAML settings are dropped)")
+    search.add_argument("--workers", type=_positive, help="override executor.workers")
+    search.add_argument("--trials", type=_positive, help="override budget.trials")
+    search.add_argument("--seed", type=int, help="override seed")
+    search.set_defaults(run=_cmd_search)
+
+    resume = commands.add_parser("resume", help="continue the latest search of a store")
+    resume.add_argument("store")
+    resume.set_defaults(run=_cmd_resume)
+
+    status = commands.add_parser("status", help="counts, best trial and failures of a store")
+    status.add_argument("store")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=_cmd_status)
+
+    report = commands.add_parser("report", help="plots and a Markdown/HTML summary of a store")
+    report.add_argument("store")
+    report.add_argument("--out", help="output folder (default: report/ beside the store)")
+    report.set_defaults(run=_cmd_report)
+
+    export = commands.add_parser("export", help="write the best trial's model as a .keras file")
+    export.add_argument("store")
+    export.add_argument("--out", required=True, help="destination .keras file")
+    export.set_defaults(run=_cmd_export)
+
     listing = commands.add_parser("models", help="list the registered model builders")
     listing.set_defaults(run=_cmd_models)
 
-    demo = commands.add_parser(
-        "demo", help="generate filler slices, train the default filler CNN, print the per-class table"
+    train = commands.add_parser(
+        "train", help="generate filler slices, train the default filler CNN, print the per-class table"
     )
-    demo.add_argument("--fov", type=float, default=1000.0, help="field of view in nm (default 1000)")
-    demo.add_argument("--image-size", type=_positive, default=64, help="pixels per side (default 64)")
-    demo.add_argument("--train", type=_positive, default=500, help="training images per class (default 500)")
-    demo.add_argument("--val", type=_positive, default=200, help="validation images per class (default 200)")
-    demo.add_argument("--test", type=_positive, default=1000, help="evaluation images per class (default 1000)")
-    demo.add_argument("--epochs", type=_positive, default=15, help="maximum epochs (default 15)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    demo.set_defaults(run=_cmd_demo)
+    train.add_argument("--fov", type=float, default=1000.0, help="field of view in nm (default 1000)")
+    train.add_argument("--image-size", type=_positive, default=64, help="pixels per side (default 64)")
+    train.add_argument("--train", type=_positive, default=500, help="training images per class (default 500)")
+    train.add_argument("--val", type=_positive, default=200, help="validation images per class (default 200)")
+    train.add_argument("--test", type=_positive, default=1000, help="evaluation images per class (default 1000)")
+    train.add_argument("--epochs", type=_positive, default=15, help="maximum epochs (default 15)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    train.add_argument("--out", default="runs/train", help="output folder (default runs/train)")
+    train.set_defaults(run=_cmd_train)
     return parser
 
 
@@ -108,11 +241,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``keras-geo-hpo`` console script."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
+    from hpo.store import StoreError
+    from keras_geo.config import ConfigError
+
     try:
         return args.run(args)
-    except (UsageError, ValueError, KeyError) as error:
-        message = error.args[0] if isinstance(error, KeyError) and error.args else error
-        print(f"keras-geo-hpo {args.command}: error: {message}", file=sys.stderr)
+    except (UsageError, ConfigError, StoreError) as error:
+        print(f"keras-geo-hpo {args.command}: error: {error}", file=sys.stderr)
         return 2
 
 

@@ -5,10 +5,18 @@
     ['cnfm', 'filler_cnn']
     >>> model = models.get("filler_cnn")(input_shape=(64, 64, 1), n_classes=3)
 """
-from keras_geo.models._registry import available, builder_arguments, describe, get, register
+from keras_geo.models._registry import (
+    accepts_any_keyword,
+    available,
+    builder_arguments,
+    describe,
+    get,
+    register,
+)
 from keras_geo.models.filler_cnn import build_cnfm, build_filler_cnn
 
 __all__ = [
+    "accepts_any_keyword",
     "available",
     "build_cnfm",
     "build_filler_cnn",

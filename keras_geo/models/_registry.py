@@ -66,3 +66,9 @@ def builder_arguments(name: str) -> dict[str, object]:
     """Keyword arguments of a builder with their defaults (``inspect.Parameter.empty`` when required)."""
     signature = inspect.signature(get(name))
     return {p.name: p.default for p in signature.parameters.values() if p.kind != p.VAR_KEYWORD}
+
+
+def accepts_any_keyword(name: str) -> bool:
+    """True when a builder takes ``**kwargs`` (its arguments cannot all be listed up front)."""
+    signature = inspect.signature(get(name))
+    return any(p.kind == p.VAR_KEYWORD for p in signature.parameters.values())

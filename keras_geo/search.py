@@ -1,0 +1,166 @@
+"""The bridge between Keras and the search engine: a config becomes an ``hpo`` objective and a search.
+
+:class:`KerasObjective` is what the workers run: given a params dict from the
+strategy, it merges the fixed builder arguments and training settings of the
+configuration, trains with :func:`keras_geo.training.train`, saves the model as
+the trial's artifact (the loop keeps only the best one, so ``export`` needs no
+retraining), and returns the objective metric, every scalar metric, the per-class
+report and the per-epoch history.
+
+:func:`run` wires a validated configuration into :func:`hpo.loop.run_search`:
+store, strategy, executor (device pinning included) and budget.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from hpo import executors, strategies
+from hpo.devices import WorkerDevice, plan_devices
+from hpo.executors import FatalError
+from hpo.loop import Budget, SearchSummary, run_search
+from hpo.space import Space
+from hpo.store import TrialStore
+
+__all__ = ["KerasObjective", "load_data", "open_store", "run"]
+
+
+def load_data(dataset: dict[str, Any]) -> tuple[dict[str, tuple], tuple[str, ...]]:
+    """Loads the data set a config names: ``({"train": (x, y), "val": ..., "test": ...}, class_names)``."""
+    import numpy as np
+
+    if dataset["name"] == "filler":
+        from keras_geo.datasets import filler
+
+        args = {k: v for k, v in dataset.items() if k not in ("name", "n_train", "n_val", "n_test")}
+        splits = filler.make_splits(dataset["n_train"], dataset["n_val"], dataset["n_test"], **args)
+        return splits, tuple(filler.CLASSES)
+    with np.load(dataset["path"], allow_pickle=False) as arrays:
+        missing = [k for k in ("x_train", "y_train", "x_val", "y_val") if k not in arrays]
+        if missing:
+            raise ValueError(f"dataset.path: {dataset['path']} lacks the arrays {missing}")
+        splits = {"train": (arrays["x_train"], arrays["y_train"]), "val": (arrays["x_val"], arrays["y_val"])}
+        if "x_test" in arrays and "y_test" in arrays:
+            splits["test"] = (arrays["x_test"], arrays["y_test"])
+        n_classes = int(max(int(np.max(y)) for _, y in splits.values())) + 1
+        names = tuple(str(n) for n in arrays["class_names"]) if "class_names" in arrays else tuple(
+            str(i) for i in range(n_classes)
+        )
+    return splits, names
+
+
+def _configure_framework(device: WorkerDevice) -> None:
+    """Per-worker TensorFlow set-up: GPU memory growth or a memory cap, as the device plan asks."""
+    import tensorflow as tf
+
+    limit = os.environ.get("KERAS_GEO_GPU_MEMORY_MB")
+    for gpu in tf.config.list_physical_devices("GPU"):
+        if limit:
+            tf.config.set_logical_device_configuration(
+                gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(limit))]
+            )
+        else:
+            tf.config.experimental.set_memory_growth(gpu, True)
+
+
+class KerasObjective:
+    """Trains one model per trial from a validated configuration (picklable: plain data only).
+
+    Args:
+        config: A configuration from :func:`keras_geo.config.validate_config`.
+        artifact_dir: Folder for the trials' saved models.
+    """
+
+    def __init__(self, config: dict[str, Any], artifact_dir: str | Path) -> None:
+        self.config = config
+        self.artifact_dir = str(artifact_dir)
+        self._data: dict[str, tuple] | None = None
+        self._class_names: tuple[str, ...] = ()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Workers load the data themselves (from the on-disk cache), never through the pipe.
+        return {"config": self.config, "artifact_dir": self.artifact_dir, "_data": None, "_class_names": ()}
+
+    def setup(self, device: WorkerDevice) -> None:
+        """Called once per worker: framework set-up and data loading."""
+        _configure_framework(device)
+        try:
+            self._data, self._class_names = load_data(self.config["dataset"])
+        except (OSError, ValueError) as error:
+            raise FatalError(f"cannot load the data set: {error}") from error
+
+    def __call__(self, params: dict[str, Any], *, seed: int, trial_id: int) -> dict[str, Any]:
+        from keras_geo import training
+
+        if self._data is None:
+            self.setup(WorkerDevice(0, "local"))
+        merged = {**self.config["model"]["fixed"], **self.config["training"], **params}
+        result = training.train(
+            self.config["model"]["builder"], self._data, merged, seed=seed, class_names=self._class_names
+        )
+        metric = self.config["objective"]["metric"]
+        if metric not in result.metrics:
+            raise FatalError(
+                f"objective.metric: {metric!r} is not a metric of the training; allowed: "
+                f"{', '.join(sorted(result.metrics))}"
+            )
+        Path(self.artifact_dir).mkdir(parents=True, exist_ok=True)
+        artifact = str(Path(self.artifact_dir) / f"trial_{trial_id}.keras")
+        result.model.save(artifact)
+        metrics: dict[str, Any] = dict(result.metrics)
+        metrics["artifact"] = artifact
+        metrics["reports"] = {split: report.to_dict() for split, report in result.reports.items()}
+        return {"value": result.metrics[metric], "metrics": metrics, "history": result.history}
+
+
+def open_store(config: dict[str, Any], *, new_search: bool = True) -> TrialStore:
+    """Opens (creating folders as needed) the store a configuration names; adds a search if asked."""
+    path = Path(config["store"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = TrialStore(path)
+    if new_search:
+        store.create_search(config, seed=config["seed"], name=config["name"])
+    return store
+
+
+def make_executor(config: dict[str, Any]) -> executors.Executor:
+    """The executor of a configuration, with each worker pinned to its device."""
+    settings = config["executor"]
+    if settings["name"] == "serial":
+        return executors.SerialExecutor()
+    devices = plan_devices(
+        settings["workers"],
+        gpus=settings["gpus"],
+        workers_per_gpu=settings["workers_per_gpu"],
+        gpu_memory_mb=settings["gpu_memory_mb"],
+    )
+    return executors.LocalExecutor(
+        settings["workers"], devices=devices, max_trials_per_worker=settings["max_trials_per_worker"]
+    )
+
+
+def run(store: TrialStore, *, progress: bool = True, warm_start: TrialStore | None = None) -> SearchSummary:
+    """Runs (or resumes) the latest search of ``store`` with the configuration stored in it."""
+    info = store.get_search()
+    if info is None:
+        raise ValueError(f"{store.path} holds no search")
+    config = info.config
+    space = Space.from_dict(config["space"])
+    strategy = strategies.get(config["strategy"]["name"], space, seed=config["seed"], **config["strategy"]["settings"])
+    budget = Budget(**config["budget"])
+    # Absolute, so that workers and later `export` find the models from any folder.
+    objective = KerasObjective(config, Path(store.path).resolve().parent / "models")
+    return run_search(
+        objective,
+        strategy,
+        store,
+        make_executor(config),
+        budget,
+        seed=config["seed"],
+        direction=config["objective"]["direction"],
+        synchronous=config["mode"] == "sync",
+        batch_size=config["batch_size"],
+        progress=progress,
+        warm_start=warm_start,
+    )

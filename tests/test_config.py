@@ -1,0 +1,102 @@
+"""Search configurations: defaults, overrides, and one clear error per bad key."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from keras_geo.config import ConfigError, load_config, validate_config
+
+CONFIGS = sorted((Path(__file__).parents[1] / "data" / "configs").glob("*.yaml"))
+MINIMAL = {"space": {"filters": {"type": "int", "low": 4, "high": 16}}}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_every_shipped_config_is_valid(path):
+    config = load_config(path)
+    assert config["strategy"]["name"] in path.stem.replace("filler_", "")
+    assert config["budget"]["trials"] >= 1
+
+
+def test_shipped_configs_cover_every_strategy():
+    from hpo import strategies
+
+    names = {load_config(p)["strategy"]["name"] for p in CONFIGS}
+    assert names == set(strategies.available())
+
+
+def test_defaults_fill_a_minimal_config():
+    config = validate_config(MINIMAL)
+    assert config["strategy"]["name"] == "ga_tpe"
+    assert config["executor"] == {**config["executor"], "name": "local", "workers": 2}
+    assert config["objective"] == {"metric": "val_accuracy", "direction": "maximize"}
+    assert config["store"].endswith("store.db")
+    assert config["training"]["epochs"] == 10
+
+
+def test_overrides_use_dotted_keys(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**MINIMAL, "strategy": {"name": "ga", "settings": {"population_size": 4}}}))
+    config = load_config(path, {"strategy.name": "tpe", "strategy.settings": {}, "executor.workers": 3, "seed": None})
+    assert config["strategy"] == {"name": "tpe", "settings": {}}
+    assert config["executor"]["workers"] == 3 and config["seed"] == 0
+
+
+BAD = [
+    ({"colour": 1}, "colour: unknown key"),
+    ({"seed": "x"}, "seed: must be an integer"),
+    ({"mode": "turbo"}, "mode: must be one of async, sync"),
+    ({"space": {}}, "space: must be a non-empty"),
+    ({"space": {"filters": {"type": "int", "low": 9, "high": 2}}}, "space: .*filters"),
+    ({"space": {"learning_rate": {"type": "float", "low": 0, "high": 1, "log": True}}}, "space: .*learning_rate"),
+    ({"space": {"colour": [1, 2]}}, "space.colour: neither an argument"),
+    ({"model": {"builder": "resnet9000"}}, "model.builder: unknown builder 'resnet9000'; allowed: .*filler_cnn"),
+    ({"model": {"fixed": {"colour": 1}}}, "model.fixed.colour: not an argument of filler_cnn"),
+    ({"model": {"depth": 3}}, "model.depth: unknown key; allowed: builder, fixed"),
+    ({"strategy": {"name": "annealing"}}, "strategy.name: must be one of .*ga_tpe"),
+    ({"strategy": {"name": "ga", "settings": {"populaton": 3}}}, "strategy.settings.populaton: unknown setting of ga; allowed: .*population_size"),
+    ({"strategy": {"name": "ga", "settings": {"population_size": 1}}}, "strategy.settings: .*population_size"),
+    ({"executor": {"name": "cloud"}}, "executor.name: must be one of local, serial"),
+    ({"executor": {"workers": 0}}, "executor.workers: must be >= 1; received 0"),
+    ({"executor": {"workers": 1.5}}, "executor.workers: must be an integer"),
+    ({"budget": {"trials": -3}}, r"budget.trials: must be >= 1; received -3"),
+    ({"budget": {"trials": None}}, "budget: needs at least one"),
+    ({"budget": {"wall_time_s": 0}}, "budget.wall_time_s: must be > 0"),
+    ({"objective": {"direction": "up"}}, "objective.direction: must be one of maximize, minimize"),
+    ({"training": {"optimizer": "lbfgs"}}, "training.optimizer: must be one of"),
+    ({"training": {"epochs": 0}}, "training.epochs: must be >= 1"),
+    ({"training": {"epoch": 3}}, "training.epoch: unknown key"),
+    ({"dataset": {"name": "mnist"}}, "dataset.name: must be one of filler, npz"),
+    ({"dataset": {"fov_nm": -1}}, "dataset.fov_nm: must be > 0"),
+    ({"dataset": {"name": "npz"}}, "dataset.path: an .npz file is required"),
+    ({"dataset": {"name": "npz", "path": "missing.npz"}}, "dataset.path: no such file"),
+    ({"dataset": {"n_train": 0}}, "dataset.n_train: must be >= 1"),
+]
+
+
+@pytest.mark.parametrize("patch, message", BAD, ids=[m.split(":")[0] for _, m in BAD])
+def test_bad_configs_name_the_key(patch, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config({**MINIMAL, **patch})
+
+
+def test_unreadable_files_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "none.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("space: {filters: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        load_config(broken)
+    listing = tmp_path / "list.yaml"
+    listing.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        load_config(listing)
+
+
+def test_npz_dataset_path_is_resolved_next_to_the_config(tmp_path):
+    np.savez(tmp_path / "mine.npz", x_train=np.zeros((2, 8, 8, 1)), y_train=[0, 1], x_val=np.zeros((2, 8, 8, 1)), y_val=[0, 1])
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**MINIMAL, "dataset": {"name": "npz", "path": "mine.npz"}}))
+    assert load_config(path)["dataset"]["path"] == str((tmp_path / "mine.npz").resolve())
