@@ -4,8 +4,6 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
-# Quiet TensorFlow's C++ start-up banner; errors still show.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test install install-test bench clean
 

@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from .space import Choice, Fixed, Float, Int, Param, Space
-from .store import SearchInfo, StoreError, TrialStore
+from .store import SearchInfo, StoreError, TrialStore, jsonable
 from .trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Trial
 
 __all__ = ["PLOTS", "ReportFiles", "format_status", "markdown_to_html", "summary", "write_report"]
@@ -278,24 +278,6 @@ def _last_line(error: str | None, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON (non-finite floats -> None, unknown objects -> str)."""
-    if obj is None or isinstance(obj, (bool, str, int)):
-        return obj
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):
-        try:
-            return _jsonable(obj.item())
-        except (TypeError, ValueError):
-            pass
-    return str(obj)
-
-
 # --------------------------------------------------------------------------- #
 # summary and status
 # --------------------------------------------------------------------------- #
@@ -356,7 +338,7 @@ def summary(store: TrialStore, *, direction: str | None = None, search_id: int |
             for t in s.trials if t.status == RUNNING
         ],
     }
-    return _jsonable(out)
+    return jsonable(out, strict=False)
 
 
 def _fmt_num(v: Any, digits: int = 6) -> str:
@@ -652,7 +634,7 @@ def _plot_params(s: _Search, path: Path) -> str | None:
     if not panels:
         return "no parameter takes more than one value"
     import numpy as np
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
     n = len(panels)
     ncols = min(3, n)
@@ -678,6 +660,11 @@ def _plot_params(s: _Search, path: Path) -> str | None:
                            edgecolors="black", linewidths=0.8, zorder=5)
             if panel["log"]:
                 ax.set_xscale("log")
+                # Plain numbers on a few ticks: matplotlib's minor "3x10^1" labels collide
+                # when a log axis spans less than a decade or two.
+                ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0), numticks=6))
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.xaxis.set_minor_formatter(NullFormatter())
             elif panel["int"]:
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(name + (" (log scale)" if panel["log"] else ""), fontsize=10)
@@ -913,11 +900,11 @@ def _config_rows(s: _Search) -> list[tuple[str, str]]:
         elif src in c:
             v = c[src]
             text = _fmt_budget(v) if key == "budget" else (
-                json.dumps(_jsonable(v), sort_keys=True) if isinstance(v, (Mapping, list)) else _fmt_num(v))
+                json.dumps(jsonable(v, strict=False), sort_keys=True) if isinstance(v, (Mapping, list)) else _fmt_num(v))
             rows.append((key, text))
     shown = {k for k, _ in known} | {"space"}
     for key in sorted(k for k in c if k not in shown):
-        text = json.dumps(_jsonable(c[key]), sort_keys=True) if not isinstance(c[key], str) else c[key]
+        text = json.dumps(jsonable(c[key], strict=False), sort_keys=True) if not isinstance(c[key], str) else c[key]
         rows.append((key, text if len(text) <= 120 else text[:119] + "…"))
     return rows
 

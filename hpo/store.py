@@ -45,7 +45,7 @@ from typing import Any
 from .space import params_hash as _params_hash
 from .trial import DONE, INTERRUPTED, QUEUED, RUNNING, TRIAL_STATUSES, Trial
 
-__all__ = ["TrialStore", "StoreError", "SearchInfo", "SCHEMA_VERSION", "APPLICATION_ID"]
+__all__ = ["TrialStore", "StoreError", "SearchInfo", "SCHEMA_VERSION", "APPLICATION_ID", "jsonable"]
 
 #: Version of the schema below, kept in ``PRAGMA user_version``.
 SCHEMA_VERSION = 1
@@ -110,26 +110,31 @@ class SearchInfo:
 # --------------------------------------------------------------------------- #
 # JSON helpers
 # --------------------------------------------------------------------------- #
-def _jsonable(obj: Any) -> Any:
-    """Plain JSON types from numpy scalars/arrays, tuples, sets; non-finite floats -> None."""
+def jsonable(obj: Any, *, strict: bool = True) -> Any:
+    """Plain JSON types from numpy scalars/arrays, tuples, sets; non-finite floats -> None.
+
+    Anything else raises TypeError, or becomes its ``str`` with ``strict=False`` (for display).
+    """
     if obj is None or isinstance(obj, (bool, str, int)):
         return obj
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v, strict=strict) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set, frozenset)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v, strict=strict) for v in obj]
     # numpy without importing it: scalars have .item(), arrays .tolist()
     if hasattr(obj, "tolist") and callable(obj.tolist):
-        return _jsonable(obj.tolist())
+        return jsonable(obj.tolist(), strict=strict)
     if hasattr(obj, "item") and callable(obj.item):
-        return _jsonable(obj.item())
+        return jsonable(obj.item(), strict=strict)
+    if not strict:
+        return str(obj)
     raise TypeError(f"cannot store {type(obj).__name__} as JSON: {obj!r}")
 
 
 def _dumps(obj: Any) -> str:
-    return json.dumps(_jsonable(obj), allow_nan=False, separators=(",", ":"))
+    return json.dumps(jsonable(obj), allow_nan=False, separators=(",", ":"))
 
 
 def _loads(text: str | None) -> Any:

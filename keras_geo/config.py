@@ -219,8 +219,8 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
     config["model"] = {"builder": builder, "fixed": dict(model["fixed"])}
 
     config["training"] = _section(raw, "training", training.TRAINING_DEFAULTS)
-    for key in ("epochs", "batch_size", "patience"):
-        _integer(f"training.{key}", config["training"][key], 1 if key != "patience" else 0)
+    for key in ("epochs", "batch_size", "patience", "warmup_epochs"):
+        _integer(f"training.{key}", config["training"][key], 1 if key in ("epochs", "batch_size") else 0)
     _number("training.learning_rate", config["training"]["learning_rate"], positive=True)
     _one_of("training.optimizer", config["training"]["optimizer"], training.OPTIMIZERS)
 

@@ -31,6 +31,9 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "epochs": 10,
     "early_stopping": True,
     "patience": 3,
+    # Early stopping ignores the first epochs: before batch-norm statistics settle the
+    # validation loss is noise, and restoring such an epoch gives a model that predicts one class.
+    "warmup_epochs": 2,
     "momentum": 0.9,  # SGD and RMSprop only
     "weight_decay": 0.0,  # decoupled weight decay (AdamW, SGD, ...): 0 disables it
     "label_smoothing": 0.0,
@@ -232,7 +235,14 @@ def evaluate_classes(
             f"`class_names` has {len(names)} names for a model with {n_classes} outputs. "
             f"Received: class_names={names}"
         )
-    predicted = np.argmax(model.predict(x, batch_size=batch_size, verbose=0), axis=-1)
+    # Eager calls in batches rather than model.predict: predict traces a new tf.function for
+    # every model, and a search evaluates hundreds of models (TensorFlow warns of retracing).
+    predicted = np.concatenate(
+        [
+            np.argmax(keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False)), axis=-1)
+            for i in range(0, len(x), batch_size)
+        ]
+    )
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(confusion, (y.astype(np.int64), predicted), 1)
     return ClassReport(names, confusion)
@@ -295,7 +305,10 @@ def train(
     if hparams["early_stopping"]:
         all_callbacks.append(
             keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=int(hparams["patience"]), restore_best_weights=True
+                monitor=monitor,
+                patience=int(hparams["patience"]),
+                restore_best_weights=True,
+                start_from_epoch=int(hparams["warmup_epochs"]),
             )
         )
     started = time.perf_counter()
@@ -319,18 +332,23 @@ def train(
         )
 
     monitored = np.asarray(history[monitor], dtype=float)
-    best = int(np.argmin(monitored))
+    warmup = int(hparams["warmup_epochs"])
+    # Early stopping restores the best epoch after the warm-up; a run that ends within the
+    # warm-up keeps its last weights.
+    if hparams["early_stopping"] and len(monitored) > warmup:
+        held = warmup + int(np.argmin(monitored[warmup:]))
+    else:
+        held = len(monitored) - 1
     metrics: dict[str, float] = {
         "epochs": float(len(losses)),
-        "best_epoch": float(best + 1),
+        "best_epoch": float(held + 1),
         "n_params": float(model.count_params()),
         "train_time_s": train_time,
     }
     # Report the epoch whose weights the model holds (the best one when early stopping restored it).
-    epoch = best if hparams["early_stopping"] else len(losses) - 1
     for key, values in history.items():
         name = key if key.startswith("val_") else f"train_{key}"
-        metrics[name] = values[epoch]
+        metrics[name] = values[held]
     names = tuple(class_names) if class_names is not None else None
     reports = {}
     for split in ("val", "test"):

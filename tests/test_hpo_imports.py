@@ -12,12 +12,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BLOCKED_RUN = textwrap.dedent(
+# Start of every script run "without frameworks": a meta-path finder that makes them unimportable.
+BLOCK_PRELUDE = textwrap.dedent(
     """
     import sys
 
     class Block:
-        # A meta-path finder that makes the frameworks unimportable.
         blocked = ("tensorflow", "keras", "keras_geo", "tf_keras", "torch", "jax")
 
         def find_spec(self, name, path=None, target=None):
@@ -26,8 +26,13 @@ BLOCKED_RUN = textwrap.dedent(
             return None
 
     sys.meta_path.insert(0, Block())
+    """
+)
 
+BLOCKED_RUN = BLOCK_PRELUDE + textwrap.dedent(
+    """
     import hpo, hpo.space, hpo.strategies, hpo.store, hpo.trial
+    import hpo.devices, hpo.executors, hpo.loop, hpo.report
     from hpo import Result, Space, TrialStore, strategies
 
     space = Space.from_dict({"x": {"type": "float", "low": 0, "high": 1}, "n": [1, 2, 3]})

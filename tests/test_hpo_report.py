@@ -18,6 +18,7 @@ from hpo.loop import Budget, run_search
 from hpo.report import PLOTS, format_status, markdown_to_html, summary, write_report
 from hpo.space import Space
 from hpo.store import StoreError, TrialStore
+from test_hpo_imports import BLOCK_PRELUDE
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -258,20 +259,8 @@ def test_markdown_to_html_subset():
     assert "<pre><code>&lt;raw&gt;</code></pre>" in html
 
 
-BLOCKED_REPORT = textwrap.dedent(
+BLOCKED_REPORT = BLOCK_PRELUDE + textwrap.dedent(
     """
-    import sys
-
-    class Block:
-        blocked = ("tensorflow", "keras", "keras_geo", "tf_keras", "torch", "jax")
-
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in self.blocked:
-                raise ImportError(f"blocked for this test: {name}")
-            return None
-
-    sys.meta_path.insert(0, Block())
-
     import matplotlib
     backend = matplotlib.get_backend()
     import hpo.report

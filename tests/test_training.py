@@ -86,6 +86,14 @@ def test_same_seed_same_training_other_seed_other_training(data):
     assert first.history != other.history
 
 
+def test_early_stopping_never_restores_a_warm_up_epoch(data):
+    params = {**TINY, "epochs": 8, "patience": 1, "warmup_epochs": 3}
+    result = training.train("filler_cnn", data, params, seed=1)
+    assert result.metrics["best_epoch"] > 3
+    held = int(result.metrics["best_epoch"]) - 1
+    assert result.metrics["val_loss"] == min(result.history["val_loss"][3:]) == result.history["val_loss"][held]
+
+
 def test_reset_state_clears_keras_global_state():
     keras.backend.get_uid("probe")
     assert keras.backend.get_uid("probe") >= 2
