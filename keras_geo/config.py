@@ -53,6 +53,7 @@ DATASETS: dict[str, dict[str, Any]] = {
         "blur_sigma_px": 0.0,
         "noise_std": 0.0,
         "seed": 0,
+        "slices_per_structure": 100,
     },
     # Your own arrays: an .npz with x_train, y_train, x_val, y_val (x_test, y_test and
     # class_names optional), loaded without pickle.
@@ -146,6 +147,7 @@ def _dataset(config: Mapping[str, Any], base: Path | None) -> dict[str, Any]:
             if _number(f"dataset.{key}", section[key]) < 0:  # type: ignore[operator]
                 _fail(f"dataset.{key}", f"must be >= 0; received {section[key]}")
         _integer("dataset.seed", section["seed"])
+        _integer("dataset.slices_per_structure", section["slices_per_structure"], 1)
     else:
         path = section["path"]
         if not isinstance(path, str) or not path:

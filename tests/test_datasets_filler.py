@@ -612,3 +612,23 @@ def test_cache_is_not_pickle(tmp_path):
     make_dataset(2, seed=3, cache_dir=tmp_path, **FAST)
     for f in Path(tmp_path).rglob("*.npz"):
         np.load(f, allow_pickle=False).close()
+
+
+def test_more_slices_than_slices_per_structure_use_fresh_structures(tmp_path, monkeypatch):
+    seeds = []
+    real = filler._cached_structure
+
+    def counting(kind, **kwargs):
+        seeds.append((kind, kwargs["seed"]))
+        return real(kind, **kwargs)
+
+    monkeypatch.setattr(filler, "_cached_structure", counting)
+    x, y = filler.make_dataset(
+        5, fov_nm=100.0, box_nm=200.0, image_size=16, seed=3, cache_dir=tmp_path, slices_per_structure=2
+    )
+    assert x.shape == (15, 16, 16, 1) and np.bincount(y).tolist() == [5, 5, 5]
+    # ceil(5 / 2) = 3 independent structures per class, each with its own seed.
+    assert [kind for kind, _ in seeds] == [k for k in filler.CLASSES for _ in range(3)]
+    assert len({seed for _, seed in seeds}) == 9
+    with pytest.raises(ValueError, match="slices_per_structure"):
+        filler.make_dataset(5, fov_nm=100.0, box_nm=200.0, image_size=16, cache_dir=tmp_path, slices_per_structure=0)

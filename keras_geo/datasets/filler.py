@@ -90,7 +90,7 @@ CLASSES: tuple[str, str, str] = ("M-SBR", "n-SBR", "Rnd")
 
 # Bump whenever a change alters the arrays produced for the same parameters:
 # it is part of every cache key, so stale cached data sets are never reused.
-GENERATOR_VERSION = "filler-1"
+GENERATOR_VERSION = "filler-2"
 
 # Relative tolerance on contact distances: touching spheres inside an
 # aggregate are placed at exactly r_i + r_j, which floating point reproduces
@@ -1680,6 +1680,7 @@ def make_dataset(
     use_cache: bool = True,
     progress: bool = False,
     structure_params: Mapping[str, Mapping[str, Any]] | None = None,
+    slices_per_structure: int = 100,
 ) -> tuple[np.ndarray, np.ndarray]:
     """A labelled data set of random slices of the three filler classes.
 
@@ -1719,6 +1720,12 @@ def make_dataset(
         structure_params: Optional per-class generator parameters, e.g.
             ``{"n-SBR": {"agglomerate_radius_nm": 150.0}}`` (see
             `generate_structure`). Defaults to `None`.
+        slices_per_structure: Slices taken from one structure realisation;
+            each class uses ``ceil(n_per_class / slices_per_structure)``
+            independent structures. Many slices of one box share its
+            aggregates, so without fresh structures more images add little
+            new information and a model learns that box rather than the
+            class. Defaults to `100`.
 
     Returns:
         ``(x, y)``: `x` is `(3 * n_per_class, image_size, image_size, 1)`
@@ -1735,6 +1742,7 @@ def make_dataset(
     blur = _check_float("blur_sigma_px", blur_sigma_px, low=0.0, low_open=False)
     noise = _check_float("noise_std", noise_std, low=0.0, low_open=False)
     seed = _check_seed(seed)
+    per_structure = _check_int("slices_per_structure", slices_per_structure, 1)
     sp = {k: dict(v) for k, v in (structure_params or {}).items()}
     unknown = sorted(set(sp) - set(CLASSES))
     if unknown:
@@ -1759,6 +1767,7 @@ def make_dataset(
         "noise_std": noise,
         "seed": seed,
         "structure_params": {k: sp.get(k, {}) for k in CLASSES},
+        "slices_per_structure": per_structure,
     }
     key, meta = _cache_key(payload)
     path = cache / f"dataset-{key[:32]}.npz" if cache is not None else None
@@ -1767,39 +1776,42 @@ def make_dataset(
         if data is not None:
             return data["x"], data["y"]
 
+    n_structures = -(-n_per_class // per_structure)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=2 * len(CLASSES), desc="filler data set", unit="step")
+        bar = tqdm(total=2 * len(CLASSES) * n_structures, desc="filler data set", unit="step")
     xs, ys = [], []
     try:
         for ci, kind in enumerate(CLASSES):
-            if bar is not None:
-                bar.set_postfix_str(f"{kind}: structure")
-            structure = _cached_structure(
-                kind,
-                box_nm=box,
-                radius_nm=radius,
-                volume_fraction=phi,
-                seed=_derive_seed(seed, ci, 0),
-                params=sp.get(kind, {}),
-                cache_dir=cache,
-            )
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(f"{kind}: slices")
-            images = slice_structure(
-                structure, n_per_class, fov_nm=fov, image_size=size, seed=_derive_seed(seed, ci, 1)
-            )
-            if blur > 0 or noise > 0:
-                images = apply_imaging(
-                    images, blur_sigma_px=blur, noise_std=noise, seed=_derive_seed(seed, ci, 2) % 2**63
+            for j in range(n_structures):
+                n_here = min(per_structure, n_per_class - j * per_structure)
+                if bar is not None:
+                    bar.set_postfix_str(f"{kind}: structure {j + 1}/{n_structures}")
+                structure = _cached_structure(
+                    kind,
+                    box_nm=box,
+                    radius_nm=radius,
+                    volume_fraction=phi,
+                    seed=_derive_seed(seed, ci, 0, j),
+                    params=sp.get(kind, {}),
+                    cache_dir=cache,
                 )
-            xs.append(images)
-            ys.append(np.full(n_per_class, ci, dtype=np.int64))
-            if bar is not None:
-                bar.update(1)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{kind}: slices")
+                images = slice_structure(
+                    structure, n_here, fov_nm=fov, image_size=size, seed=_derive_seed(seed, ci, 1, j)
+                )
+                if blur > 0 or noise > 0:
+                    images = apply_imaging(
+                        images, blur_sigma_px=blur, noise_std=noise, seed=_derive_seed(seed, ci, 2, j) % 2**63
+                    )
+                xs.append(images)
+                ys.append(np.full(n_here, ci, dtype=np.int64))
+                if bar is not None:
+                    bar.update(1)
     finally:
         if bar is not None:
             bar.close()
