@@ -176,10 +176,14 @@ class _Loop:
         artifact = self.store.get_trial(trial_id).metrics.get("artifact")
         if artifact:
             previous = self.store.get_meta("best_artifact")
+            previous_id = self.store.get_meta("best_trial")
             self.store.set_meta("best_artifact", artifact)
             self.store.set_meta("best_trial", trial_id)
-            if self.keep_artifacts and previous and previous != artifact:
-                # Only the best trial's model is needed for export; the rest would fill the disk.
+            # Only the best trial's model is needed for export; the rest would fill the disk.
+            # A cache hit's artifact belongs to the trial it copies (maybe in another store):
+            # never delete it from here.
+            owned = previous_id is not None and not self.store.get_trial(int(previous_id)).cache_hit
+            if self.keep_artifacts and previous and previous != artifact and owned:
                 Path(previous).unlink(missing_ok=True)
 
     def _discard_artifact(self, outcome: Outcome) -> None:

@@ -1,6 +1,7 @@
 """``keras-geo-hpo``: the command line.
 
     keras-geo-hpo search CONFIG.yaml [--store PATH] [--strategy S] [--workers N] [--trials N] [--seed S]
+                                     [--warm-start OLD_STORE]
     keras-geo-hpo resume STORE
     keras-geo-hpo status STORE [--json]
     keras-geo-hpo report STORE [--out DIR]
@@ -39,7 +40,7 @@ def _store(path: str, *, must_exist: bool = True):
     return store
 
 
-def _run_search(store, config: dict) -> int:
+def _run_search(store, config: dict, warm_start=None) -> int:
     from hpo.loop import SearchAborted
     from keras_geo import search
 
@@ -52,7 +53,7 @@ def _run_search(store, config: dict) -> int:
         flush=True,
     )
     try:
-        summary = search.run(store, progress=True)
+        summary = search.run(store, progress=True, warm_start=warm_start)
     except SearchAborted as error:
         print(f"keras-geo-hpo: search stopped: {error}", file=sys.stderr)
         return 1
@@ -87,8 +88,9 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if args.strategy is not None:
         overrides["strategy.settings"] = {}  # settings belong to the YAML's strategy
     config = configuration.load_config(args.config, overrides)
+    warm_start = _store(args.warm_start) if args.warm_start else None
     store = search.open_store(config)
-    return _run_search(store, config)
+    return _run_search(store, config, warm_start)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -198,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--workers", type=_positive, help="override executor.workers")
     search.add_argument("--trials", type=_positive, help="override budget.trials")
     search.add_argument("--seed", type=int, help="override seed")
+    search.add_argument(
+        "--warm-start", metavar="STORE", help="an earlier store whose trained parameter sets are reused (cache)"
+    )
     search.set_defaults(run=_cmd_search)
 
     resume = commands.add_parser("resume", help="continue the latest search of a store")

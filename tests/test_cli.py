@@ -97,6 +97,17 @@ def test_a_second_search_in_the_store_reuses_every_trial(searched, capsys):
     assert "3 cache hits" in capsys.readouterr().out
 
 
+def test_warm_start_from_an_earlier_store_reuses_its_trials(searched, tmp_path, capsys):
+    from hpo.store import TrialStore
+
+    _, old_store = searched
+    fresh = tmp_path / "fresh" / "store.db"
+    assert main(["search", str(write(tmp_path)), "--store", str(fresh), "--warm-start", str(old_store)]) == 0
+    trials = TrialStore(fresh).trials()
+    assert len(trials) == 3 and all(t.cache_hit for t in trials)
+    assert not (fresh.parent / "models").exists() or not any((fresh.parent / "models").iterdir())
+
+
 def test_resume_of_a_finished_search_trains_nothing(searched, capsys):
     _, store_path = searched
     assert main(["resume", str(store_path)]) == 0

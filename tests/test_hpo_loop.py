@@ -59,6 +59,13 @@ class WritesArtifact:
         return {"value": quadratic(params, seed=seed, trial_id=trial_id)["value"], "metrics": {"artifact": str(path)}}
 
 
+class WritesBetterArtifacts(WritesArtifact):
+    def __call__(self, params, *, seed, trial_id):
+        path = Path(self.folder) / f"new{trial_id}.txt"
+        path.write_text(str(params))
+        return {"value": -1000.0 * trial_id, "metrics": {"artifact": str(path)}}
+
+
 def search(path, objective=quadratic, *, strategy="random", trials=12, seed=3, executor=None, **kwargs):
     store = TrialStore(path)
     if store.get_search() is None:
@@ -189,6 +196,19 @@ def test_only_the_best_trials_artifact_is_kept(tmp_path):
     kept = list(folder.iterdir())
     assert [p.name for p in kept] == [f"trial{summary.best.id}.txt"]
     assert store.get_meta("best_artifact") == str(kept[0])
+
+
+def test_cache_hits_never_delete_the_artifacts_they_copy(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    old, _ = search(tmp_path / "old.db", WritesArtifact(str(folder)), trials=12)
+    [old_best] = folder.iterdir()
+    # The new search copies the 12 old trials, then trains better ones: its best moves on,
+    # and the old store's best model must survive that.
+    _, again = search(tmp_path / "new.db", WritesBetterArtifacts(str(folder)), trials=16, warm_start=old)
+    assert again.cache_hits == 12 and again.best.value < -100
+    assert old_best.exists()
+    assert [p.name for p in folder.iterdir() if p != old_best] == [f"new{again.best.id}.txt"]
 
 
 def test_budget_validation_names_the_field():
