@@ -35,7 +35,8 @@ test: $(VENV)/.installed-test
 	$(PY) -m pytest
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/bench_filler_slices.py
+	$(PY) benchmarks/bench_filler_slices.py --quick
+	$(PY) benchmarks/bench_table1.py --quick --seeds 1
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -7,7 +7,7 @@ class. We train the default filler CNN on our generated structures over the same
 grid (fewer images, smaller images) and print both tables side by side.
 
     python benchmarks/bench_table1.py            # 100/400/1600 images per class
-    python benchmarks/bench_table1.py --quick    # 100/400, a couple of minutes
+    python benchmarks/bench_table1.py --quick    # 100/400 (about 15 min on 2 cores with 2 repeats)
     python benchmarks/bench_table1.py --full     # the study's 500/2000/8000
 """
 from __future__ import annotations

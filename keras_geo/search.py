@@ -56,12 +56,17 @@ def _configure_framework(device: WorkerDevice) -> None:
 
     limit = os.environ.get("KERAS_GEO_GPU_MEMORY_MB")
     for gpu in tf.config.list_physical_devices("GPU"):
-        if limit:
-            tf.config.set_logical_device_configuration(
-                gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(limit))]
-            )
-        else:
-            tf.config.experimental.set_memory_growth(gpu, True)
+        try:
+            if limit:
+                tf.config.set_logical_device_configuration(
+                    gpu, [tf.config.LogicalDeviceConfiguration(memory_limit=int(limit))]
+                )
+            else:
+                tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            # This process already used the GPU (a serial search in a notebook): its
+            # configuration is fixed now, and the search runs with it.
+            pass
 
 
 class KerasObjective:
