@@ -144,10 +144,11 @@ class _Loop:
             return Result(params, None, FAILED)
         return Result(params, -value if self.direction == "maximize" else value, DONE)
 
-    def _better(self, value: float) -> bool:
-        if self.best_value is None:
+    def _better(self, value: float, than: float | None = None, *, search_best: bool = True) -> bool:
+        reference = self.best_value if search_best else than
+        if reference is None:
             return True
-        return value > self.best_value if self.direction == "maximize" else value < self.best_value
+        return value > reference if self.direction == "maximize" else value < reference
 
     # -- bookkeeping after a trial finished -------------------------------------------------
     def _record(self, trial_id: int, status: str, value: float | None, *, cached: bool = False,
@@ -163,7 +164,8 @@ class _Loop:
             self.summary.done += 1
             if value is not None and self._better(value):
                 self.best_value = value
-                self._keep_best_artifact(trial_id)
+            if value is not None:
+                self._offer_artifact(trial_id, value)
         else:
             self.summary.failed += 1
             if not replayed:
@@ -172,19 +174,27 @@ class _Loop:
         if self.on_trial is not None:
             self.on_trial(self.store.get_trial(trial_id))
 
-    def _keep_best_artifact(self, trial_id: int) -> None:
+    def _offer_artifact(self, trial_id: int, value: float) -> None:
+        """Keeps the store's best saved model: the best trial of *any* search whose file exists.
+
+        Export reads it (``best_artifact``, ``best_trial``, ``best_value`` in the store's meta),
+        so a later search that only re-finds older trials (cache hits) still exports a model.
+        """
+        if not self._better(value, self.store.get_meta("best_value"), search_best=False):
+            return
         artifact = self.store.get_trial(trial_id).metrics.get("artifact")
-        if artifact:
-            previous = self.store.get_meta("best_artifact")
-            previous_id = self.store.get_meta("best_trial")
-            self.store.set_meta("best_artifact", artifact)
-            self.store.set_meta("best_trial", trial_id)
-            # Only the best trial's model is needed for export; the rest would fill the disk.
-            # A cache hit's artifact belongs to the trial it copies (maybe in another store):
-            # never delete it from here.
-            owned = previous_id is not None and not self.store.get_trial(int(previous_id)).cache_hit
-            if self.keep_artifacts and previous and previous != artifact and owned:
-                Path(previous).unlink(missing_ok=True)
+        if not artifact or not Path(artifact).is_file():
+            return  # e.g. a cache hit of a trial whose model was not kept
+        previous, previous_id = self.store.get_meta("best_artifact"), self.store.get_meta("best_trial")
+        self.store.set_meta("best_artifact", artifact)
+        self.store.set_meta("best_trial", trial_id)
+        self.store.set_meta("best_value", value)
+        # Only the best model is needed for export; the rest would fill the disk. A cache
+        # hit's artifact belongs to the trial it copies (maybe in another store): never
+        # delete it from here.
+        owned = previous_id is not None and not self.store.get_trial(int(previous_id)).cache_hit
+        if self.keep_artifacts and previous and previous != artifact and owned:
+            Path(previous).unlink(missing_ok=True)
 
     def _discard_artifact(self, outcome: Outcome) -> None:
         artifact = outcome.metrics.get("artifact")

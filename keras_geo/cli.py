@@ -70,7 +70,7 @@ def _run_search(store, config: dict, warm_start=None) -> int:
         f"{summary.replayed} taken from the store, in {summary.elapsed_s:.0f} s"
     )
     if best is not None:
-        print(f"best: trial {best.id}, {config['objective']['metric']} = {best.value:.4f}, params {best.params}")
+        print(f"best of this search: trial {best.id}, {config['objective']['metric']} = {best.value:.4f}, params {best.params}")
     return 0
 
 

@@ -154,6 +154,10 @@ def run(store: TrialStore, *, progress: bool = True, warm_start: TrialStore | No
     space = Space.from_dict(config["space"])
     strategy = strategies.get(config["strategy"]["name"], space, seed=config["seed"], **config["strategy"]["settings"])
     budget = Budget(**config["budget"])
+    if config["executor"]["name"] != "serial":
+        # Generate (and cache) the data set once here, before the workers start, rather than
+        # in every worker at the same time; workers then read it from the cache.
+        load_data(config["dataset"])
     # Absolute, so that workers and later `export` find the models from any folder.
     objective = KerasObjective(config, Path(store.path).resolve().parent / "models")
     return run_search(

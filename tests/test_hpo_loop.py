@@ -211,6 +211,21 @@ def test_cache_hits_never_delete_the_artifacts_they_copy(tmp_path):
     assert [p.name for p in folder.iterdir() if p != old_best] == [f"new{again.best.id}.txt"]
 
 
+def test_the_store_keeps_its_best_model_across_searches(tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    store, first = search(tmp_path / "s.db", WritesArtifact(str(folder)), trials=12, seed=5)
+    best_id = first.best.id
+    assert best_id not in first.trial_ids[:3], "pick a seed whose best trial comes later"
+    # A second, shorter search in the same store only re-finds the first three trials (cache
+    # hits whose models were not kept): the store's best model must stay the first search's.
+    store.create_search({"strategy": "random"}, seed=5)
+    run_search(WritesArtifact(str(folder)), strategies.get("random", SPACE, seed=5), store, SerialExecutor(),
+               Budget(trials=3), seed=5, progress=False)
+    assert store.get_meta("best_trial") == best_id and store.get_meta("best_value") == first.best.value
+    assert Path(store.get_meta("best_artifact")).is_file()
+
+
 def test_budget_validation_names_the_field():
     with pytest.raises(ValueError, match="trials"):
         Budget(trials=0)
