@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--eval", type=int, default=300, help="evaluation images per class (study: 1000)")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--patience", type=int, default=4, help="early-stopping patience (default 4)")
     parser.add_argument("--seeds", type=int, default=2, help="independent repeats per cell, pooled (default 2)")
     parser.add_argument("--plot", default="benchmarks/results/table1.png")
     parser.add_argument("--replot", metavar="JSON", help="only redraw the plot from a results JSON file")
@@ -72,7 +73,7 @@ def main() -> None:
                 result = training.train(
                     "filler_cnn",
                     data,
-                    {"epochs": args.epochs, "patience": 4},
+                    {"epochs": args.epochs, "patience": args.patience},
                     seed=seed,
                     class_names=filler.CLASSES,
                 )
