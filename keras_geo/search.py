@@ -54,6 +54,17 @@ def _configure_framework(device: WorkerDevice) -> None:
     """Per-worker TensorFlow set-up: GPU memory growth or a memory cap, as the device plan asks."""
     import tensorflow as tf
 
+    # The device plan set these for the worker; the Python API makes sure TensorFlow uses
+    # them (the runtime is not initialised yet when setup runs).
+    for variable, setter in (
+        ("TF_NUM_INTRAOP_THREADS", tf.config.threading.set_intra_op_parallelism_threads),
+        ("TF_NUM_INTEROP_THREADS", tf.config.threading.set_inter_op_parallelism_threads),
+    ):
+        if os.environ.get(variable):
+            try:
+                setter(int(os.environ[variable]))
+            except RuntimeError:
+                pass  # already initialised (a serial search in a used process): keep its threads
     limit = os.environ.get("KERAS_GEO_GPU_MEMORY_MB")
     for gpu in tf.config.list_physical_devices("GPU"):
         try:

@@ -166,3 +166,19 @@ def test_two_local_workers_share_the_search(tmp_path):
     assert len({t.worker for t in trials}) == 2
     assert all(t.device.startswith("cpu:1t") for t in trials)
     assert np.isfinite([t.value for t in trials]).all()
+
+
+def test_worker_setup_applies_the_thread_plan(tmp_path):
+    """In a fresh process, as a local worker: the planned thread counts reach TensorFlow."""
+    script = (
+        "import os\n"
+        "os.environ.update(TF_NUM_INTRAOP_THREADS='1', TF_NUM_INTEROP_THREADS='1')\n"
+        "from hpo.devices import WorkerDevice\n"
+        "from keras_geo.search import _configure_framework\n"
+        "import tensorflow as tf\n"
+        "_configure_framework(WorkerDevice(0, 'cpu:1t'))\n"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(), tf.config.threading.get_inter_op_parallelism_threads())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-2:] == ["1", "1"]
