@@ -269,11 +269,6 @@ class _Loop:
             return self.executor.n_workers
         return max(0, self.budget.trials - self.finished - len(self.running))
 
-    def _collect(self) -> list[Result]:
-        results = []
-        for outcome in self.executor.wait(timeout=1.0):
-            results.append(self._complete(outcome))
-        return results
 
     def _check_all_failed(self) -> None:
         if self.summary.done == 0 and self.summary.failed >= max(3, self.executor.n_workers) \
@@ -314,7 +309,7 @@ class _Loop:
                     reason = "the strategy has nothing left to propose"
                     break
                 continue
-            results = self._collect()
+            results = [result for result, _ in self._collect()]
             if results:
                 self.strategy.tell(results)
                 self._check_all_failed()
@@ -342,13 +337,14 @@ class _Loop:
                         results[index] = immediate
                     else:
                         ids[trial_id] = index
-                for outcome_result, trial_id in self._collect_with_ids():
+                for outcome_result, trial_id in self._collect():
                     results[ids.pop(trial_id)] = outcome_result
             self.strategy.tell([results[i] for i in range(len(proposals))])
             self._check_all_failed()
         self.summary.stopped = reason
 
-    def _collect_with_ids(self) -> list[tuple[Result, int]]:
+    def _collect(self) -> list[tuple[Result, int]]:
+        """Waits up to a second for finished trials; stores them; returns (Result, trial id) pairs."""
         pairs = []
         for outcome in self.executor.wait(timeout=1.0):
             pairs.append((self._complete(outcome), outcome.trial_id))

@@ -66,8 +66,8 @@ def _run_search(store, config: dict, warm_start=None) -> int:
         return 130
     best = summary.best
     print(
-        f"{summary.stopped}: {summary.done} done, {summary.failed} failed, {summary.cache_hits} cache hits, "
-        f"{summary.replayed} taken from the store, in {summary.elapsed_s:.0f} s"
+        f"{summary.stopped}: {summary.done} done ({summary.cache_hits} cache hits, {summary.replayed} taken "
+        f"from the store), {summary.failed} failed, in {summary.elapsed_s:.0f} s"
     )
     if best is not None:
         print(f"best of this search: trial {best.id}, {config['objective']['metric']} = {best.value:.4f}, params {best.params}")
