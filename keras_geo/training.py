@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from keras_geo import models
+from keras_geo.losses import SparseSmoothedCrossentropy
 
 TRAINING_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
@@ -156,20 +157,13 @@ def make_optimizer(hparams: Mapping[str, Any]) -> keras.optimizers.Optimizer:
 def compile_model(model: keras.Model, hparams: Mapping[str, Any] | None = None) -> keras.Model:
     """Compiles a classifier with sparse categorical cross-entropy and accuracy.
 
-    Label smoothing needs one-hot targets in Keras; here labels stay integers, so a
-    non-zero ``label_smoothing`` uses categorical cross-entropy on one-hot labels
-    built inside the loss.
+    A non-zero ``label_smoothing`` uses :class:`keras_geo.losses.SparseSmoothedCrossentropy`
+    (Keras' sparse loss has no smoothing), which is registered, so saved models load.
     """
     hparams = {**TRAINING_DEFAULTS, **(hparams or {})}
     smoothing = float(hparams["label_smoothing"])
     if smoothing:
-        n_classes = int(model.output_shape[-1])
-        base = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-
-        def loss(y_true, y_pred):
-            labels = keras.ops.cast(keras.ops.reshape(y_true, (-1,)), "int32")
-            return base(keras.ops.one_hot(labels, n_classes), y_pred)
-
+        loss = SparseSmoothedCrossentropy(int(model.output_shape[-1]), smoothing)
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
     model.compile(optimizer=make_optimizer(hparams), loss=loss, metrics=["accuracy"])

@@ -94,6 +94,24 @@ def test_early_stopping_never_restores_a_warm_up_epoch(data):
     assert result.metrics["val_loss"] == min(result.history["val_loss"][3:]) == result.history["val_loss"][held]
 
 
+def test_label_smoothing_trains_and_the_model_loads_in_a_fresh_process(data, tmp_path):
+    import subprocess
+    import sys
+
+    result = training.train("filler_cnn", data, {**TINY, "epochs": 1, "label_smoothing": 0.2}, seed=0)
+    assert np.isfinite(result.metrics["train_loss"])
+    path = tmp_path / "smoothed.keras"
+    result.model.save(path)
+    script = (
+        "import keras, keras_geo\n"
+        f"m = keras.models.load_model({str(path)!r})\n"
+        "print(type(m.loss).__name__, m.loss.label_smoothing)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split()[-2:] == ["SparseSmoothedCrossentropy", "0.2"]
+
+
 def test_reset_state_clears_keras_global_state():
     keras.backend.get_uid("probe")
     assert keras.backend.get_uid("probe") >= 2
