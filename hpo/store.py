@@ -300,6 +300,11 @@ class TrialStore:
         return int(rows[0]["id"])
 
     # --------------------------------------------------------------- trials --
+    @staticmethod
+    def _next_number(c: sqlite3.Connection, search_id: int) -> int:
+        """The next trial number of a search (counts from 0), read inside the writing transaction."""
+        return int(c.execute("SELECT COUNT(*) FROM trials WHERE search_id = ?", (search_id,)).fetchone()[0])
+
     def add_trial(
         self,
         params: Mapping[str, Any],
@@ -321,7 +326,7 @@ class TrialStore:
         sid = self._search_id(search_id)
         now = time.time()
         with self._write() as c:
-            number = c.execute("SELECT COUNT(*) FROM trials WHERE search_id = ?", (sid,)).fetchone()[0]
+            number = self._next_number(c, sid)
             cur = c.execute(
                 "INSERT INTO trials (search_id, number, params, params_hash, status, seed, created, started) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -349,7 +354,7 @@ class TrialStore:
         sid = self._search_id(search_id)
         now = time.time()
         with self._write() as c:
-            number = c.execute("SELECT COUNT(*) FROM trials WHERE search_id = ?", (sid,)).fetchone()[0]
+            number = self._next_number(c, sid)
             cur = c.execute(
                 "INSERT INTO trials (search_id, number, params, params_hash, status, value, metrics, history, "
                 "seed, created, started, ended, cache_hit, cached_from) "
