@@ -23,7 +23,6 @@ import keras
 import numpy as np
 
 from keras_geo import models
-from keras_geo.losses import SparseSmoothedCrossentropy
 
 TRAINING_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
@@ -155,15 +154,17 @@ def make_optimizer(hparams: Mapping[str, Any]) -> keras.optimizers.Optimizer:
 
 
 def compile_model(model: keras.Model, hparams: Mapping[str, Any] | None = None) -> keras.Model:
-    """Compiles a classifier with sparse categorical cross-entropy and accuracy.
+    """Compiles a classifier with cross-entropy and accuracy.
 
-    A non-zero ``label_smoothing`` uses :class:`keras_geo.losses.SparseSmoothedCrossentropy`
-    (Keras' sparse loss has no smoothing), which is registered, so saved models load.
+    Integer labels use sparse categorical cross-entropy. A non-zero ``label_smoothing``
+    needs one-hot targets (Keras' sparse loss has no smoothing): then the loss is
+    ``CategoricalCrossentropy(label_smoothing=...)`` and :func:`train` one-hot encodes the
+    labels. Both are built-in losses, so a saved model loads anywhere.
     """
     hparams = {**TRAINING_DEFAULTS, **(hparams or {})}
     smoothing = float(hparams["label_smoothing"])
     if smoothing:
-        loss = SparseSmoothedCrossentropy(int(model.output_shape[-1]), smoothing)
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
     model.compile(optimizer=make_optimizer(hparams), loss=loss, metrics=["accuracy"])
@@ -305,13 +306,17 @@ def train(
                 start_from_epoch=int(hparams["warmup_epochs"]),
             )
         )
+    fit_y, fit_val = y_train, val
+    if float(hparams["label_smoothing"]):
+        fit_y = keras.utils.to_categorical(y_train, n_classes)
+        fit_val = None if val is None else (val[0], keras.utils.to_categorical(val[1], n_classes))
     started = time.perf_counter()
     fitted = model.fit(
         x_train,
-        y_train,
+        fit_y,
         batch_size=batch_size,
         epochs=epochs,
-        validation_data=val,
+        validation_data=fit_val,
         shuffle=True,
         callbacks=all_callbacks,
         verbose=verbose,
