@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test install install-test bench clean
+.PHONY: demo test test-horovod install install-test install-horovod bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,25 @@ $(VENV)/.installed: setup.cfg pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -e '.[test]'
+	$(PIP) install -e '.[test,mpi]'
+	touch $@
+
+# Horovod's lane: its own environment on the one TensorFlow that Horovod 0.28.1 builds
+# against (ci/horovod-constraints.txt); the compiled wheel is cached across fresh clones.
+HVD_VENV := .venv-horovod
+HVD_PY   := $(HVD_VENV)/bin/python
+HVD_PIP  := $(HVD_PY) -m pip --disable-pip-version-check -q
+
+$(HVD_VENV)/.installed: setup.cfg pyproject.toml ci/horovod-constraints.txt ci/build-horovod
+	test -x $(HVD_PY) || $(PYTHON) -m venv $(HVD_VENV)
+	$(HVD_PIP) install --upgrade pip setuptools wheel
+	$(HVD_PIP) install -c ci/horovod-constraints.txt -e '.[test]'
+	ci/build-horovod $(HVD_PY)
 	touch $@
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-horovod: $(HVD_VENV)/.installed
 
 DEMO_CONFIG ?= data/configs/filler_ga_tpe.yaml
 DEMO_OUT    ?= runs/demo
@@ -34,9 +48,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(PY) -m pytest
 
+test-horovod: $(HVD_VENV)/.installed
+	$(HVD_PY) -m pytest tests/test_distributed.py -m horovod
+
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_filler_slices.py --quick
 	$(PY) benchmarks/bench_table1.py --quick --seeds 1
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) $(HVD_VENV) build *.egg-info .pytest_cache

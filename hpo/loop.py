@@ -410,7 +410,11 @@ def run_search(
             loop.run_sync(size)
         else:
             loop.run_async()
-    except (KeyboardInterrupt, SearchAborted):
+    except KeyboardInterrupt:
+        loop.interrupt_running("interrupted: the search stopped while this trial ran")
+        executor.abort()
+        raise
+    except SearchAborted:
         loop.interrupt_running("interrupted: the search stopped while this trial ran")
         raise
     finally:

@@ -1,8 +1,10 @@
 """``keras-geo-hpo``: the command line.
 
     keras-geo-hpo search CONFIG.yaml [--store PATH] [--strategy S] [--workers N] [--trials N] [--seed S]
-                                     [--warm-start OLD_STORE]
-    keras-geo-hpo resume STORE
+                                     [--warm-start OLD_STORE] [--backend serial|local|mpi|horovod]
+    keras-geo-hpo resume STORE [--backend B] [--workers N]
+    mpiexec -n 4 keras-geo-hpo search CONFIG.yaml --backend mpi          # one rank per GPU, any nodes
+    horovodrun -np 4 keras-geo-hpo search CONFIG.yaml --backend horovod
     keras-geo-hpo status STORE [--json]
     keras-geo-hpo report STORE [--out DIR]
     keras-geo-hpo export STORE --out BEST.keras
@@ -12,6 +14,11 @@
 Errors a user can fix (a bad config key, a missing file, a store that is not a
 store) print one line and exit with status 2, never a traceback. A search that
 stops on a fatal trial error exits 1; Ctrl-C exits 130 and says how to resume.
+
+Under a launcher every rank runs the same command: rank 0 drives the search and
+prints, the other ranks train their share of each round and exit quietly
+(:mod:`hpo.distributed`). Each rank is pinned to its device before TensorFlow is
+imported, which is why the backend is settled before the configuration is read.
 """
 from __future__ import annotations
 
@@ -40,20 +47,65 @@ def _store(path: str, *, must_exist: bool = True):
     return store
 
 
-def _run_search(store, config: dict, warm_start=None) -> int:
+DISTRIBUTED = ("mpi", "horovod")
+
+
+def _launched_backend(flag: str | None) -> str | None:
+    """The backend fixed before any configuration is read: ``--backend``, or the launcher's.
+
+    A process started by ``mpiexec``/``srun``/``horovodrun`` as one of several ranks
+    joins that job even without ``--backend``; asking such a rank for a one-process
+    backend is refused, since every rank would then write the same store.
+    """
+    from hpo.distributed import launcher_world
+
+    launched, _, size = launcher_world()
+    if size > 1 and flag in ("serial", "local"):
+        raise UsageError(
+            f"started as one of {size} ranks by a launcher, but --backend {flag} runs in one process; "
+            f"use --backend {launched}, or start keras-geo-hpo without the launcher"
+        )
+    if flag is None and size > 1:
+        return launched
+    return flag
+
+
+def _spmd(backend: str, drive) -> int:
+    """Runs ``drive(executor)`` on rank 0 of a distributed job; the other ranks serve trials."""
+    from hpo import distributed
+    from hpo.executors import CollectiveExecutor, serve
+
+    try:
+        collective = distributed.connect(backend)
+    except RuntimeError as error:
+        raise UsageError(str(error)) from error
+    device = distributed.rank_device(collective)
+    device.apply()  # before TensorFlow is imported (the configuration's validation imports it)
+    if collective.rank != 0:
+        serve(collective, device)
+        return 0
+    executor = CollectiveExecutor(collective, device)
+    try:
+        return drive(executor)
+    finally:
+        executor.close()  # releases the other ranks on every way out, errors included
+
+
+def _run_search(store, config: dict, warm_start=None, executor=None) -> int:
     from hpo.loop import SearchAborted
     from keras_geo import search
 
-    executor = config["executor"]
-    workers = 1 if executor["name"] == "serial" else executor["workers"]
+    if executor is None:
+        executor = search.make_executor(config)
+    kind = "rank(s)" if config["executor"]["name"] in DISTRIBUTED else "worker(s)"
     print(
         f"Search {config['name']!r}: {config['strategy']['name']} over {len(config['space'])} parameters, "
-        f"{workers} {executor['name']} worker(s), {config['mode']} mode, budget {config['budget']['trials']} trials, "
-        f"seed {config['seed']}\nstore: {store.path}",
+        f"{executor.n_workers} {config['executor']['name']} {kind}, {config['mode']} mode, "
+        f"budget {config['budget']['trials']} trials, seed {config['seed']}\nstore: {store.path}",
         flush=True,
     )
     try:
-        summary = search.run(store, progress=True, warm_start=warm_start)
+        summary = search.run(store, progress=True, warm_start=warm_start, executor=executor)
     except SearchAborted as error:
         print(f"keras-geo-hpo: search stopped: {error}", file=sys.stderr)
         return 1
@@ -75,12 +127,20 @@ def _run_search(store, config: dict, warm_start=None) -> int:
 
 
 def _cmd_search(args: argparse.Namespace) -> int:
+    backend = _launched_backend(args.backend)
+    if backend in DISTRIBUTED:
+        return _spmd(backend, lambda executor: _search(args, backend, executor))
+    return _search(args, backend)
+
+
+def _search(args: argparse.Namespace, backend: str | None, executor=None) -> int:
     from keras_geo import config as configuration
     from keras_geo import search
 
     overrides = {
         "store": args.store,
         "strategy.name": args.strategy,
+        "executor.name": backend,
         "executor.workers": args.workers,
         "budget.trials": args.trials,
         "seed": args.seed,
@@ -88,14 +148,30 @@ def _cmd_search(args: argparse.Namespace) -> int:
     if args.strategy is not None:
         overrides["strategy.settings"] = {}  # settings belong to the YAML's strategy
     config = configuration.load_config(args.config, overrides)
+    if executor is None and config["executor"]["name"] in DISTRIBUTED:
+        # Named by the configuration only, and started without a launcher: one rank.
+        return _spmd(config["executor"]["name"], lambda executor: _search(args, config["executor"]["name"], executor))
     warm_start = _store(args.warm_start) if args.warm_start else None
     store = search.open_store(config)
-    return _run_search(store, config, warm_start)
+    return _run_search(store, config, warm_start, executor)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
+    backend = _launched_backend(args.backend)
+    if backend in DISTRIBUTED:
+        return _spmd(backend, lambda executor: _resume(args, backend, executor))
+    return _resume(args, backend)
+
+
+def _resume(args: argparse.Namespace, backend: str | None, executor=None) -> int:
     store = _store(args.store)
-    return _run_search(store, store.get_search().config)
+    config = store.get_search().config
+    # Any backend resumes any store: this run's executor may differ from the stored one.
+    config["executor"] = {**config["executor"], **({"name": backend} if backend else {}),
+                          **({"workers": args.workers} if args.workers else {})}
+    if executor is None and config["executor"]["name"] in DISTRIBUTED:
+        return _spmd(config["executor"]["name"], lambda executor: _resume(args, config["executor"]["name"], executor))
+    return _run_search(store, config, executor=executor)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -203,10 +279,15 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--warm-start", metavar="STORE", help="an earlier store whose trained parameter sets are reused (cache)"
     )
+    backend_help = ("override executor.name: serial, local (process pool), mpi or horovod (under mpiexec/srun/"
+                    "horovodrun; the launcher's backend is the default there)")
+    search.add_argument("--backend", choices=("serial", "local", *DISTRIBUTED), help=backend_help)
     search.set_defaults(run=_cmd_search)
 
-    resume = commands.add_parser("resume", help="continue the latest search of a store")
+    resume = commands.add_parser("resume", help="continue the latest search of a store (with any backend)")
     resume.add_argument("store")
+    resume.add_argument("--backend", choices=("serial", "local", *DISTRIBUTED), help=backend_help)
+    resume.add_argument("--workers", type=_positive, help="override executor.workers (local backend)")
     resume.set_defaults(run=_cmd_resume)
 
     status = commands.add_parser("status", help="counts, best trial and failures of a store")
@@ -254,7 +335,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except (UsageError, ConfigError, StoreError) as error:
-        print(f"keras-geo-hpo {args.command}: error: {error}", file=sys.stderr)
+        from hpo.distributed import launcher_world
+
+        if launcher_world()[1] == 0:  # under a launcher, rank 0 speaks for all
+            print(f"keras-geo-hpo {args.command}: error: {error}", file=sys.stderr)
         return 2
 
 

@@ -141,8 +141,17 @@ def open_store(config: dict[str, Any], *, new_search: bool = True) -> TrialStore
 
 
 def make_executor(config: dict[str, Any]) -> executors.Executor:
-    """The executor of a configuration, with each worker pinned to its device."""
+    """The serial or local executor of a configuration, with each worker pinned to its device.
+
+    The ``mpi`` and ``horovod`` executors belong to a launched job: the CLI builds them on
+    rank 0 (:func:`keras_geo.cli.main`) and passes them to :func:`run`.
+    """
     settings = config["executor"]
+    if settings["name"] in ("mpi", "horovod"):
+        raise ValueError(
+            f"executor {settings['name']!r} runs under a launcher: "
+            f"mpiexec/horovodrun ... keras-geo-hpo search CONFIG --backend {settings['name']}"
+        )
     if settings["name"] == "serial":
         return executors.SerialExecutor()
     devices = plan_devices(
@@ -156,16 +165,33 @@ def make_executor(config: dict[str, Any]) -> executors.Executor:
     )
 
 
-def run(store: TrialStore, *, progress: bool = True, warm_start: TrialStore | None = None) -> SearchSummary:
-    """Runs (or resumes) the latest search of ``store`` with the configuration stored in it."""
+def run(
+    store: TrialStore,
+    *,
+    progress: bool = True,
+    warm_start: TrialStore | None = None,
+    executor: executors.Executor | None = None,
+) -> SearchSummary:
+    """Runs (or resumes) the latest search of ``store`` with the configuration stored in it.
+
+    Args:
+        store: A store holding the search (:func:`open_store`).
+        progress: Show a progress bar. Defaults to `True`.
+        warm_start: Another store whose trained parameter sets are reused.
+        executor: Runs the trials. Defaults to :func:`make_executor` of the stored
+            configuration; a resume may pass another (any backend resumes any store).
+    """
     info = store.get_search()
     if info is None:
         raise ValueError(f"{store.path} holds no search")
     config = info.config
+    executor = executor or make_executor(config)
+    if isinstance(executor, executors.CollectiveExecutor) and config["executor"]["gpu_memory_mb"]:
+        executor.worker_env["KERAS_GEO_GPU_MEMORY_MB"] = str(config["executor"]["gpu_memory_mb"])
     space = Space.from_dict(config["space"])
     strategy = strategies.get(config["strategy"]["name"], space, seed=config["seed"], **config["strategy"]["settings"])
     budget = Budget(**config["budget"])
-    if config["executor"]["name"] != "serial":
+    if executor.n_workers > 1:
         # Generate (and cache) the data set once here, before the workers start, rather than
         # in every worker at the same time; workers then read it from the cache.
         load_data(config["dataset"])
@@ -175,7 +201,7 @@ def run(store: TrialStore, *, progress: bool = True, warm_start: TrialStore | No
         objective,
         strategy,
         store,
-        make_executor(config),
+        executor,
         budget,
         seed=config["seed"],
         direction=config["objective"]["direction"],

@@ -1,16 +1,17 @@
-"""Executors run trials: ``serial`` in this process, ``local`` on a pool of worker processes.
-
-MPI and Horovod backends come as SPMD drivers on the same interface (issue 5).
+"""Executors run trials: ``serial`` in this process, ``local`` on a pool of worker processes,
+``mpi`` and ``horovod`` on the ranks of a distributed job (:mod:`hpo.distributed`).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from ._base import Executor, FatalError, Outcome, Task, evaluate
+from ._collective import CollectiveExecutor, serve
 from ._local import LocalExecutor
 from ._serial import SerialExecutor
 
 __all__ = [
+    "CollectiveExecutor",
     "Executor",
     "FatalError",
     "LocalExecutor",
@@ -20,9 +21,22 @@ __all__ = [
     "available",
     "evaluate",
     "get",
+    "serve",
 ]
 
-_EXECUTORS = {"serial": SerialExecutor, "local": LocalExecutor}
+
+def _collective(backend: str):
+    def build(collective=None, **settings: Any) -> CollectiveExecutor:
+        from ..distributed import connect
+
+        settings.pop("n_workers", None)  # the launcher decides how many ranks run
+        return CollectiveExecutor(collective or connect(backend), **settings)
+
+    return build
+
+
+_EXECUTORS = {"serial": SerialExecutor, "local": LocalExecutor, "mpi": _collective("mpi"),
+              "horovod": _collective("horovod")}
 
 
 def available() -> list[str]:
@@ -31,7 +45,11 @@ def available() -> list[str]:
 
 
 def get(name: str, **settings: Any) -> Executor:
-    """Builds the executor called ``name`` with its settings (e.g. ``n_workers=4``)."""
+    """Builds the executor called ``name`` with its settings (e.g. ``n_workers=4``).
+
+    ``mpi`` and ``horovod`` connect to the job's ranks (or take ``collective=``); call them
+    on rank 0 only, while the other ranks run :func:`serve`.
+    """
     if name not in _EXECUTORS:
         raise ValueError(f"unknown executor {name!r}; allowed: {', '.join(available())}")
     if name == "serial":

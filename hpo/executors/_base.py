@@ -126,6 +126,10 @@ class Executor(ABC):
     def close(self) -> None:
         """Stops the workers (idempotent)."""
 
+    def abort(self) -> None:
+        """Stops at once after an interrupt, without waiting for running trials. Defaults to :meth:`close`."""
+        self.close()
+
     def __enter__(self) -> Executor:
         return self
 

@@ -190,6 +190,15 @@ class LocalExecutor(Executor):
         """Process ids of the current workers (for tests and monitoring)."""
         return [w.process.pid for w in self._workers if w.process.pid is not None]
 
+    def abort(self) -> None:
+        """Terminates the workers at once (after Ctrl-C; their trials are marked interrupted)."""
+        for worker in self._workers:
+            if worker.process.is_alive():
+                worker.process.terminate()
+        for worker in self._workers:
+            worker.process.join(timeout=5)
+        self._workers = []
+
     def close(self) -> None:
         for worker in self._workers:
             if worker.process.is_alive():

@@ -1,0 +1,91 @@
+"""A tiny synchronous search on a cheap objective, run by the distributed tests on every rank.
+
+    mpiexec -n 3 python tests/spmd_search.py mpi STORE [--die-at TRIAL]
+    horovodrun --gloo -np 2 python tests/spmd_search.py horovod STORE
+    python tests/spmd_search.py serial STORE            # the reference (also resumes a store)
+
+Trials whose ``k`` is 3 raise, to check that a failed trial on any rank is recorded
+and the search goes on. ``--die-at N`` kills the whole job (SIGKILL of the rank
+that runs trial N) to check that a store left by a dead job resumes.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hpo import distributed, strategies  # noqa: E402
+from hpo.executors import CollectiveExecutor, SerialExecutor, serve  # noqa: E402
+from hpo.loop import Budget, run_search  # noqa: E402
+from hpo.space import Space  # noqa: E402
+from hpo.store import TrialStore  # noqa: E402
+
+SPACE = Space.from_dict(
+    {"x": {"type": "float", "low": -5.0, "high": 5.0}, "k": {"type": "int", "low": 0, "high": 4}, "c": ["a", "b"]}
+)
+TRIALS, BATCH, SEED = 12, 4, 7
+
+
+class Objective:
+    """(x - 1)^2 + k (+0.5 for c == "b"); k == 3 raises; optionally kills its process at one trial."""
+
+    def __init__(self, die_at: int | None = None) -> None:
+        self.die_at = die_at
+        self.ranks_set_up: list[str] = []
+
+    def setup(self, device) -> None:
+        self.ranks_set_up.append(device.label)
+
+    def __call__(self, params, *, seed, trial_id):
+        if trial_id == self.die_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if params["k"] == 3:
+            raise RuntimeError("k = 3 is refused")
+        time.sleep(0.02)
+        value = (params["x"] - 1.0) ** 2 + params["k"] + (0.5 if params["c"] == "b" else 0.0)
+        return {"value": value, "metrics": {"pid": os.getpid()}}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("backend", choices=("serial", "mpi", "horovod"))
+    parser.add_argument("store")
+    parser.add_argument("--die-at", type=int)
+    args = parser.parse_args()
+    executor = SerialExecutor()
+    if args.backend != "serial":
+        collective = distributed.connect(args.backend)
+        device = distributed.rank_device(collective, gpus=[])
+        device.apply()
+        if collective.rank != 0:
+            serve(collective, device)
+            return 0
+        executor = CollectiveExecutor(collective, device)
+    store = TrialStore(args.store)
+    if store.get_search() is None:
+        store.create_search({"strategy": "ga_tpe", "objective": "quadratic"}, seed=SEED)
+    try:
+        summary = run_search(
+            Objective(args.die_at),
+            strategies.get("ga_tpe", SPACE, seed=SEED, population_size=BATCH),
+            store,
+            executor,
+            Budget(trials=TRIALS),
+            seed=SEED,
+            synchronous=True,
+            batch_size=BATCH,
+            progress=False,
+        )
+    finally:
+        executor.close()
+    print(f"done={summary.done} failed={summary.failed} replayed={summary.replayed} workers={executor.n_workers}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
