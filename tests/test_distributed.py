@@ -13,10 +13,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_cli import TINY as CLI_TINY
 
 from hpo import distributed
 from hpo.devices import WorkerDevice
-from hpo.distributed import HorovodCollective, SingleProcess, launcher_world, rank_device
+from hpo.distributed import (
+    HorovodCollective,
+    SingleProcess,
+    launcher_world,
+    rank_device,
+)
 from hpo.executors import CollectiveExecutor, serve
 from hpo.store import TrialStore
 
@@ -163,23 +169,9 @@ def test_a_killed_mpi_job_resumes_with_another_backend(tmp_path, serial_referenc
     assert trials_of(store) == trials_of(serial_reference)
 
 
-TINY = {
-    "name": "tiny-distributed",
-    "seed": 1,
-    "mode": "sync",
-    "batch_size": 3,
-    "dataset": {"name": "filler", "fov_nm": 250, "box_nm": 300, "image_size": 16, "n_train": 20, "n_val": 10,
-                "n_test": 10},
-    "model": {"builder": "filler_cnn", "fixed": {"conv_layers": 2}},
-    "training": {"epochs": 2, "batch_size": 16},
-    "space": {
-        "filters": {"type": "int", "low": 2, "high": 8},
-        "learning_rate": {"type": "float", "low": 1.0e-3, "high": 1.0e-2, "log": True},
-    },
-    "strategy": {"name": "ga"},
-    "executor": {"name": "serial"},
-    "budget": {"trials": 6},
-}
+# test_cli's tiny filler search, in synchronous mode: two rounds of three trials.
+TINY = {**CLI_TINY, "name": "tiny-distributed", "mode": "sync", "batch_size": 3, "strategy": {"name": "ga"},
+        "budget": {"trials": 6}}
 
 
 @pytest.fixture(scope="module")

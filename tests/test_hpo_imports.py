@@ -32,7 +32,8 @@ BLOCK_PRELUDE = textwrap.dedent(
 BLOCKED_RUN = BLOCK_PRELUDE + textwrap.dedent(
     """
     import hpo, hpo.space, hpo.strategies, hpo.store, hpo.trial
-    import hpo.devices, hpo.executors, hpo.loop, hpo.report
+    import hpo.devices, hpo.distributed, hpo.executors, hpo.loop, hpo.report
+    hpo.distributed.HorovodCollective({"HOROVOD_RANK": "0", "HOROVOD_SIZE": "1"})  # lazy: no TensorFlow yet
     from hpo import Result, Space, TrialStore, strategies
 
     space = Space.from_dict({"x": {"type": "float", "low": 0, "high": 1}, "n": [1, 2, 3]})
