@@ -126,11 +126,16 @@ def _run_search(store, config: dict, warm_start=None, executor=None) -> int:
     return 0
 
 
-def _cmd_search(args: argparse.Namespace) -> int:
-    backend = _launched_backend(args.backend)
+def _on_backend(args: argparse.Namespace, body, backend: str | None = None) -> int:
+    """Runs ``body(args, backend, executor)``: on rank 0 of a job for mpi/horovod, else as is."""
+    backend = backend or _launched_backend(args.backend)
     if backend in DISTRIBUTED:
-        return _spmd(backend, lambda executor: _search(args, backend, executor))
-    return _search(args, backend)
+        return _spmd(backend, lambda executor: body(args, backend, executor))
+    return body(args, backend, None)
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    return _on_backend(args, _search)
 
 
 def _search(args: argparse.Namespace, backend: str | None, executor=None) -> int:
@@ -150,17 +155,14 @@ def _search(args: argparse.Namespace, backend: str | None, executor=None) -> int
     config = configuration.load_config(args.config, overrides)
     if executor is None and config["executor"]["name"] in DISTRIBUTED:
         # Named by the configuration only, and started without a launcher: one rank.
-        return _spmd(config["executor"]["name"], lambda executor: _search(args, config["executor"]["name"], executor))
+        return _on_backend(args, _search, config["executor"]["name"])
     warm_start = _store(args.warm_start) if args.warm_start else None
     store = search.open_store(config)
     return _run_search(store, config, warm_start, executor)
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    backend = _launched_backend(args.backend)
-    if backend in DISTRIBUTED:
-        return _spmd(backend, lambda executor: _resume(args, backend, executor))
-    return _resume(args, backend)
+    return _on_backend(args, _resume)
 
 
 def _resume(args: argparse.Namespace, backend: str | None, executor=None) -> int:
@@ -170,7 +172,7 @@ def _resume(args: argparse.Namespace, backend: str | None, executor=None) -> int
     config["executor"] = {**config["executor"], **({"name": backend} if backend else {}),
                           **({"workers": args.workers} if args.workers else {})}
     if executor is None and config["executor"]["name"] in DISTRIBUTED:
-        return _spmd(config["executor"]["name"], lambda executor: _resume(args, config["executor"]["name"], executor))
+        return _on_backend(args, _resume, config["executor"]["name"])
     return _run_search(store, config, executor=executor)
 
 

@@ -58,7 +58,7 @@ BAD = [
     ({"strategy": {"name": "annealing"}}, "strategy.name: must be one of .*ga_tpe"),
     ({"strategy": {"name": "ga", "settings": {"populaton": 3}}}, "strategy.settings.populaton: unknown setting of ga; allowed: .*population_size"),
     ({"strategy": {"name": "ga", "settings": {"population_size": 1}}}, "strategy.settings: .*population_size"),
-    ({"executor": {"name": "cloud"}}, "executor.name: must be one of local, serial"),
+    ({"executor": {"name": "cloud"}}, "executor.name: must be one of horovod, local, mpi, serial"),
     ({"executor": {"workers": 0}}, "executor.workers: must be >= 1; received 0"),
     ({"executor": {"workers": 1.5}}, "executor.workers: must be an integer"),
     ({"budget": {"trials": -3}}, r"budget.trials: must be >= 1; received -3"),

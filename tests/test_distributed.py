@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -243,3 +244,30 @@ def test_horovod_cli_search_gives_the_serial_store(keras_reference, tmp_path):
     assert "2 horovod rank(s)" in done.stdout
     assert trials_of(store) == trials_of(reference)
     assert {t.worker for t in TrialStore(store).trials()} == {"rank0", "rank1"}
+
+
+@pytest.mark.slow
+def test_resume_takes_any_backend(keras_reference, tmp_path, capsys):
+    from keras_geo.cli import main
+
+    _, reference = keras_reference
+    store = tmp_path / "store.db"
+    with sqlite3.connect(reference) as source, sqlite3.connect(store) as copy:
+        source.backup(copy)  # a WAL database is more than its main file
+    assert main(["resume", str(store), "--backend", "local", "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "2 local worker(s)" in out and "6 taken from the store" in out  # replayed, nothing retrained
+    assert trials_of(store) == trials_of(reference)
+
+
+@pytest.mark.slow
+def test_a_config_naming_mpi_runs_as_one_rank_without_a_launcher(tmp_path):
+    config = tmp_path / "mpi.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "executor": {"name": "mpi"}, "budget": {"trials": 3},
+                                      "store": str(tmp_path / "store.db")}))
+    cli = shutil.which("keras-geo-hpo", path=str(BIN))
+    done = subprocess.run([cli, "search", str(config)], capture_output=True, text=True, timeout=300,
+                          env=_clean_env(), cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "1 mpi rank(s)" in done.stdout
+    assert {t.worker for t in TrialStore(tmp_path / "store.db").trials()} == {"rank0"}
