@@ -9,6 +9,7 @@
     keras-geo-hpo report STORE [--out DIR]
     keras-geo-hpo export STORE --out BEST.keras
     keras-geo-hpo models
+    keras-geo-hpo explain MODEL.keras IMAGES_OR_FOLDER... --out DIR [--method gradcam|gradcam++|cam] [--class C]
     keras-geo-hpo train [--fov NM] [--train N] ...     # one filler CNN, per-class table
 
 Errors a user can fix (a bad config key, a missing file, a store that is not a
@@ -184,13 +185,124 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _grad_cam_section(store, out: Path) -> tuple[str, str] | None:
+    """Grad-CAM overlays of the store's best model on validation images, as a report section."""
+    artifact = store.get_meta("best_artifact")
+    if not artifact or not Path(artifact).is_file():
+        return None
+    import keras
+
+    from keras_geo import explain
+    from keras_geo.search import load_data
+
+    trial = store.get_trial(int(store.get_meta("best_trial")))
+    config = (store.get_search(trial.search_id) or store.get_search()).config  # the search that trained it
+    try:
+        data, class_names = load_data(config["dataset"])
+        model = keras.models.load_model(artifact, safe_mode=True)
+        x, y = data["val"]
+        chosen = explain.pick_per_class(y, per_class=2)
+        explained = explain.explain_to_files(
+            model, x[chosen], out, class_names=class_names, true_labels=y[chosen], grid_name="gradcam_best.png",
+            grid_rows=len(chosen), overlays=False, title=f"Grad-CAM of the best model (trial {trial.id})",
+        )
+    except Exception as error:  # the report stands without the images; say why
+        return "Grad-CAM of the best model", f"Not drawn: {type(error).__name__}: {error}"
+    correct = sum(int(p == t) for p, t in zip(explained.predicted, y[chosen]))
+    text = (
+        f"Two validation images per class through the best model (trial {trial.id}, "
+        f"`{Path(artifact).name}`), {correct} of {len(chosen)} classified correctly. Each row: the image, "
+        "the Grad-CAM heatmap of the predicted class (last convolutional layer, red = the regions that raise "
+        "the class score most), and the two blended.\n\n"
+        f"![Grad-CAM of the best model]({explained.grid.name})"
+    )
+    return "Grad-CAM of the best model", text
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from hpo import report
 
     store = _store(args.store)
     out = Path(args.out or Path(args.store).parent / "report")
-    files = report.write_report(store, out)
-    print(f"report: {files.markdown} and {files.html}; plots: {', '.join(str(p) for p in files.plots.values())}")
+    out.mkdir(parents=True, exist_ok=True)
+    section = None if args.no_gradcam else _grad_cam_section(store, out)
+    files = report.write_report(store, out, extra_sections=[section] if section else ())
+    drawn = [*files.plots.values(), *([out / "gradcam_best.png"] if (out / "gradcam_best.png").is_file() else [])]
+    print(f"report: {files.markdown} and {files.html}; plots: {', '.join(str(p) for p in drawn)}")
+    return 0
+
+
+def _explain_inputs(paths: Sequence[str], size: tuple[int, int], channels: int):
+    """Images (resized, [0, 1]) from files and folders: (x, names, true labels or None, folder classes)."""
+    import numpy as np
+
+    from keras_geo.datasets import folders
+
+    color_mode = "grayscale" if channels == 1 else "rgb"
+    images, names, labels, classes = [], [], [], None
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise UsageError(f"no such image or folder: {path}")
+        subfolders = [p for p in path.iterdir() if p.is_dir()] if path.is_dir() else []
+        if subfolders:  # a class-per-sub-folder tree: the true classes are known
+            found = folders.load_image_folder(path, size, color_mode=color_mode)
+            images += list(found.x)
+            names += [f"{Path(p).parent.name}_{Path(p).stem}" for p in found.paths]
+            labels += found.y.tolist()
+            classes = found.class_names
+            continue
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in folders.IMAGE_SUFFIXES) \
+            if path.is_dir() else [path]
+        for file in files:
+            try:
+                images.append(folders.read_image(file, size, color_mode=color_mode))
+            except folders.ImageFolderError as error:
+                print(f"keras-geo-hpo explain: skipped {error}", file=sys.stderr)
+                continue
+            names.append(file.stem)
+            labels.append(None)
+    if not images:
+        raise UsageError("no readable image among the inputs")
+    true = None if any(label is None for label in labels) else labels
+    return np.stack(images), names, true, classes
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    import keras
+
+    import keras_geo  # noqa: F401  (registers custom objects before loading)
+    from keras_geo import explain
+
+    if not Path(args.model).is_file():
+        raise UsageError(f"no such model file: {args.model}")
+    model = keras.models.load_model(args.model, safe_mode=True)
+    _, height, width, channels = model.inputs[0].shape
+    x, names, true, folder_classes = _explain_inputs(args.inputs, (int(height), int(width)), int(channels))
+    n_classes = int(model.output_shape[-1])
+    class_names = args.class_names.split(",") if args.class_names else folder_classes
+    if class_names is not None and len(class_names) != n_classes:
+        raise UsageError(f"{len(class_names)} class names for a model with {n_classes} outputs")
+    target = None
+    if args.class_ is not None:
+        if args.class_.isdigit():
+            target = int(args.class_)
+        elif class_names is not None and args.class_ in class_names:
+            target = list(class_names).index(args.class_)
+        else:
+            raise UsageError(f"--class {args.class_!r}: give a class index 0..{n_classes - 1} or a class name")
+        if not 0 <= target < n_classes:
+            raise UsageError(f"--class {target}: the model has classes 0..{n_classes - 1}")
+    try:
+        explained = explain.explain_to_files(model, x, args.out, method=args.method, class_index=target,
+                                             layer=args.layer, class_names=class_names, true_labels=true,
+                                             names=names)
+    except ValueError as error:  # e.g. cam() on a model without a GAP + dense ending, an unknown layer
+        raise UsageError(str(error)) from error
+    for name, predicted, confidence in zip(names, explained.predicted, explained.confidence):
+        label = class_names[predicted] if class_names is not None else str(predicted)
+        print(f"{name}: {label} ({confidence:.0%})")
+    print(f"{len(names)} overlays and {explained.grid} written to {args.out}")
     return 0
 
 
@@ -300,7 +412,21 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="plots and a Markdown/HTML summary of a store")
     report.add_argument("store")
     report.add_argument("--out", help="output folder (default: report/ beside the store)")
+    report.add_argument("--no-gradcam", action="store_true", help="leave out the best model's Grad-CAM images")
     report.set_defaults(run=_cmd_report)
+
+    explain = commands.add_parser("explain", help="Grad-CAM / Grad-CAM++ / CAM overlays of a model on images")
+    explain.add_argument("model", help="a .keras model file")
+    explain.add_argument("inputs", nargs="+", metavar="IMAGES_OR_FOLDER",
+                         help="image files, folders of images, or a folder with one sub-folder per class")
+    explain.add_argument("--out", required=True, help="output folder for the overlays and grid.png")
+    explain.add_argument("--method", choices=("gradcam", "gradcam++", "cam"), default="gradcam",
+                         help="default gradcam")
+    explain.add_argument("--class", dest="class_", metavar="C",
+                         help="class to explain, index or name (default: each image's predicted class)")
+    explain.add_argument("--layer", help="feature layer (default: the last 4-D layer, nested models included)")
+    explain.add_argument("--class-names", help="comma-separated class names, in the model's output order")
+    explain.set_defaults(run=_cmd_explain)
 
     export = commands.add_parser("export", help="write the best trial's model as a .keras file")
     export.add_argument("store")

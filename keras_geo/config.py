@@ -58,6 +58,11 @@ DATASETS: dict[str, dict[str, Any]] = {
     # Your own arrays: an .npz with x_train, y_train, x_val, y_val (x_test, y_test and
     # class_names optional), loaded without pickle.
     "npz": {"path": None},
+    # Your own images: one sub-folder per class (keras_geo.datasets.folders), split
+    # stratified into training and validation.
+    "folder": {"path": None, "image_size": 96, "color_mode": "rgb", "validation_split": 0.2, "seed": 0},
+    # The synthetic 5-class shapes (keras_geo.datasets.shapes), images per class.
+    "shapes": {"n_train": 100, "n_val": 40, "n_test": 40, "image_size": 64, "seed": 0},
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -148,14 +153,26 @@ def _dataset(config: Mapping[str, Any], base: Path | None) -> dict[str, Any]:
                 _fail(f"dataset.{key}", f"must be >= 0; received {section[key]}")
         _integer("dataset.seed", section["seed"])
         _integer("dataset.slices_per_structure", section["slices_per_structure"], 1)
+    elif name == "shapes":
+        for key in ("n_train", "n_val", "n_test", "image_size"):
+            _integer(f"dataset.{key}", section[key], 16 if key == "image_size" else 1)
+        _integer("dataset.seed", section["seed"])
     else:
         path = section["path"]
+        what = "an .npz file" if name == "npz" else "a folder with one sub-folder per class"
         if not isinstance(path, str) or not path:
-            _fail("dataset.path", f"an .npz file is required for dataset 'npz'; received {path!r}")
+            _fail("dataset.path", f"{what} is required for dataset {name!r}; received {path!r}")
         resolved = Path(path) if Path(path).is_absolute() or base is None else base / path
-        if not resolved.is_file():
-            _fail("dataset.path", f"no such file: {resolved}")
+        if not (resolved.is_file() if name == "npz" else resolved.is_dir()):
+            _fail("dataset.path", f"no such {'file' if name == 'npz' else 'folder'}: {resolved}")
         section["path"] = str(resolved.resolve())
+        if name == "folder":
+            _integer("dataset.image_size", section["image_size"], 16)
+            _one_of("dataset.color_mode", section["color_mode"], ("rgb", "grayscale"))
+            split = _number("dataset.validation_split", section["validation_split"], positive=True)
+            if not split < 1:  # type: ignore[operator]
+                _fail("dataset.validation_split", f"must be in (0, 1); received {split}")
+            _integer("dataset.seed", section["seed"])
     return {"name": name, **section}
 
 

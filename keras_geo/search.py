@@ -27,7 +27,11 @@ __all__ = ["KerasObjective", "load_data", "open_store", "run"]
 
 
 def load_data(dataset: dict[str, Any]) -> tuple[dict[str, tuple], tuple[str, ...]]:
-    """Loads the data set a config names: ``({"train": (x, y), "val": ..., "test": ...}, class_names)``."""
+    """Loads the data set a config names: ``({"train": (x, y), "val": ..., "test": ...}, class_names)``.
+
+    ``filler`` and ``shapes`` are generated (filler is cached on disk), ``npz`` and
+    ``folder`` are read from your files.
+    """
     import numpy as np
 
     if dataset["name"] == "filler":
@@ -36,6 +40,18 @@ def load_data(dataset: dict[str, Any]) -> tuple[dict[str, tuple], tuple[str, ...
         args = {k: v for k, v in dataset.items() if k not in ("name", "n_train", "n_val", "n_test")}
         splits = filler.make_splits(dataset["n_train"], dataset["n_val"], dataset["n_test"], **args)
         return splits, tuple(filler.CLASSES)
+    if dataset["name"] == "shapes":
+        from keras_geo.datasets import shapes
+
+        # Three independent draws (seed, seed + 1, seed + 2): no image is in two splits.
+        parts = {split: shapes.make_shapes(dataset[f"n_{split}"], dataset["image_size"], seed=dataset["seed"] + i)
+                 for i, split in enumerate(("train", "val", "test"))}
+        return {split: (part.x, part.y) for split, part in parts.items()}, tuple(shapes.CLASSES)
+    if dataset["name"] == "folder":
+        from keras_geo.datasets import folders
+
+        found = folders.load_image_folder(dataset["path"], dataset["image_size"], color_mode=dataset["color_mode"])
+        return folders.split(found.x, found.y, dataset["validation_split"], seed=dataset["seed"]), found.class_names
     with np.load(dataset["path"], allow_pickle=False) as arrays:
         missing = [k for k in ("x_train", "y_train", "x_val", "y_val") if k not in arrays]
         if missing:

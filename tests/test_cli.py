@@ -69,6 +69,18 @@ def test_report_writes_plots_and_summary(searched):
     assert pngs and all(p.stat().st_size > 1000 for p in pngs)
     text = (tmp_path / "report" / "report.md").read_text()
     assert "val_accuracy" in text or "value" in text
+    # Grad-CAM of the best model on two validation images per class.
+    assert (tmp_path / "report" / "gradcam_best.png").stat().st_size > 5000
+    assert "## Grad-CAM of the best model" in text and "![Grad-CAM of the best model](gradcam_best.png)" in text
+    assert "of 6 classified correctly" in text
+    assert '<img src="gradcam_best.png"' in (tmp_path / "report" / "report.html").read_text()
+
+
+def test_report_without_gradcam(searched):
+    tmp_path, store_path = searched
+    assert main(["report", str(store_path), "--out", str(tmp_path / "plain"), "--no-gradcam"]) == 0
+    assert not (tmp_path / "plain" / "gradcam_best.png").exists()
+    assert "Grad-CAM" not in (tmp_path / "plain" / "report.md").read_text()
 
 
 def test_export_loads_in_a_fresh_process_and_predicts(searched):

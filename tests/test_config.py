@@ -16,7 +16,8 @@ MINIMAL = {"space": {"filters": {"type": "int", "low": 4, "high": 16}}}
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_every_shipped_config_is_valid(path):
     config = load_config(path)
-    assert config["strategy"]["name"] in path.stem.replace("filler_", "")
+    if path.stem.startswith("filler_"):  # one filler config per strategy, named after it
+        assert config["strategy"]["name"] == path.stem.replace("filler_", "")
     assert config["budget"]["trials"] >= 1
 
 
@@ -68,7 +69,11 @@ BAD = [
     ({"training": {"optimizer": "lbfgs"}}, "training.optimizer: must be one of"),
     ({"training": {"epochs": 0}}, "training.epochs: must be >= 1"),
     ({"training": {"epoch": 3}}, "training.epoch: unknown key"),
-    ({"dataset": {"name": "mnist"}}, "dataset.name: must be one of filler, npz"),
+    ({"dataset": {"name": "mnist"}}, "dataset.name: must be one of filler, npz, folder, shapes"),
+    ({"dataset": {"name": "folder"}}, "dataset.path: a folder with one sub-folder per class is required"),
+    ({"dataset": {"name": "folder", "path": "no/such/dir"}}, "dataset.path: no such folder"),
+    ({"dataset": {"name": "shapes", "image_size": 8}}, "dataset.image_size: must be >= 16"),
+    ({"dataset": {"name": "shapes", "n_val": 0}}, "dataset.n_val: must be >= 1"),
     ({"dataset": {"fov_nm": -1}}, "dataset.fov_nm: must be > 0"),
     ({"dataset": {"name": "npz"}}, "dataset.path: an .npz file is required"),
     ({"dataset": {"name": "npz", "path": "missing.npz"}}, "dataset.path: no such file"),
@@ -100,3 +105,16 @@ def test_npz_dataset_path_is_resolved_next_to_the_config(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({**MINIMAL, "dataset": {"name": "npz", "path": "mine.npz"}}))
     assert load_config(path)["dataset"]["path"] == str((tmp_path / "mine.npz").resolve())
+
+
+def test_folder_dataset_checks_its_settings(tmp_path):
+    (tmp_path / "images" / "a").mkdir(parents=True)
+    base = {**MINIMAL, "dataset": {"name": "folder", "path": str(tmp_path / "images")}}
+    config = validate_config(base)
+    assert config["dataset"] == {"name": "folder", "path": str((tmp_path / "images").resolve()), "image_size": 96,
+                                 "color_mode": "rgb", "validation_split": 0.2, "seed": 0}
+    for patch, message in (({"validation_split": 1.5}, "dataset.validation_split: must be in \\(0, 1\\)"),
+                           ({"color_mode": "cmyk"}, "dataset.color_mode: must be one of rgb, grayscale"),
+                           ({"image_size": 4}, "dataset.image_size: must be >= 16")):
+        with pytest.raises(ConfigError, match=message):
+            validate_config({**base, "dataset": {**base["dataset"], **patch}})

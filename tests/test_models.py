@@ -139,3 +139,47 @@ def test_saved_model_loads_in_a_fresh_process(tmp_path):
     )
     subprocess.run([sys.executable, "-c", script], check=True)
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)
+
+
+# -- MobileNetV2 transfer classifier ---------------------------------------------------------
+
+def test_mobilenet_v2_classifier_is_registered_frozen_and_takes_unit_images():
+    from keras_geo.models import build_mobilenet_v2_classifier
+
+    assert models.get("mobilenet_v2") is build_mobilenet_v2_classifier
+    model = build_mobilenet_v2_classifier((48, 48, 3), 4, alpha=0.35, dropout=0.1)
+    base = model.get_layer("mobilenet_v2_classifier_base")
+    assert not base.trainable and model.output_shape == (None, 4)
+    trainable = {w.path for w in model.trainable_weights}
+    assert all("predictions" in p for p in trainable)  # only the head learns
+    grey = build_mobilenet_v2_classifier((32, 32, 1), 3, alpha=0.35)
+    assert grey.predict(np.zeros((2, 32, 32, 1)), verbose=0).shape == (2, 3)
+
+
+def test_mobilenet_v2_fine_tunes_only_the_last_layers():
+    from keras_geo.models import build_mobilenet_v2_classifier
+
+    model = build_mobilenet_v2_classifier((32, 32, 3), 3, alpha=0.35, fine_tune_layers=5)
+    base = model.get_layer("mobilenet_v2_classifier_base")
+    flags = [layer.trainable for layer in base.layers]
+    assert flags[-5:] == [True] * 5 and not any(flags[:-5])
+
+
+def test_mobilenet_v2_weights_come_from_a_local_file_only(tmp_path):
+    from keras_geo.models import build_mobilenet_v2_classifier
+
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        build_mobilenet_v2_classifier((32, 32, 3), 3, weights=tmp_path / "missing.h5")
+    with pytest.raises(ValueError, match="never downloads weights"):
+        build_mobilenet_v2_classifier((32, 32, 3), 3, weights="imagenet")
+    # A base saved by one model (e.g. pretrained on another task) loads into a new classifier.
+    keras.utils.set_random_seed(0)
+    source = build_mobilenet_v2_classifier((32, 32, 3), 3, alpha=0.35)
+    path = tmp_path / "base.weights.h5"
+    source.get_layer("mobilenet_v2_classifier_base").save_weights(path)
+    target = build_mobilenet_v2_classifier((32, 32, 3), 5, alpha=0.35, weights=path)
+    for a, b in zip(source.get_layer("mobilenet_v2_classifier_base").weights,
+                    target.get_layer("mobilenet_v2_classifier_base").weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    with pytest.raises(ValueError, match="at least 32x32"):
+        build_mobilenet_v2_classifier((16, 16, 3), 3)

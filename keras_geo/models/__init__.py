@@ -2,7 +2,7 @@
 
     >>> from keras_geo import models
     >>> models.available()
-    ['cnfm', 'filler_cnn']
+    ['cnfm', 'filler_cnn', 'mobilenet_v2']
     >>> model = models.get("filler_cnn")(input_shape=(64, 64, 1), n_classes=3)
 """
 from keras_geo.models._registry import (
@@ -14,12 +14,14 @@ from keras_geo.models._registry import (
     register,
 )
 from keras_geo.models.filler_cnn import build_cnfm, build_filler_cnn
+from keras_geo.models.mobilenet import build_mobilenet_v2_classifier
 
 __all__ = [
     "accepts_any_keyword",
     "available",
     "build_cnfm",
     "build_filler_cnn",
+    "build_mobilenet_v2_classifier",
     "builder_arguments",
     "describe",
     "get",
