@@ -54,6 +54,7 @@ test-horovod: $(HVD_VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_filler_slices.py --quick
 	$(PY) benchmarks/bench_table1.py --quick --seeds 1
+	$(PY) benchmarks/bench_gradcam.py
 
 clean:
 	rm -rf $(VENV) $(HVD_VENV) build *.egg-info .pytest_cache

@@ -188,3 +188,28 @@ def test_explain_cli_missing_inputs_exit_2(saved_model, tmp_path, capsys):
     assert main(["explain", str(tmp_path / "no.keras"), str(tmp_path), "--out", str(tmp_path)]) == 2
     assert main(["explain", str(model), str(tmp_path / "nothing"), "--out", str(tmp_path)]) == 2
     assert "no such image or folder" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_mobilenet_v2_is_searchable_from_a_config(tmp_path):
+    import yaml
+
+    from hpo.store import TrialStore
+
+    config = tmp_path / "mobilenet.yaml"
+    config.write_text(yaml.safe_dump({
+        "name": "mobilenet-tiny",
+        "dataset": {"name": "shapes", "image_size": 32, "n_train": 6, "n_val": 4, "n_test": 2},
+        "model": {"builder": "mobilenet_v2", "fixed": {"alpha": 0.35}},
+        "training": {"epochs": 1, "batch_size": 16},
+        "space": {"fine_tune_layers": {"type": "int", "low": 0, "high": 60, "step": 30},
+                  "dropout": {"type": "float", "low": 0.0, "high": 0.5}},
+        "strategy": {"name": "random"},
+        "executor": {"name": "serial"},
+        "budget": {"trials": 2},
+        "store": str(tmp_path / "store.db"),
+    }))
+    assert main(["search", str(config)]) == 0
+    trials = TrialStore(tmp_path / "store.db").trials()
+    assert [t.status for t in trials] == ["done", "done"]
+    assert all({"fine_tune_layers", "dropout"} == set(t.params) for t in trials)
