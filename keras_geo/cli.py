@@ -226,6 +226,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out or Path(args.store).parent / "report")
     out.mkdir(parents=True, exist_ok=True)
     section = None if args.no_gradcam else _grad_cam_section(store, out)
+    if section is None:
+        (out / "gradcam_best.png").unlink(missing_ok=True)  # not from an earlier report
     files = report.write_report(store, out, extra_sections=[section] if section else ())
     drawn = [*files.plots.values(), *([out / "gradcam_best.png"] if (out / "gradcam_best.png").is_file() else [])]
     print(f"report: {files.markdown} and {files.html}; plots: {', '.join(str(p) for p in drawn)}")
@@ -246,7 +248,10 @@ def _explain_inputs(paths: Sequence[str], size: tuple[int, int], channels: int):
             raise UsageError(f"no such image or folder: {path}")
         subfolders = [p for p in path.iterdir() if p.is_dir()] if path.is_dir() else []
         if subfolders:  # a class-per-sub-folder tree: the true classes are known
-            found = folders.load_image_folder(path, size, color_mode=color_mode)
+            try:
+                found = folders.load_image_folder(path, size, color_mode=color_mode)
+            except folders.ImageFolderError as error:
+                raise UsageError(str(error)) from error
             images += list(found.x)
             names += [f"{Path(p).parent.name}_{Path(p).stem}" for p in found.paths]
             labels += found.y.tolist()
@@ -269,13 +274,13 @@ def _explain_inputs(paths: Sequence[str], size: tuple[int, int], channels: int):
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
+    if not Path(args.model).is_file():
+        raise UsageError(f"no such model file: {args.model}")
     import keras
 
     import keras_geo  # noqa: F401  (registers custom objects before loading)
     from keras_geo import explain
 
-    if not Path(args.model).is_file():
-        raise UsageError(f"no such model file: {args.model}")
     model = keras.models.load_model(args.model, safe_mode=True)
     _, height, width, channels = model.inputs[0].shape
     x, names, true, folder_classes = _explain_inputs(args.inputs, (int(height), int(width)), int(channels))
