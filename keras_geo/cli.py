@@ -37,6 +37,14 @@ class UsageError(Exception):
     """An error in what the user asked for: printed as one line, exit status 2."""
 
 
+class LaunchError(UsageError):
+    """A launch that every rank refuses alike: rank 0 prints it and exits 2, the others exit quietly.
+
+    The others exit with status 0: a rank ending non-zero makes the launcher kill the job,
+    possibly before rank 0 has printed why.
+    """
+
+
 def _store(path: str, *, must_exist: bool = True):
     from hpo.store import TrialStore
 
@@ -62,7 +70,7 @@ def _launched_backend(flag: str | None) -> str | None:
 
     launched, _, size = launcher_world()
     if size > 1 and flag in ("serial", "local"):
-        raise UsageError(
+        raise LaunchError(
             f"started as one of {size} ranks by a launcher, but --backend {flag} runs in one process; "
             f"use --backend {launched}, or start keras-geo-hpo without the launcher"
         )
@@ -472,6 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if launcher_world()[1] == 0:  # under a launcher, rank 0 speaks for all
             print(f"keras-geo-hpo {args.command}: error: {error}", file=sys.stderr)
+        elif isinstance(error, LaunchError):
+            return 0
         return 2
 
 
