@@ -63,20 +63,16 @@ def _zero_cost(params, *, seed, trial_id):
 def job(backend: str, store_path: str, trials: int) -> None:
     """One zero-cost search on ``backend``; rank 0 prints its timings as JSON."""
     sys.path.insert(0, str(ROOT))
-    from hpo import distributed, strategies
+    from hpo import strategies
     from hpo.devices import plan_devices
-    from hpo.executors import CollectiveExecutor, LocalExecutor, SerialExecutor, serve
+    from hpo.executors import LocalExecutor, SerialExecutor, join
     from hpo.loop import Budget, run_search
     from hpo.space import Space
 
     if backend in ("mpi", "horovod"):
-        collective = distributed.connect(backend)
-        device = distributed.rank_device(collective, gpus=[])
-        device.apply()
-        if collective.rank != 0:
-            serve(collective, device)
+        executor = join(backend, gpus=[])
+        if executor is None:  # not rank 0: served its share
             return
-        executor = CollectiveExecutor(collective, device)
     elif backend in ("local", "local-no-recycling"):
         recycle = 20 if backend == "local" else None  # the default, and never
         executor = LocalExecutor(2, devices=plan_devices(2, gpus=[]), max_trials_per_worker=recycle)
@@ -108,7 +104,9 @@ def _launcher(kind: str, python: Path, n: int) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI", "HOROVOD_"))}
+    from hpo.distributed import without_launcher
+
+    env = without_launcher()
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return env
 

@@ -48,9 +48,20 @@ __all__ = [
     "connect",
     "launcher_world",
     "rank_device",
+    "without_launcher",
 ]
 
 BACKENDS = ("mpi", "horovod")
+
+# (backend, rank variable, size variable) set by horovodrun, Open MPI's mpiexec, and PMI/PMIx
+# launchers (MPICH, Intel MPI, srun); and the prefixes of everything such launchers set.
+_LAUNCHERS = (
+    ("horovod", "HOROVOD_RANK", "HOROVOD_SIZE"),
+    ("mpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
+    ("mpi", "PMI_RANK", "PMI_SIZE"),
+    ("mpi", "PMIX_RANK", "PMIX_SIZE"),
+)
+_LAUNCHER_PREFIXES = ("HOROVOD_", "OMPI_", "PMI")
 
 
 class Collective(ABC):
@@ -183,15 +194,20 @@ def launcher_world(environ: Mapping[str, str] | None = None) -> tuple[str | None
     Returns ``(None, 0, 1)`` for a process started on its own.
     """
     environ = os.environ if environ is None else environ
-    for backend, rank, size in (
-        ("horovod", "HOROVOD_RANK", "HOROVOD_SIZE"),
-        ("mpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"),
-        ("mpi", "PMI_RANK", "PMI_SIZE"),
-        ("mpi", "PMIX_RANK", "PMIX_SIZE"),
-    ):
+    for backend, rank, size in _LAUNCHERS:
         if rank in environ and size in environ:
             return backend, int(environ[rank]), int(environ[size])
     return None, 0, 1
+
+
+def without_launcher(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of the environment without the launcher's variables, for a process that starts its own job.
+
+    A child started from inside a rank would otherwise take itself for that rank
+    (:func:`launcher_world`), and MPI would try to join the parent's job.
+    """
+    environ = os.environ if environ is None else environ
+    return {k: v for k, v in environ.items() if not k.startswith(_LAUNCHER_PREFIXES)}
 
 
 def connect(backend: str) -> Collective:

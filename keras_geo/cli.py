@@ -82,18 +82,16 @@ def _launched_backend(flag: str | None) -> str | None:
 def _spmd(backend: str, drive) -> int:
     """Runs ``drive(executor)`` on rank 0 of a distributed job; the other ranks serve trials."""
     from hpo import distributed
-    from hpo.executors import CollectiveExecutor, serve
+    from hpo.executors import join
 
     try:
         collective = distributed.connect(backend)
     except RuntimeError as error:
         raise UsageError(str(error)) from error
-    device = distributed.rank_device(collective)
-    device.apply()  # before TensorFlow is imported (the configuration's validation imports it)
-    if collective.rank != 0:
-        serve(collective, device)
+    # Pinned before TensorFlow is imported (the configuration's validation imports it).
+    executor = join(collective)
+    if executor is None:  # a rank other than 0: it served its trials until rank 0 stopped
         return 0
-    executor = CollectiveExecutor(collective, device)
     try:
         return drive(executor)
     finally:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hpo import distributed, strategies  # noqa: E402
-from hpo.executors import CollectiveExecutor, SerialExecutor, serve  # noqa: E402
+from hpo import strategies  # noqa: E402
+from hpo.executors import SerialExecutor, join  # noqa: E402
 from hpo.loop import Budget, run_search  # noqa: E402
 from hpo.space import Space  # noqa: E402
 from hpo.store import TrialStore  # noqa: E402
@@ -59,13 +59,9 @@ def main() -> int:
     args = parser.parse_args()
     executor = SerialExecutor()
     if args.backend != "serial":
-        collective = distributed.connect(args.backend)
-        device = distributed.rank_device(collective, gpus=[])
-        device.apply()
-        if collective.rank != 0:
-            serve(collective, device)
+        executor = join(args.backend, gpus=[])
+        if executor is None:  # not rank 0: it served its share of the trials
             return 0
-        executor = CollectiveExecutor(collective, device)
     store = TrialStore(args.store)
     if store.get_search() is None:
         store.create_search({"strategy": "ga_tpe", "objective": "quadratic"}, seed=SEED)

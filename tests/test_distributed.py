@@ -23,6 +23,7 @@ from hpo.distributed import (
     SingleProcess,
     launcher_world,
     rank_device,
+    without_launcher,
 )
 from hpo.executors import CollectiveExecutor, serve
 from hpo.store import TrialStore
@@ -32,11 +33,9 @@ BIN = Path(sys.executable).parent
 HELPER = ROOT / "tests" / "spmd_search.py"
 
 
-def _clean_env(**extra: str) -> dict[str, str]:
+def _clean_env() -> dict[str, str]:
     # A test process started by a launcher must not hand its rank variables on.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMI", "HOROVOD_"))}
-    env.update(extra)
-    return env
+    return without_launcher()
 
 
 def mpiexec(n: int, *command: str, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -86,6 +85,13 @@ def serial_reference(tmp_path_factory) -> Path:
 )
 def test_launcher_is_read_from_the_environment(environ, expected):
     assert launcher_world(environ) == expected
+
+
+def test_a_child_process_gets_the_environment_without_the_launcher():
+    environ = {"PATH": "/bin", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "PMI_RANK": "1",
+               "PMIX_RANK": "1", "HOROVOD_RANK": "0", "KERAS_GEO_CACHE": "/c"}
+    assert without_launcher(environ) == {"PATH": "/bin", "KERAS_GEO_CACHE": "/c"}
+    assert launcher_world(without_launcher(environ)) == (None, 0, 1)
 
 
 class Node(SingleProcess):

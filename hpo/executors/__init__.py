@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._base import Executor, FatalError, Outcome, Task, evaluate
-from ._collective import CollectiveExecutor, serve
+from ._collective import CollectiveExecutor, join, serve
 from ._local import LocalExecutor
 from ._serial import SerialExecutor
 
@@ -21,6 +21,7 @@ __all__ = [
     "available",
     "evaluate",
     "get",
+    "join",
     "serve",
 ]
 

@@ -21,10 +21,10 @@ import traceback
 from collections.abc import Mapping
 
 from ..devices import WorkerDevice
-from ..distributed import Collective
+from ..distributed import Collective, connect, rank_device
 from ._base import Executor, Objective, Outcome, Task, evaluate, setup_objective
 
-__all__ = ["CollectiveExecutor", "serve"]
+__all__ = ["CollectiveExecutor", "join", "serve"]
 
 
 class _Rank:
@@ -143,3 +143,25 @@ def serve(collective: Collective, device: WorkerDevice) -> int:
             trials += rank.run_round(message[1])[collective.rank] is not None
         else:
             raise RuntimeError(f"unknown message {kind!r} from rank 0")
+
+
+def join(collective: Collective | str, *, gpus: list[str] | None = None) -> CollectiveExecutor | None:
+    """Joins this process to a distributed job: rank 0's executor, or ``None`` after serving on the others.
+
+    Pins the rank to its device (:func:`~hpo.distributed.rank_device`, applied before any
+    framework is imported); rank 0 gets the :class:`CollectiveExecutor` to drive the search
+    with, every other rank runs :func:`serve` until rank 0 stops the job, then returns ``None``.
+
+    Args:
+        collective: The job's :class:`~hpo.distributed.Collective`, or a backend name
+            (``"mpi"``, ``"horovod"``) to connect to.
+        gpus: GPU ids of this node. Defaults to the visible GPUs.
+    """
+    if isinstance(collective, str):
+        collective = connect(collective)
+    device = rank_device(collective, gpus=gpus)
+    device.apply()
+    if collective.rank != 0:
+        serve(collective, device)
+        return None
+    return CollectiveExecutor(collective, device)
