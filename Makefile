@@ -51,9 +51,20 @@ test: $(VENV)/.installed-test
 test-horovod: $(HVD_VENV)/.installed
 	$(HVD_PY) -m pytest tests/test_distributed.py -m horovod
 
-bench: $(VENV)/.installed
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(PIP) install -e '.[bench]'
+	touch $@
+
+# The quick versions of the benchmarks (about 15 minutes on 2 cores); BENCHMARKS.md gives
+# the full commands and their results. Quick results go to benchmarks/results/*_quick.*.
+bench: $(VENV)/.installed-bench
+	$(PY) benchmarks/bench_strategies.py --quick
+	$(PY) benchmarks/bench_duplicates.py --quick
+	$(PY) benchmarks/bench_overhead.py --quick
+	$(PY) benchmarks/bench_parallel.py --quick
+	$(PY) benchmarks/bench_memory.py --quick
+	$(PY) benchmarks/bench_cnn_search.py --quick
 	$(PY) benchmarks/bench_filler_slices.py --quick
-	$(PY) benchmarks/bench_table1.py --quick --seeds 1
 	$(PY) benchmarks/bench_gradcam.py
 
 clean:

@@ -12,45 +12,20 @@ import math
 import numpy as np
 import pytest
 
-from hpo import strategies
-from hpo.space import Space
+from hpo import problems, strategies
 from hpo.trial import Result
 
 SEEDS = range(5)
 BUDGET = 60
 BATCH = 4
 
-BRANIN_SPACE = Space.from_dict({"x1": {"type": "float", "low": -5, "high": 10}, "x2": {"type": "float", "low": 0, "high": 15}})
-BRANIN_MIN = 0.397887
-
-
-def branin(p: dict) -> float:
-    x1, x2 = p["x1"], p["x2"]
-    b, c, t = 5.1 / (4 * math.pi**2), 5 / math.pi, 1 / (8 * math.pi)
-    return (x2 - b * x1**2 + c * x1 - 6) ** 2 + 10 * (1 - t) * math.cos(x1) + 10
-
-
-MIXED_SPACE = Space.from_dict({
-    "x": {"type": "float", "low": -5, "high": 10},
-    "n": {"type": "int", "low": 0, "high": 20},
-    "act": ["a", "b", "c", "d"],
-    "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-})
-
-
-def mixed(p: dict) -> float:
-    """Minimum 0 at x=2.5, n=13, act='c', lr=10**-2.5."""
-    return ((p["x"] - 2.5) ** 2 / 10 + (p["n"] - 13) ** 2 / 20 + {"a": 1.0, "b": 0.3, "c": 0.0, "d": 0.8}[p["act"]]
-            + (math.log10(p["lr"]) + 2.5) ** 2)
-
-
-PROBLEMS = {"branin": (BRANIN_SPACE, branin), "mixed": (MIXED_SPACE, mixed)}
+PROBLEMS = {name: problems.get(name) for name in ("branin", "mixed")}
 # bayes gets a lighter acquisition search here to keep the suite fast.
 SETTINGS = {"bayes": {"n_candidates": 300, "n_restarts": 0}}
 
 
 def best_of_run(name: str, problem: str, seed: int) -> float:
-    space, fn = PROBLEMS[problem]
+    space, fn = PROBLEMS[problem].space, PROBLEMS[problem].fn
     s = strategies.get(name, space, seed=seed, **SETTINGS.get(name, {}))
     best, n = math.inf, 0
     while n < BUDGET:
@@ -81,4 +56,21 @@ def test_beats_random(name: str, problem: str) -> None:
 
 def test_ga_tpe_finds_branin_basin() -> None:
     # Regret below 0.1 on average: all three optima of Branin are near 0.3979.
-    assert mean_best("ga_tpe", "branin") - BRANIN_MIN < 0.1
+    assert PROBLEMS["branin"].regret(mean_best("ga_tpe", "branin")) < 0.1
+
+
+@pytest.mark.parametrize("name", sorted(problems.PROBLEMS))
+def test_problem_minimum_is_attained(name: str) -> None:
+    # The stated minimum is the function's value at a known optimum, and random points are above it.
+    optimum = {
+        "branin": {"x1": math.pi, "x2": 2.275},
+        "hartmann6": dict(zip([f"x{i}" for i in range(1, 7)],
+                              [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573])),
+        "mixed": {"x": 2.5, "n": 13, "act": "c", "lr": 10**-2.5},
+    }[name]
+    problem = problems.get(name)
+    assert abs(problem.regret(problem.fn(optimum))) < 1e-4
+    rng = np.random.default_rng(0)
+    assert min(problem.regret(problem.fn(problem.space.sample(rng))) for _ in range(200)) > 0
+    with pytest.raises(ValueError, match="unknown problem"):
+        problems.get("rosenbrock")

@@ -184,6 +184,22 @@ def test_sample_prior_covers_integer_bounds() -> None:
 
 
 # --------------------------------------------------------------------------- hyperopt
+def test_to_hyperopt_unquantized_models_integers_as_continuous(space: Space) -> None:
+    # The TPE strategies use continuous integer densities (vectorised in hyperopt) and round raw
+    # values back onto the integers themselves.
+    from hyperopt.pyll.stochastic import sample
+
+    hs = space.to_hyperopt(quantized=False)
+    raws = [sample(hs, rng=np.random.default_rng(i)) for i in range(200)]
+    assert any(raw["filters"] != int(raw["filters"]) for raw in raws)
+    for raw in raws:
+        p = space.canonical(space.prune({name: space._from_hyperopt_raw(name, raw[name])
+                                         if name in ("filters", "units", "dense_layers") else raw[name]
+                                         for name in raw}))
+        assert space.contains(p)
+        assert p["filters"] == min(max(round(raw["filters"]), 8), 64)
+
+
 def test_to_hyperopt_samples_decode_into_space(space: Space) -> None:
     from hyperopt.pyll.stochastic import sample
 

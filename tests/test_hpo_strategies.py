@@ -322,7 +322,41 @@ def test_ga_rejects_bad_settings(setting: dict) -> None:
 
 
 @pytest.mark.parametrize("name, setting", [("tpe", {"gamma": 0}), ("tpe", {"n_startup": -1}),
-                                            ("ga_tpe", {"tpe_fraction": 1.5}), ("bayes", {"output_transform": "x"})])
+                                            ("ga_tpe", {"tpe_fraction": 1.5}), ("bayes", {"output_transform": "x"}),
+                                            ("bayes", {"refit_growth": -0.1}), ("bayes", {"max_points": 5})])
 def test_model_strategies_reject_bad_settings(name: str, setting: dict) -> None:
     with pytest.raises(ValueError):
         strategies.get(name, MIXED, **setting)
+
+
+def test_bayes_caps_the_points_of_its_gaussian_process(monkeypatch) -> None:
+    # Beyond max_points results the GP is fitted on max_points of them (the best half and a seeded
+    # sample of the rest), and the kernel's hyperparameters are re-optimised only once per
+    # refit_growth of new results: proposals stay valid and reproducible.
+    from hpo.strategies._bayes import BayesStrategy
+
+    sizes: list[tuple[int, bool]] = []
+    fit = BayesStrategy._fit
+
+    def spy(self, X, y, kernel=None):
+        sizes.append((len(X), kernel is None))
+        return fit(self, X, y, kernel)
+
+    monkeypatch.setattr(BayesStrategy, "_fit", spy)
+
+    def run(seed: int) -> list[dict]:
+        s = strategies.get("bayes", MIXED, seed=seed, max_points=20, n_candidates=50, n_restarts=0)
+        asked = []
+        for _ in range(40):
+            (p,) = s.ask(1)
+            s.tell([Result(p, float(p["lr"] * p["filters"]))])
+            asked.append(p)
+        return asked
+
+    first = run(0)
+    assert max(n for n, _ in sizes) == 20
+    optimised = [n for n, free in sizes if free]
+    assert 0 < len(optimised) < len(sizes)  # hyperparameters re-optimised on a schedule, not every ask
+    space = Space.from_dict(MIXED)
+    assert all(space.contains(p) for p in first) and len({params_hash(p) for p in first}) == 40
+    assert run(0) == first

@@ -4,9 +4,15 @@
   their bin and each :class:`Choice` one-hot encoded (an ordinal gene would
   invent distances between categories); inactive parameters get a constant.
 * Model: ``GaussianProcessRegressor`` with ``Constant * Matern(nu=2.5, ARD) +
-  White`` noise and ``normalize_y``; hyperparameters are refitted at every
-  ``ask``, warm-started from the previous fit plus ``n_restarts`` random
-  restarts.  Values are modelled as they are (``output_transform="none"``,
+  White`` noise and ``normalize_y``; hyperparameters are refitted whenever
+  ``refit_growth`` (10 %) of the results are new since the last fit (at every
+  ``ask`` below 20 results), warm-started from the previous fit
+  plus ``n_restarts`` random restarts; in between, the GP is conditioned on the
+  new results with the last kernel (one Cholesky factorisation). The
+  hyperparameter fit was 97 % of a proposal's time at 300 results.
+* Long searches: beyond ``max_points`` results (500) the GP sees the best
+  half of that many and a seeded random sample of the rest, so a proposal's
+  cost stops growing (a GP is cubic in its points).  Values are modelled as they are (``output_transform="none"``,
   default); ``"rank"`` rank-Gaussianises them first, which protects against
   a few huge values (diverged runs) but measured far worse on smooth
   objectives.
@@ -53,6 +59,8 @@ class BayesStrategy(Strategy):
         xi: float = 0.01,
         n_restarts: int = 1,
         output_transform: str = "none",
+        refit_growth: float = 0.1,
+        max_points: int = 500,
     ) -> None:
         """GP settings as in the module docstring."""
         super().__init__(space, seed=seed)
@@ -66,7 +74,14 @@ class BayesStrategy(Strategy):
         self.n_candidates = int(n_candidates)
         self.xi = float(xi)
         self.n_restarts = int(n_restarts)
+        if refit_growth < 0:
+            raise ValueError(f"refit_growth must be >= 0; received {refit_growth}")
+        if max_points < 10:
+            raise ValueError(f"max_points must be >= 10; received {max_points}")
         self.output_transform = output_transform
+        self.refit_growth = float(refit_growth)
+        self.max_points = int(max_points)
+        self._fitted_n = 0  # results seen by the last hyperparameter fit
         self._startup = self._lhs(self.n_startup)
         self._conditional = any(p.active_if is not None for p in self.space.values())
         self._X: list[np.ndarray] = []
@@ -168,6 +183,15 @@ class BayesStrategy(Strategy):
             self._kernel = gp.kernel_
         return gp
 
+    def _subset(self, n: int, y: np.ndarray) -> np.ndarray:
+        """Indices of the results the GP sees: all, or beyond ``max_points`` the best half and a random rest."""
+        if n <= self.max_points:
+            return np.arange(n)
+        order = np.argsort(y, kind="stable")
+        best = order[: self.max_points // 2]
+        rest = self.rng.choice(order[self.max_points // 2:], size=self.max_points - len(best), replace=False)
+        return np.sort(np.concatenate([best, rest]))
+
     def _candidates(self, best_genomes: np.ndarray) -> np.ndarray:
         d = len(self.space.dims)
         uniform = self.rng.random((self.n_candidates, d))
@@ -204,9 +228,16 @@ class BayesStrategy(Strategy):
 
         X = np.vstack(self._X)
         y = self._targets()
-        gp = self._fit(X, y)
+        keep = self._subset(len(y), y)
+        X, y = X[keep], y[keep]
+        n = len(self._y)
+        if self._kernel is None or n - self._fitted_n >= max(1, int(self.refit_growth * n)):
+            gp = self._fit(X, y)
+            self._fitted_n = n
+        else:
+            gp = self._fit(X, y, kernel=self._kernel)
         best_y = float(y.min())
-        order = np.argsort(y)[: max(5, len(y) // 10)]
+        order = keep[np.argsort(y)[: max(5, len(y) // 10)]]
         best_genomes = np.vstack([self._genomes[i] for i in order])
         # Busy points: handed out earlier, or accepted earlier in this ask.
         pend = [self.space.encode(p) for p in [*self._pending.values(), *already]]

@@ -85,7 +85,7 @@ class TPEModel:
         self.prior_weight = float(prior_weight)
         self.constant_liar = bool(constant_liar)
         # The objective is never called: we only use hyperopt's suggest().
-        self.domain = Domain(lambda params: 0.0, space.to_hyperopt())
+        self.domain = Domain(lambda params: 0.0, space.to_hyperopt(quantized=False))
         self.trials = Trials()
         self.labels: list[str] = [n for n in space if n in self.domain.params]
         self._pending: dict[str, dict[str, Any]] = {}
