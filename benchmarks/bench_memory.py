@@ -74,7 +74,8 @@ sys.path.insert(0, str(HERE))
 from common import RESULTS, describe_machine, keras_tuner_params, optuna_params, pyplot, save_results  # noqa: E402
 
 TOOLS = ("ours_serial", "ours_local", "keras_tuner", "optuna")
-REFERENCES = ("train_only", "train_only_noclear", "ours_serial_noartifact")
+REFERENCES = ("train_only", "train_only_noclear", "ours_serial_noartifact", "train_only_purge", "ours_serial_purge",
+              "ours_local_purge")
 LABELS = {
     "ours_serial": "ours, one process, no recycling",
     "ours_local": "ours, local worker (recycled every 20)",
@@ -83,6 +84,9 @@ LABELS = {
     "train_only": "train() alone, no search tool",
     "train_only_noclear": "train() alone, no clear_session",
     "ours_serial_noartifact": "ours, one process, no artifacts",
+    "train_only_purge": "train() alone + registry purge",
+    "ours_serial_purge": "ours, one process + registry purge",
+    "ours_local_purge": "ours, local worker (recycled every 20) + registry purge",
 }
 GOAL_MB = 50.0
 WARMUP = 10  # trials before the growth is measured (TensorFlow's first graphs and pools)
@@ -121,11 +125,14 @@ class RssReporting:
     last trial. Picklable when the wrapped objective is.
     """
 
-    def __init__(self, objective: Any) -> None:
+    def __init__(self, objective: Any, purge: bool = False) -> None:
         self.objective = objective
+        self.purge = purge
 
     def setup(self, device: Any) -> None:
-        """Passes the per-worker set-up on."""
+        """Passes the per-worker set-up on (and patches the worker's training for ``purge``)."""
+        if self.purge:
+            purging_custom_gradients()
         setup = getattr(self.objective, "setup", None)
         if callable(setup):
             setup(device)
@@ -221,14 +228,43 @@ def without_clear_session() -> None:
     training.reset_state = reset_state
 
 
+def purging_custom_gradients() -> None:
+    """Makes :func:`keras_geo.training.reset_state` drop the gradients TensorFlow registered for dead graphs.
+
+    The fix this benchmark proposes, applied here from outside. Each traced train step
+    registers a ``CustomGradient-N`` function in TensorFlow's global gradient registry
+    (``tf.custom_gradient`` in graph mode; Keras' optimizer reaches it through the
+    default distribution strategy's ``all_reduce``), and its closure holds the traced
+    graph: neither ``clear_session`` nor ``gc.collect`` can free a model's graphs while
+    the entry is there. Dropping the entries added since start-up, before the session is
+    cleared, frees them (the current model's entries stay until the next trial).
+    """
+    from tensorflow.python.framework import ops as tf_ops
+
+    from keras_geo import training
+
+    registry = tf_ops._gradient_registry._registry
+    at_start = set(registry)
+    reset = training.reset_state
+
+    def reset_state(seed: int, *, deterministic: bool = True) -> None:
+        for key in [k for k in registry if k.startswith("CustomGradient-") and k not in at_start]:
+            del registry[key]
+        reset(seed, deterministic=deterministic)
+
+    training.reset_state = reset_state
+
+
 def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
     """Runs one tool's search in this process; the readings after every trial."""
-    config = demo_config(trials, workdir, "local" if tool == "ours_local" else "serial")
+    config = demo_config(trials, workdir, "local" if tool.startswith("ours_local") else "serial")
     readings: list[dict[str, Any]] = []
     started = time.perf_counter()
     baseline = sample()  # before TensorFlow is imported
 
-    if tool in ("ours_serial", "ours_local", "ours_serial_noartifact"):
+    if tool in ("train_only_purge", "ours_serial_purge"):
+        purging_custom_gradients()
+    if tool.startswith("ours"):
         from hpo import executors, strategies
         from hpo.loop import Budget, run_search
         from hpo.space import Space
@@ -238,16 +274,17 @@ def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
         strategy = strategies.get(config["strategy"]["name"], Space.from_dict(config["space"]), seed=0,
                                   **config["strategy"]["settings"])
         models = Path(workdir) / "models"
-        if tool == "ours_local":
-            objective: Any = RssReporting(KerasObjective(config, models))
+        local = tool.startswith("ours_local")
+        if local:
+            objective: Any = RssReporting(KerasObjective(config, models), purge=tool == "ours_local_purge")
             executor: Any = executors.LocalExecutor(1, max_trials_per_worker=RECYCLE)
         else:
-            objective = KerasObjective(config, models) if tool == "ours_serial" else PlainObjective(config)
+            objective = PlainObjective(config) if tool == "ours_serial_noartifact" else KerasObjective(config, models)
             executor = executors.SerialExecutor()
 
         def on_trial(trial) -> None:
             reading = sample()
-            if tool == "ours_local":
+            if local:
                 # The series is the worker's; the driver's own RSS rides along.
                 reading = {"driver_rss_mb": reading["rss_mb"], "t": reading["t"],
                            "rss_mb": trial.metrics.get("worker_rss_mb"), "peak_mb": trial.metrics.get("worker_peak_mb"),
@@ -298,7 +335,7 @@ def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
         study.optimize(objective, n_trials=trials,
                        callbacks=[lambda study, trial: readings.append({**sample(), "status": trial.state.name})])
-    elif tool in ("train_only", "train_only_noclear"):
+    elif tool.startswith("train_only"):
         if tool == "train_only_noclear":
             without_clear_session()
         space, train = demo_space(), shared_train(config)
@@ -345,10 +382,13 @@ def summarise(run: Mapping[str, Any]) -> dict[str, Any]:
         "peak_mb": float(max(r.get("peak_mb") or 0.0 for r in run["readings"])),
         "growth_10_n_mb": float(rss[-1] - rss[first_fit]),
         "growth_1_n_mb": float(rss[-1] - rss[0]),
+        # Less noisy (RSS moves by tens of MB from one trial to the next): the mean of the
+        # last 10 readings minus the mean of readings 10..19.
+        "growth_means_mb": float(rss[-WARMUP:].mean() - rss[first_fit:first_fit + WARMUP].mean()),
         "mb_per_100_trials": 100 * slope,
         "rss_mb": rss.round(2).tolist(),
     }
-    if run["tool"] == "ours_local":
+    if run["tool"].startswith("ours_local"):
         pids = [r["pid"] for r in run["readings"]]
         lives = [[i for i, p in enumerate(pids) if p == pid] for pid in dict.fromkeys(pids)]
         # Growth within each worker's life, first to last trial of it: what recycling bounds.
@@ -363,12 +403,13 @@ def summarise(run: Mapping[str, Any]) -> dict[str, Any]:
 def print_table(summary: Mapping[str, Any], trials: int) -> None:
     """A markdown table: RSS in MB after trials 1, 10 and N, maximum, growth and slope."""
     print(f"\n| tool | trials | s | RSS after 1 | after {WARMUP} | after {trials} | max (peak) | "
-          f"growth {WARMUP}->{trials} | growth 1->{trials} | MB / 100 trials (fit {WARMUP}..{trials}) |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"growth {WARMUP}->{trials} | growth 1->{trials} | growth, 10-trial means | "
+          f"MB / 100 trials (fit {WARMUP}..{trials}) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for tool, s in summary.items():
         print(f"| {LABELS[tool]} | {s['trials']} | {s['seconds']:.0f} | {s['rss_1_mb']:.0f} | {s['rss_10_mb']:.0f} | "
               f"{s['rss_n_mb']:.0f} | {s['max_mb']:.0f} ({s['peak_mb']:.0f}) | {s['growth_10_n_mb']:+.1f} | "
-              f"{s['growth_1_n_mb']:+.1f} | {s['mb_per_100_trials']:+.1f} |")
+              f"{s['growth_1_n_mb']:+.1f} | {s['growth_means_mb']:+.1f} | {s['mb_per_100_trials']:+.1f} |")
     for tool, s in summary.items():
         if "growth_per_life_mb" in s:
             lives = ", ".join(f"{g:+.0f}" for g in s["growth_per_life_mb"])
@@ -386,7 +427,8 @@ def plot(summary: Mapping[str, Any], path: Path) -> None:
     for tool, s in summary.items():
         rss = np.asarray(s["rss_mb"])
         x = np.arange(1, len(rss) + 1)
-        style = "-" if tool.startswith("ours") else ":" if tool in REFERENCES else "--"
+        style = "-." if tool.endswith("_purge") else ":" if tool.startswith("train_only") else (
+            "-" if tool.startswith("ours") else "--")
         (line,) = left.plot(x, rss, style, label=LABELS[tool], linewidth=1.2)
         base = rss[min(WARMUP, len(rss)) - 1]
         right.plot(x, rss - base, style, color=line.get_color(), label=LABELS[tool], linewidth=1.2)
@@ -408,6 +450,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="30 trials per tool")
     parser.add_argument("--trials", type=int, help="trials per tool (default 100, quick 30)")
     parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS + REFERENCES)
+    parser.add_argument("--name", help="results file name (default memory, quick memory_quick)")
     parser.add_argument("--replot", metavar="JSON", help="only redraw the plot and table from a results file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--workdir", help=argparse.SUPPRESS)
@@ -421,7 +464,7 @@ def main() -> None:
         print_table(saved["summary"], saved["trials"])
         plot(saved["summary"], Path(args.replot).with_suffix(".png"))
         return
-    name = "memory_quick" if args.quick else "memory"
+    name = args.name or ("memory_quick" if args.quick else "memory")
     trials = args.trials or (30 if args.quick else 100)
     from keras_geo.search import load_data
 

@@ -144,7 +144,7 @@ def print_table(summary: dict, trials: int) -> None:
 def plot(summary: dict, path: Path) -> None:
     """Engine ms per trial against the number of trials in the search (log y)."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=(9, 4.2))
     for tool, s in summary.items():
         x, y = zip(*s["windows"])
         ax.plot(x, y, marker=".", linestyle="-" if tool in OURS else "--", label=LABELS[tool])
@@ -155,7 +155,7 @@ def plot(summary: dict, path: Path) -> None:
     ax.set_ylabel("engine time per trial (ms), zero-cost objective")
     ax.set_title("Engine overhead per trial as the search grows")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
@@ -186,7 +186,7 @@ def main() -> None:
             n = min(trials, BAYES_CAP) if tool == "bayes" else trials
             t0 = time.perf_counter()
             runs.append(run_tool(tool, n, workdir))
-            print(f"{LABELS[tool]}: {n} trials in {time.perf_counter() - t0:.1f} s", flush=True)
+            print(f"{LABELS[tool]}: {len(runs[-1]['stamps'])} trials in {time.perf_counter() - t0:.1f} s", flush=True)
     summary = summarise(runs, trials)
     print(f"\nMachine: {describe_machine()}")
     print_table(summary, trials)

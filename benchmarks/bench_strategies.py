@@ -50,6 +50,10 @@ LABELS = {
     "ga_tpe": "ours GA+TPE", "optuna_tpe": "Optuna TPE", "optuna_cmaes": "Optuna CMA-ES",
     "optuna_nsga2": "Optuna NSGA-II", "optuna_random": "Optuna random", "hyperopt_tpe": "hyperopt fmin TPE",
 }
+# One colour per tool in every panel; TPE-like tools share a hue, ours solid and peers dashed.
+COLORS = {"random": "tab:grey", "grid": "tab:olive", "tpe": "tab:orange", "ga": "tab:blue", "bayes": "tab:purple",
+          "ga_tpe": "tab:green", "optuna_tpe": "tab:red", "optuna_cmaes": "tab:cyan", "optuna_nsga2": "tab:pink",
+          "optuna_random": "black", "hyperopt_tpe": "tab:brown"}
 # Grid search only where a full grid fits the budget exactly (10 x 10 on Branin).
 GRID_SETTINGS = {"branin": {"n_per_float": 10}}
 RANDOM_REFERENCE = 200
@@ -175,24 +179,24 @@ def plot(summary: dict, budget: int, path: Path) -> None:
     """Median regret curves (log scale) with the quartile band, one panel per problem."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(summary), figsize=(5 * len(summary), 4), squeeze=False)
-    colors = plt.get_cmap("tab20").colors
     for ax, (problem_name, tools) in zip(axes[0], summary.items()):
         x = np.arange(1, budget + 1)
-        for i, (tool, s) in enumerate(tools.items()):
+        for tool, s in tools.items():
             lo, med, hi = (np.maximum(np.asarray(q), 1e-6) for q in s["curve_quartiles"])
             ours = tool in OURS
-            ax.plot(x, med, color=colors[i % len(colors)], linewidth=2 if ours else 1.2,
+            ax.plot(x, med, color=COLORS[tool], linewidth=2 if ours else 1.2,
                     linestyle="-" if ours else "--", label=LABELS[tool])
             if tool in ("ga_tpe", "optuna_tpe"):
-                ax.fill_between(x, lo, hi, color=colors[i % len(colors)], alpha=0.15)
+                ax.fill_between(x, lo, hi, color=COLORS[tool], alpha=0.15)
         ax.set_yscale("log")
         ax.set_xlabel("trials")
         ax.set_ylabel("regret (best so far - minimum)")
         ax.set_title(problem_name)
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=7)
-    fig.suptitle("Median regret over seeds (bands: quartiles of ours GA+TPE and Optuna TPE)")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center right", fontsize=8)
+    fig.suptitle("Median regret over seeds (bands: quartiles of ours GA+TPE and Optuna TPE; floor 1e-6)")
+    fig.tight_layout(rect=(0, 0, 0.87, 1))
     fig.savefig(path, dpi=110)
 
 

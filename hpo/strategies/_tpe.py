@@ -90,6 +90,7 @@ class TPEModel:
         self.labels: list[str] = [n for n in space if n in self.domain.params]
         self._pending: dict[str, dict[str, Any]] = {}
         self.n_finished = 0
+        self._stale = False  # documents inserted since the last Trials.refresh()
 
     # -------------------------------------------------------------- docs --
     def _misc(self, tid: int, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -114,6 +115,11 @@ class TPEModel:
         """One TPE proposal (canonical params); nothing is recorded."""
         from hyperopt import tpe
 
+        if self._stale:
+            # Refreshing walks every document: done once per proposal, not once per ask and tell
+            # (GA+TPE proposes from TPE only for a share of its children).
+            self.trials.refresh()
+            self._stale = False
         (doc,) = tpe.suggest(
             self.trials.new_trial_ids(1),  # the id is only consumed; no document is inserted
             self.domain,
@@ -145,7 +151,7 @@ class TPEModel:
         doc = self._new_doc(params)
         self._pending[h] = doc
         self.trials.insert_trial_docs([doc])
-        self.trials.refresh()
+        self._stale = True
 
     def observe(self, results: list[Result]) -> None:
         """Record finished results (pending documents are completed in place)."""
@@ -165,7 +171,7 @@ class TPEModel:
             self.n_finished += 1
         if new_docs:
             self.trials.insert_trial_docs(new_docs)
-        self.trials.refresh()
+        self._stale = True
 
 
 class TPEStrategy(Strategy):
