@@ -110,6 +110,9 @@ def keras_tuner_params(hp: Any, space: Space) -> dict[str, Any]:
                 value = _kt_define(hp, name, p)
         else:
             value = _kt_define(hp, name, p)
+        if isinstance(p, Int) and value is not None:
+            # Keras Tuner's Bayesian oracle rounds a log-scale integer past its bounds (33 in [4, 32]).
+            value = min(max(int(value), p.low), p.high)
         params[name] = value
     return space.canonical(space.prune({k: v for k, v in params.items() if v is not None}))
 

@@ -119,6 +119,31 @@ def test_reset_state_clears_keras_global_state():
     assert keras.backend.get_uid("probe") == 1
 
 
+def test_trainings_do_not_pile_up_traced_graphs_in_the_gradient_registry(data):
+    # Each traced train step registers a CustomGradient-N entry holding its graph; reset_state
+    # drops the entries of earlier trainings, so a long search does not keep every model's graphs.
+    import gc
+    import weakref
+
+    registry = training._custom_gradient_registry()
+    assert registry is not None, "TensorFlow's gradient registry moved: update training._custom_gradient_registry"
+
+    def custom():
+        return {k for k in registry if k.startswith("CustomGradient-")}
+
+    refs, counts = [], []
+    for seed in range(3):
+        result = training.train("filler_cnn", data, {**TINY, "epochs": 1}, seed=seed)
+        refs.append(weakref.ref(result.model))
+        counts.append(len(custom() - training._REGISTRY_AT_IMPORT))
+        del result
+    assert counts[0] > 0  # the probe sees what it is meant to see
+    assert counts[-1] <= counts[0]  # not one more set of entries per training
+    training.reset_state(0)
+    gc.collect()
+    assert refs[0]() is None and refs[1]() is None  # earlier models are freed
+
+
 def test_nan_loss_raises_training_diverged(data):
     x, y = data["train"]
     bad = {"train": (np.full_like(x, np.nan), y)}
