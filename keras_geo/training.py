@@ -194,8 +194,8 @@ def _drop_dead_custom_gradients() -> None:
     Each traced train step registers a ``CustomGradient-N`` function in a global registry
     (``tf.custom_gradient`` in graph mode, reached through the optimizer's ``all_reduce``),
     and its closure holds the whole traced graph, so neither ``clear_session`` nor
-    ``gc.collect`` can free a finished model's graphs: a worker grew by about 9 MB per
-    small trial (876 MB over 100 trials; ``benchmarks/bench_memory.py``). Dropping the
+    ``gc.collect`` can free a finished model's graphs: a worker grew by about 10 MB per
+    small trial (876 MB from trial 10 to 100; ``benchmarks/bench_memory.py``). Dropping the
     entries added since import, just before the session is cleared, frees them (21 MB
     over 100 trials). It uses a private TensorFlow attribute and does nothing if that is
     absent.
