@@ -12,8 +12,9 @@
   hyperparameter fit was 97 % of a proposal's time at 300 results.
 * Long searches: beyond ``max_points`` results (500) the GP sees the best
   half of that many and a seeded random sample of the rest, so a proposal's
-  cost stops growing (a GP is cubic in its points).  Values are modelled as they are (``output_transform="none"``,
-  default); ``"rank"`` rank-Gaussianises them first, which protects against
+  cost stops growing (a GP is cubic in its points).
+* Values are modelled as they are (``output_transform="none"``, default);
+  ``"rank"`` rank-Gaussianises them first, which protects against
   a few huge values (diverged runs) but measured far worse on smooth
   objectives.
 * Acquisition: expected improvement (exploration margin ``xi``, in units of the

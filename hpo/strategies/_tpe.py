@@ -17,6 +17,11 @@ everything this strategy asked and was told:
   evaluated instead of proposing the same optimum again.  Turn this off with
   ``constant_liar=False`` (pending points are then invisible to TPE).
 
+Integer parameters get continuous densities over their bins, rounded back
+(:meth:`Space.to_hyperopt` with ``quantized=False``): hyperopt's quantized
+densities loop in Python over every finished trial, 3.3x slower at 1,000
+trials (``benchmarks/bench_overhead.py``).
+
 Conditional parameters are flat in the hyperopt space (see
 :meth:`Space.to_hyperopt`); an inactive parameter is recorded with no value in
 a document, which is exactly how hyperopt itself handles a parameter absent
