@@ -57,8 +57,6 @@ Results: ``benchmarks/results/cnn_search.json`` and ``cnn_search.png``;
 """
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import tempfile
@@ -75,8 +73,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     RESULTS,
+    bench_parser,
     describe_machine,
     keras_tuner_params,
+    load_results,
     optuna_params,
     pyplot,
     save_results,
@@ -306,9 +306,9 @@ def summarise(runs: list[dict[str, Any]], trials: int) -> dict[str, Any]:
         end = float(np.median([r["trials"][-1]["t"] for r in mine]))
         grid = np.linspace(0.0, max(r["trials"][-1]["t"] for r in mine), 200)
         timed = np.array([best_at_times(r, grid) for r in mine])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # all-NaN columns before any trial ended
-            time_curve = np.nanmedian(timed, axis=0)
+        # A plain median: NaN until every seed has finished a trial, so the curve never steps
+        # down when a late seed's first value joins the others.
+        time_curve = np.median(timed, axis=0)
         out[tool] = {
             "best_at": at,
             "best_final": float(np.median([c[-1] for c in curves])),
@@ -403,15 +403,12 @@ def warm_up(tools: list[str], space: Space, train: Trainer) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="1 seed, 5 trials")
+    parser = bench_parser(__doc__, quick="1 seed, 5 trials", trials="trials per run (default 20, quick 5)",
+                          choices=TOOLS)
     parser.add_argument("--seeds", type=int, help="seeds per tool (default 3, quick 1)")
-    parser.add_argument("--trials", type=int, help="trials per run (default 20, quick 5)")
-    parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
-    parser.add_argument("--replot", metavar="JSON", help="only redraw the plot and table from a results file")
     args = parser.parse_args()
     if args.replot:
-        saved = json.loads(Path(args.replot).read_text())
+        saved = load_results(args.replot)
         print_table(saved["summary"], saved["trials"], saved["seeds"])
         plot(saved["summary"], saved["seeds"], Path(args.replot).with_suffix(".png"))
         return

@@ -23,7 +23,6 @@ Results: ``benchmarks/results/duplicates.json`` and ``duplicates.png``.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import logging
@@ -36,7 +35,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import (RESULTS, describe_machine, hyperopt_fmin, keras_tuner_params, optuna_params,  # noqa: E402
+from common import (RESULTS, bench_parser, describe_machine, hyperopt_fmin, keras_tuner_params, optuna_params,  # noqa: E402
                     pyplot, save_results)
 
 from hpo.space import Space, params_hash  # noqa: E402
@@ -145,11 +144,9 @@ def count(calls: list[dict]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="2 seeds")
+    parser = bench_parser(__doc__, quick="2 seeds, no Keras Tuner Bayesian", choices=OURS + PEERS, replot=False)
     parser.add_argument("--seeds", type=int, help="seeds per tool (default 5, quick 2)")
     parser.add_argument("--budget", type=int, default=60, help="trials per search (default 60)")
-    parser.add_argument("--tools", nargs="+", default=list(OURS + PEERS), choices=OURS + PEERS)
     args = parser.parse_args()
     seeds = args.seeds or (2 if args.quick else 5)
     tools = [t for t in args.tools if not (args.quick and t == "kt_bayesian")]  # its GP: ~3 s per trial

@@ -22,9 +22,12 @@ resident set size (RSS, ``psutil``) of the process that trains, after every tria
   and then calls ``keras.backend.clear_session()``, as Optuna's Keras examples do.
 
 The training function is shared: every tool calls :func:`keras_geo.training.train`,
-which starts each trial with ``keras.backend.clear_session(free_memory=True)`` and
-``gc.collect()`` (``training.reset_state``). So every peer gets a clear_session per
-trial, whatever its default (Keras Tuner clears the session itself only in its own
+which starts each trial with ``training.reset_state``: it drops the entries that
+finished models left in TensorFlow's gradient registry (each traced train step
+registers a ``CustomGradient-N`` function whose closure holds the graph, so without
+this neither of the next two can free a model), then
+``keras.backend.clear_session(free_memory=True)`` and ``gc.collect()``. So every peer
+gets that clean-up per trial, whatever its default (Keras Tuner clears the session itself only in its own
 build path, ``Tuner._try_build``, which a ``run_trial`` override bypasses): what differs
 between the tools is their own machinery (stores, trial records, artifacts, oracles).
 
@@ -32,8 +35,8 @@ Reference runs, not in the default list, show where memory goes:
 
 * ``train_only`` -- no search tool at all: a loop that calls ``train`` on points
   sampled from the space (the floor any tool can reach with this training function).
-* ``train_only_noclear`` -- the same with ``reset_state``'s ``clear_session`` and
-  ``gc.collect`` taken out (seeding kept): what clearing the session buys.
+* ``train_only_noclear`` -- the same with ``reset_state``'s clean-up (registry,
+  ``clear_session``, ``gc.collect``) taken out, seeding kept: what the clean-up buys.
 * ``ours_serial_noartifact`` -- ``ours_serial`` with an objective that trains but
   saves no model (what the ``.keras`` artifacts cost).
 
@@ -53,11 +56,9 @@ Results: ``benchmarks/results/memory.json`` and ``memory.png`` (``--quick``:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -71,22 +72,19 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import RESULTS, describe_machine, keras_tuner_params, optuna_params, pyplot, save_results  # noqa: E402
+from common import (RESULTS, bench_parser, describe_machine, keras_tuner_params, load_results,  # noqa: E402
+                    optuna_params, pyplot, run_worker, save_results)
 
 TOOLS = ("ours_serial", "ours_local", "keras_tuner", "optuna")
-REFERENCES = ("train_only", "train_only_noclear", "ours_serial_noartifact", "train_only_purge", "ours_serial_purge",
-              "ours_local_purge")
+REFERENCES = ("train_only", "train_only_noclear", "ours_serial_noartifact")
 LABELS = {
     "ours_serial": "ours, one process, no recycling",
     "ours_local": "ours, local worker (recycled every 20)",
     "keras_tuner": "Keras Tuner (random)",
     "optuna": "Optuna TPE + clear_session",
     "train_only": "train() alone, no search tool",
-    "train_only_noclear": "train() alone, no clear_session",
+    "train_only_noclear": "train() alone, no reset_state clean-up",
     "ours_serial_noartifact": "ours, one process, no artifacts",
-    "train_only_purge": "train() alone + registry purge",
-    "ours_serial_purge": "ours, one process + registry purge",
-    "ours_local_purge": "ours, local worker (recycled every 20) + registry purge",
 }
 GOAL_MB = 50.0
 WARMUP = 10  # trials before the growth is measured (TensorFlow's first graphs and pools)
@@ -125,14 +123,11 @@ class RssReporting:
     last trial. Picklable when the wrapped objective is.
     """
 
-    def __init__(self, objective: Any, purge: bool = False) -> None:
+    def __init__(self, objective: Any) -> None:
         self.objective = objective
-        self.purge = purge
 
     def setup(self, device: Any) -> None:
-        """Passes the per-worker set-up on (and patches the worker's training for ``purge``)."""
-        if self.purge:
-            purging_custom_gradients()
+        """Passes the per-worker set-up on."""
         setup = getattr(self.objective, "setup", None)
         if callable(setup):
             setup(device)
@@ -213,7 +208,11 @@ def shared_train(config: Mapping[str, Any]):
 
 
 def without_clear_session() -> None:
-    """Takes ``clear_session`` and ``gc.collect`` out of :func:`keras_geo.training.reset_state` (seeding stays)."""
+    """Takes the clean-up out of :func:`keras_geo.training.reset_state` (seeding stays).
+
+    No ``clear_session``, no ``gc.collect`` and no dropping of the gradient-registry
+    entries of finished models: what the clean-up between trials buys.
+    """
     import keras
 
     from keras_geo import training
@@ -228,33 +227,6 @@ def without_clear_session() -> None:
     training.reset_state = reset_state
 
 
-def purging_custom_gradients() -> None:
-    """Makes :func:`keras_geo.training.reset_state` drop the gradients TensorFlow registered for dead graphs.
-
-    The fix this benchmark proposes, applied here from outside. Each traced train step
-    registers a ``CustomGradient-N`` function in TensorFlow's global gradient registry
-    (``tf.custom_gradient`` in graph mode; Keras' optimizer reaches it through the
-    default distribution strategy's ``all_reduce``), and its closure holds the traced
-    graph: neither ``clear_session`` nor ``gc.collect`` can free a model's graphs while
-    the entry is there. Dropping the entries added since start-up, before the session is
-    cleared, frees them (the current model's entries stay until the next trial).
-    """
-    from tensorflow.python.framework import ops as tf_ops
-
-    from keras_geo import training
-
-    registry = tf_ops._gradient_registry._registry
-    at_start = set(registry)
-    reset = training.reset_state
-
-    def reset_state(seed: int, *, deterministic: bool = True) -> None:
-        for key in [k for k in registry if k.startswith("CustomGradient-") and k not in at_start]:
-            del registry[key]
-        reset(seed, deterministic=deterministic)
-
-    training.reset_state = reset_state
-
-
 def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
     """Runs one tool's search in this process; the readings after every trial."""
     config = demo_config(trials, workdir, "local" if tool.startswith("ours_local") else "serial")
@@ -262,8 +234,6 @@ def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
     started = time.perf_counter()
     baseline = sample()  # before TensorFlow is imported
 
-    if tool in ("train_only_purge", "ours_serial_purge"):
-        purging_custom_gradients()
     if tool.startswith("ours"):
         from hpo import executors, strategies
         from hpo.loop import Budget, run_search
@@ -276,7 +246,7 @@ def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
         models = Path(workdir) / "models"
         local = tool.startswith("ours_local")
         if local:
-            objective: Any = RssReporting(KerasObjective(config, models), purge=tool == "ours_local_purge")
+            objective: Any = RssReporting(KerasObjective(config, models))
             executor: Any = executors.LocalExecutor(1, max_trials_per_worker=RECYCLE)
         else:
             objective = PlainObjective(config) if tool == "ours_serial_noartifact" else KerasObjective(config, models)
@@ -354,10 +324,8 @@ def run_tool(tool: str, trials: int, workdir: str) -> dict[str, Any]:
     """One tool in a fresh interpreter (no memory shared between tools)."""
     folder = Path(workdir) / tool
     folder.mkdir()
-    out = folder / "readings.json"
-    subprocess.run([sys.executable, __file__, "--worker", tool, "--trials", str(trials), "--workdir", str(folder),
-                    "--out", str(out)], check=True)
-    return json.loads(out.read_text())
+    return run_worker(__file__, folder / "readings.json", "--worker", tool, "--trials", str(trials),
+                      "--workdir", str(folder))
 
 
 # --------------------------------------------------------------------------- #
@@ -427,8 +395,7 @@ def plot(summary: Mapping[str, Any], path: Path) -> None:
     for tool, s in summary.items():
         rss = np.asarray(s["rss_mb"])
         x = np.arange(1, len(rss) + 1)
-        style = "-." if tool.endswith("_purge") else ":" if tool.startswith("train_only") else (
-            "-" if tool.startswith("ours") else "--")
+        style = ":" if tool.startswith("train_only") else "-" if tool.startswith("ours") else "--"
         (line,) = left.plot(x, rss, style, label=LABELS[tool], linewidth=1.2)
         base = rss[min(WARMUP, len(rss)) - 1]
         right.plot(x, rss - base, style, color=line.get_color(), label=LABELS[tool], linewidth=1.2)
@@ -446,21 +413,15 @@ def plot(summary: Mapping[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="30 trials per tool")
-    parser.add_argument("--trials", type=int, help="trials per tool (default 100, quick 30)")
-    parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS + REFERENCES)
+    parser = bench_parser(__doc__, quick="30 trials per tool", trials="trials per tool (default 100, quick 30)",
+                          choices=TOOLS + REFERENCES, default=TOOLS, hidden=("worker", "workdir", "out"))
     parser.add_argument("--name", help="results file name (default memory, quick memory_quick)")
-    parser.add_argument("--replot", metavar="JSON", help="only redraw the plot and table from a results file")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         Path(args.out).write_text(json.dumps(worker(args.worker, args.trials, args.workdir)))
         return
     if args.replot:
-        saved = json.loads(Path(args.replot).read_text())
+        saved = load_results(args.replot)
         print_table(saved["summary"], saved["trials"])
         plot(saved["summary"], Path(args.replot).with_suffix(".png"))
         return

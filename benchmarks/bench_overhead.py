@@ -22,9 +22,7 @@ with anything else). Results: ``benchmarks/results/overhead.json`` and
 """
 from __future__ import annotations
 
-import argparse
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +32,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import RESULTS, describe_machine, optuna_params, pyplot, save_results  # noqa: E402
+from common import (RESULTS, bench_parser, describe_machine, load_results, optuna_params, pyplot,  # noqa: E402
+                    run_worker, save_results)
 
 OURS = ("random", "grid", "ga", "tpe", "ga_tpe", "bayes")
 PEERS = ("optuna_memory", "optuna_sqlite")
@@ -106,10 +105,8 @@ def windows(stamps: list[float], width: int) -> list[tuple[int, float]]:
 
 def run_tool(tool: str, trials: int, workdir: str) -> dict:
     """One tool in a fresh interpreter (no state shared between tools)."""
-    out = Path(workdir) / f"{tool}.json"
-    subprocess.run([sys.executable, __file__, "--worker", tool, "--trials", str(trials), "--workdir", workdir,
-                    "--out", str(out)], check=True)
-    return json.loads(out.read_text())
+    return run_worker(__file__, Path(workdir) / f"{tool}.json", "--worker", tool, "--trials", str(trials),
+                      "--workdir", workdir)
 
 
 def summarise(runs: list[dict], trials: int) -> dict:
@@ -161,21 +158,14 @@ def plot(summary: dict, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="500 trials")
-    parser.add_argument("--trials", type=int, help="trials per tool (default 5000, quick 500)")
-    parser.add_argument("--tools", nargs="+", default=list(OURS + PEERS), choices=OURS + PEERS)
-    parser.add_argument("--replot", metavar="JSON", help="only redraw the plot and table from a results file")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--workdir", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = bench_parser(__doc__, quick="500 trials", trials="trials per tool (default 5000, quick 500)",
+                        choices=OURS + PEERS, hidden=("worker", "workdir", "out")).parse_args()
     if args.worker:
         Path(args.out).write_text(json.dumps(worker(args.worker, args.trials, args.workdir)))
         return
     name = "overhead_quick" if args.quick else "overhead"
     if args.replot:
-        saved = json.loads(Path(args.replot).read_text())
+        saved = load_results(args.replot)
         print_table(saved["summary"], saved["trials"])
         plot(saved["summary"], Path(args.replot).with_suffix(".png"))
         return

@@ -38,7 +38,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import RESULTS, describe_machine, pyplot, save_results  # noqa: E402
+from common import RESULTS, bench_parser, describe_machine, load_results, pyplot, run_worker, save_results  # noqa: E402
 
 SETTINGS = ("ours_1", "ours_2", "optuna_1", "optuna_threads_2", "optuna_processes_2")
 LABELS = {"ours_1": "ours, 1 worker", "ours_2": "ours, 2 workers", "optuna_1": "Optuna, n_jobs=1",
@@ -152,10 +152,8 @@ def measure(setting: str, trials: int) -> dict:
     """Starts a fresh interpreter for ``setting``; whole-job and trial-span throughput."""
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         started = time.time()
-        subprocess.run([sys.executable, __file__, "--worker", setting, "--trials", str(trials), "--out", out.name],
-                       check=True)
+        result = run_worker(__file__, out.name, "--worker", setting, "--trials", str(trials))
         whole = time.time() - started
-        result = json.loads(Path(out.name).read_text())
     spans = result["spans"]
     span = max(e for _, e in spans) - min(s for s, _ in spans)
     n = len(spans)
@@ -196,13 +194,8 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="6 trials per setting")
-    parser.add_argument("--trials", type=int, help="trials per setting (default 16, quick 6)")
-    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=SETTINGS)
-    parser.add_argument("--replot", metavar="JSON", help="only redraw the plot and table from a results file")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
-    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser = bench_parser(__doc__, quick="6 trials per setting", trials="trials per setting (default 16, quick 6)",
+                          choices=SETTINGS, choice_flag="--settings", hidden=("worker", "out"))
     parser.add_argument("--optuna-process", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.optuna_process:
@@ -213,7 +206,7 @@ def main() -> None:
         return
     name = "parallel_quick" if args.quick else "parallel"
     if args.replot:
-        saved = json.loads(Path(args.replot).read_text())
+        saved = load_results(args.replot)
         print_table(saved["rows"])
         plot(saved["rows"], Path(args.replot).with_suffix(".png"))
         return

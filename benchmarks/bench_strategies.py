@@ -24,8 +24,6 @@ curves, median and quartiles); ``--quick`` writes ``strategies_quick.*``.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 import sys
@@ -37,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, describe_machine, hyperopt_fmin, optuna_params, pyplot, save_results  # noqa: E402
+from common import (RESULTS, bench_parser, describe_machine, hyperopt_fmin, load_results, optuna_params,  # noqa: E402
+                    pyplot, save_results)
 
 from hpo import problems, strategies  # noqa: E402
 from hpo.trial import Result  # noqa: E402
@@ -201,18 +200,15 @@ def plot(summary: dict, budget: int, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="3 seeds, 60 trials, a lighter GP")
+    parser = bench_parser(__doc__, quick="3 seeds, 60 trials, a lighter GP", choices=TOOLS)
     parser.add_argument("--seeds", type=int, help="seeds per tool and problem (default 10, quick 3)")
     parser.add_argument("--budget", type=int, help="trials per run (default 100, quick 60)")
     parser.add_argument("--problems", nargs="+", default=sorted(problems.PROBLEMS), choices=sorted(problems.PROBLEMS))
-    parser.add_argument("--tools", nargs="+", default=list(TOOLS), choices=TOOLS)
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="runs in parallel (default: all cores)")
-    parser.add_argument("--replot", metavar="JSON", help="only redraw the plot and tables from a results file")
     args = parser.parse_args()
     name = "strategies_quick" if args.quick else "strategies"
     if args.replot:
-        saved = json.loads(Path(args.replot).read_text())
+        saved = load_results(args.replot)
         print_tables(saved["summary"], saved["targets"], saved["budget"], saved["seeds"])
         plot(saved["summary"], saved["budget"], Path(args.replot).with_suffix(".png"))
         return

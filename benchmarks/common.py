@@ -10,10 +10,12 @@ imported only by the functions that need them.
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
 import platform
+import subprocess
 import sys
 from collections.abc import Mapping
 from importlib import metadata
@@ -59,6 +61,44 @@ def save_results(name: str, data: Mapping[str, Any], *, results_dir: str | Path 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"machine": machine(), **data}, indent=1))
     return path
+
+
+def bench_parser(doc: str | None, *, quick: str, trials: str | None = None, choices: tuple[str, ...] = (),
+                 default: tuple[str, ...] | None = None, choice_flag: str = "--tools", replot: bool = True,
+                 hidden: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """The command line every peer benchmark shares; each adds its own options to it.
+
+    ``--quick`` (its meaning in ``quick``), ``--trials`` when ``trials`` is given,
+    ``choice_flag`` (``--tools`` by default) over ``choices`` with ``default`` selected,
+    ``--replot JSON`` and the ``hidden`` options (``--worker`` and the like) that a
+    benchmark passes to the fresh interpreters it starts itself (:func:`run_worker`).
+    """
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=quick)
+    if trials:
+        parser.add_argument("--trials", type=int, help=trials)
+    if choices:
+        parser.add_argument(choice_flag, nargs="+", default=list(default or choices), choices=list(choices))
+    if replot:
+        parser.add_argument("--replot", metavar="JSON", help="only redraw the plot and table from a results file")
+    for name in hidden:
+        parser.add_argument(f"--{name}", help=argparse.SUPPRESS)
+    return parser
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """A results file written by :func:`save_results` (for ``--replot``)."""
+    return json.loads(Path(path).read_text())
+
+
+def run_worker(script: str, out: str | Path, *args: str) -> Any:
+    """Runs ``script --out OUT ARGS...`` in a fresh interpreter and returns the JSON it wrote to OUT.
+
+    Each measured tool runs in its own process, so that no tool's memory, threads or
+    imports count for another.
+    """
+    subprocess.run([sys.executable, script, *args, "--out", str(out)], check=True)
+    return json.loads(Path(out).read_text())
 
 
 def pyplot():
