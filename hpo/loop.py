@@ -186,9 +186,8 @@ class _Loop:
         if not artifact or not Path(artifact).is_file():
             return  # e.g. a cache hit of a trial whose model was not kept
         previous, previous_id = self.store.get_meta("best_artifact"), self.store.get_meta("best_trial")
-        self.store.set_meta("best_artifact", artifact)
-        self.store.set_meta("best_trial", trial_id)
-        self.store.set_meta("best_value", value)
+        # One transaction: a kill between the three writes must not pair one model with another's value.
+        self.store.update_meta({"best_artifact": artifact, "best_trial": trial_id, "best_value": value})
         # Only the best model is needed for export; the rest would fill the disk. A cache
         # hit's artifact belongs to the trial it copies (maybe in another store): never
         # delete it from here.
@@ -275,9 +274,12 @@ class _Loop:
                 and self.summary.failed == self.finished - self.summary.replayed:
             last = self.store.trials(FAILED, search_id=self.search_id)[-1]
             last_line = (last.error or "unknown error").strip().splitlines()[-1]
+            hint = ""
+            if any(word in last_line for word in ("ResourceExhausted", "out of memory", "OOM", "MemoryError")):
+                hint = " Out of memory: lower the batch size or the image size, or run fewer trials per GPU."
             raise SearchAborted(
                 f"the first {self.summary.failed} trials all failed; stopping. Last error: {last_line} "
-                f"(full tracebacks are in the store)"
+                f"(full tracebacks are in the store).{hint}"
             )
 
     # -- the two modes -----------------------------------------------------------------------
@@ -350,6 +352,29 @@ class _Loop:
             pairs.append((self._complete(outcome), outcome.trial_id))
         return pairs
 
+    def drive(self, objective: Callable[..., Any], synchronous: bool, batch_size: int | None) -> SearchSummary:
+        """Starts the executor, runs the search in its mode, and always closes the executor."""
+        self.executor.start(objective)
+        try:
+            if synchronous:
+                size = batch_size or int(getattr(self.strategy, "population_size", 0) or 4)
+                self.run_sync(size)
+            else:
+                self.run_async()
+        except KeyboardInterrupt:
+            self.interrupt_running("interrupted: the search stopped while this trial ran")
+            self.executor.abort()
+            raise
+        except SearchAborted:
+            self.interrupt_running("interrupted: the search stopped while this trial ran")
+            raise
+        finally:
+            self.executor.close()
+            self.progress.close()
+            self.summary.elapsed_s = time.monotonic() - self.started
+            self.summary.best = self.store.best(self.direction, search_id=self.search_id)
+        return self.summary
+
     def interrupt_running(self, reason: str) -> None:
         for trial_id in list(self.running):
             self.store.interrupt(trial_id, reason)
@@ -380,7 +405,9 @@ def run_search(
             see :mod:`hpo.executors`. A ``metrics["artifact"]`` path (e.g. a saved model)
             is kept for the best trial only (``store.get_meta("best_artifact")``).
         strategy: A fresh strategy built with the search's seed and settings.
-        store: The trial store, holding the search (``store.create_search`` first).
+        store: The trial store, holding the search (``store.create_search`` first). The search
+            takes its writer lock (:meth:`~hpo.store.TrialStore.acquire_lock`) unless it is held
+            already, and gives it back at the end if it took it.
         executor: Serial, local pool, ...; started here and closed at the end.
         budget: When to stop.
         seed: The search seed; each trial's seed is :func:`trial_seed` of it. Defaults to `0`.
@@ -399,27 +426,14 @@ def run_search(
 
     Raises:
         SearchAborted: on a fatal trial error, or when the first trials all fail.
+        StoreLocked: another search or resume is writing to the store.
         KeyboardInterrupt: after marking running trials ``interrupted`` (resume re-runs them).
     """
-    loop = _Loop(objective, strategy, store, executor, budget, seed, direction, progress,
-                 warm_start, keep_artifacts, search_id, on_trial)
-    executor.start(objective)
+    took_lock = store.acquire_lock()
     try:
-        if synchronous:
-            size = batch_size or int(getattr(strategy, "population_size", 0) or 4)
-            loop.run_sync(size)
-        else:
-            loop.run_async()
-    except KeyboardInterrupt:
-        loop.interrupt_running("interrupted: the search stopped while this trial ran")
-        executor.abort()
-        raise
-    except SearchAborted:
-        loop.interrupt_running("interrupted: the search stopped while this trial ran")
-        raise
+        loop = _Loop(objective, strategy, store, executor, budget, seed, direction, progress,
+                     warm_start, keep_artifacts, search_id, on_trial)
+        return loop.drive(objective, synchronous, batch_size)
     finally:
-        executor.close()
-        loop.progress.close()
-        loop.summary.elapsed_s = time.monotonic() - loop.started
-        loop.summary.best = store.best(direction, search_id=loop.search_id)
-    return loop.summary
+        if took_lock:
+            store.release_lock()

@@ -216,13 +216,17 @@ def _test(value: Any, op: str, operand: Any) -> bool:
 # --------------------------------------------------------------------------- #
 # parameter types
 # --------------------------------------------------------------------------- #
+#: Integer parameters stay within what a float64 (and an int64) holds exactly.
+_INT_LIMIT = 2**53
+
+
 def _as_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"{what} must be an integer; received {value!r}")
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if not float(value).is_integer():
+    if not isinstance(value, numbers.Integral) and not (math.isfinite(value) and float(value).is_integer()):
         raise ValueError(f"{what} must be an integer; received {value!r}")
+    if abs(int(value)) > _INT_LIMIT:
+        raise ValueError(f"{what} must be within +-2**53; received {value!r}")
     return int(value)
 
 

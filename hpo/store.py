@@ -3,7 +3,15 @@
 One store file holds one or more searches and their trials.  The process that
 runs the search loop is the only writer; readers (a dashboard, a notebook, a
 second ``TrialStore`` on the same file) may open it concurrently thanks to
-WAL mode.
+WAL mode.  The writer holds :meth:`TrialStore.acquire_lock` (an ``flock`` on
+``STORE.lock`` beside the file, released by the kernel however the process
+ends, SIGKILL included): a second search or resume on the same store is
+refused with :class:`StoreLocked`, naming the process that holds it.
+
+A damaged file (truncated by a full disk or a partial copy, overwritten) is
+refused when it is opened (SQLite's ``quick_check``) with a :class:`StoreError`
+that says so, and any SQLite error later on is raised as a :class:`StoreError`
+too, never as a bare ``sqlite3`` traceback.
 
 Durability rule: every write method runs in its own transaction, committed
 (``synchronous=FULL``) before it returns -- so a result is on disk before the
@@ -35,7 +43,9 @@ import contextlib
 import json
 import math
 import os
+import socket
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -45,7 +55,12 @@ from typing import Any
 from .space import params_hash as _params_hash
 from .trial import DONE, INTERRUPTED, QUEUED, RUNNING, TRIAL_STATUSES, Trial
 
-__all__ = ["TrialStore", "StoreError", "SearchInfo", "SCHEMA_VERSION", "APPLICATION_ID", "jsonable"]
+__all__ = ["TrialStore", "StoreError", "StoreLocked", "SearchInfo", "SCHEMA_VERSION", "APPLICATION_ID", "jsonable"]
+
+try:  # POSIX; elsewhere the writer lock is not available and a warning says so
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 #: Version of the schema below, kept in ``PRAGMA user_version``.
 SCHEMA_VERSION = 1
@@ -92,6 +107,15 @@ CREATE TABLE meta (
 
 class StoreError(Exception):
     """The file is not a usable keras-geo trial store, or an operation is invalid for its state."""
+
+
+class StoreLocked(StoreError):
+    """Another process is writing to the store (a search or resume runs on it)."""
+
+
+# The writer locks this process holds: lock file path -> [open lock file, number of stores sharing it].
+_HELD: dict[str, list[Any]] = {}
+_HELD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -169,7 +193,13 @@ class TrialStore:
             os.makedirs(parent, exist_ok=True)
             if os.path.isdir(self.path):
                 raise StoreError(f"{self.path!r} is a directory, not a trial store")
+            if os.path.isfile(self.path) and os.path.getsize(self.path) == 0:
+                # SQLite would take an empty file for a new database and build a store in it;
+                # an empty store file is a truncated one, which the user must hear about.
+                raise StoreError(f"{self.path!r} is an empty file (0 bytes), not a keras-geo trial store; "
+                                 f"if it was a store, it was truncated: restore it, or delete it to start afresh")
         self._lock = threading.RLock()
+        self._lock_key: str | None = None  # set while this store shares the process's writer lock
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per write.
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -179,7 +209,7 @@ class TrialStore:
             self._open()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
-            raise StoreError(f"{self.path!r} is not a keras-geo trial store ({exc})") from None
+            raise StoreError(f"{self.path!r} is damaged or not a keras-geo trial store (SQLite: {exc})") from None
         except StoreError:
             self._conn.close()
             raise
@@ -203,6 +233,12 @@ class TrialStore:
             )
         elif version < 1:
             raise StoreError(f"{self.path!r} has an unknown store schema version {version}")
+        else:
+            # A truncated or overwritten file may still open: check its pages once (fast, linear).
+            problems = [r[0] for r in c.execute("PRAGMA quick_check(3)")]
+            if problems != ["ok"]:
+                raise StoreError(f"{self.path!r} is a damaged keras-geo trial store (SQLite quick_check: "
+                                 f"{'; '.join(problems)}); restore it from a copy")
         if self.path != ":memory:":
             mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -222,7 +258,7 @@ class TrialStore:
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, committed before the caller's method returns."""
-        with self._lock:
+        with self._lock, self._sqlite_errors():
             if self._conn is None:
                 raise StoreError("the trial store is closed")
             c = self._conn
@@ -235,16 +271,104 @@ class TrialStore:
             c.execute("COMMIT")
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._sqlite_errors():
             if self._conn is None:
                 raise StoreError("the trial store is closed")
             cur = self._conn.execute(sql, tuple(args))
             cols = [d[0] for d in cur.description]
             return [dict(zip(cols, row)) for row in cur.fetchall()]
 
+    @contextlib.contextmanager
+    def _sqlite_errors(self) -> Iterator[None]:
+        """SQLite failures after opening (a file damaged meanwhile, a full disk) as :class:`StoreError`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path!r}: SQLite error: {exc}") from exc
+
+    # ---------------------------------------------------------------- lock --
+    @property
+    def lock_path(self) -> str:
+        """The lock file beside the store (``STORE.lock``)."""
+        return self.path + ".lock"
+
+    def acquire_lock(self) -> bool:
+        """Makes this process the store's only writer; True if this store took the lock now, False if it had it.
+
+        The lock is an ``flock`` on :attr:`lock_path`, which records who holds it. The
+        kernel releases it when its process ends in any way (SIGKILL and node crashes
+        included), so a killed search never blocks its resume. The lock belongs to the
+        process: several ``TrialStore`` objects of one process on one file share it (a
+        notebook cell run twice opens the store again before the first object is gone),
+        and it is released when the last of them closes. An in-memory store needs no lock.
+
+        Raises:
+            StoreLocked: another process holds it.
+        """
+        if self._lock_key is not None or self.path == ":memory:":
+            return False
+        if fcntl is None:  # pragma: no cover - Windows
+            import warnings
+
+            warnings.warn("no flock on this platform: nothing stops a second writer on the store", stacklevel=2)
+            return False
+        key = os.path.realpath(self.lock_path)
+        with _HELD_LOCK:
+            if key in _HELD:  # this process writes already: share its lock
+                _HELD[key][1] += 1
+                self._lock_key = key
+                return True
+            self._lock_key = key
+            try:
+                _HELD[key] = [self._flock(), 1]
+            except BaseException:
+                self._lock_key = None
+                raise
+        return True
+
+    def _flock(self) -> Any:
+        """Takes the ``flock`` of :attr:`lock_path` and writes who holds it; the open lock file."""
+        handle = open(self.lock_path, "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            raise StoreLocked(
+                f"{self.path} is in use by {holder}; a store has one writer at a time. Wait for that search "
+                f"to end (or stop it), or search into another store"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:4]))
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()} ({command or 'python'}), since "
+                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.flush()
+        return handle
+
+    def release_lock(self) -> None:
+        """Gives this store's share of the writer lock back (idempotent); :meth:`close` does it too."""
+        if self._lock_key is None:
+            return
+        with _HELD_LOCK:
+            key, self._lock_key = self._lock_key, None
+            held = _HELD.get(key)
+            if held is None:
+                return
+            held[1] -= 1
+            if held[1] > 0:
+                return
+            handle = _HELD.pop(key)[0]
+        with contextlib.suppress(OSError):
+            handle.seek(0)
+            handle.truncate()
+        handle.close()  # closing the file releases the flock
+
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection and release the writer lock (idempotent)."""
         with self._lock:
+            self.release_lock()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
@@ -518,8 +642,13 @@ class TrialStore:
     # ----------------------------------------------------------------- meta --
     def set_meta(self, key: str, value: Any) -> None:
         """Store a JSON-able ``value`` under ``key`` (e.g. the best model's path)."""
+        self.update_meta({key: value})
+
+    def update_meta(self, values: Mapping[str, Any]) -> None:
+        """Store several JSON-able values in one transaction: all of them are written, or none."""
         with self._write() as c:
-            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (str(key), _dumps(value)))
+            c.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                          [(str(k), _dumps(v)) for k, v in values.items()])
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default``."""

@@ -165,7 +165,12 @@ def _search(args: argparse.Namespace, backend: str | None, executor=None) -> int
         return _on_backend(args, _search, config["executor"]["name"])
     warm_start = _store(args.warm_start) if args.warm_start else None
     store = search.open_store(config)
-    return _run_search(store, config, warm_start, executor)
+    try:
+        return _run_search(store, config, warm_start, executor)
+    finally:
+        store.close()  # gives the writer lock back
+        if warm_start is not None:
+            warm_start.close()
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -174,13 +179,18 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace, backend: str | None, executor=None) -> int:
     store = _store(args.store)
+    store.acquire_lock()  # refused at once if a search still runs on it
     config = store.get_search().config
     # Any backend resumes any store: this run's executor may differ from the stored one.
     config["executor"] = {**config["executor"], **({"name": backend} if backend else {}),
                           **({"workers": args.workers} if args.workers else {})}
     if executor is None and config["executor"]["name"] in DISTRIBUTED:
+        store.close()  # reopened on rank 0 of the job
         return _on_backend(args, _resume, config["executor"]["name"])
-    return _run_search(store, config, executor=executor)
+    try:
+        return _run_search(store, config, executor=executor)
+    finally:
+        store.close()
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -196,8 +206,6 @@ def _grad_cam_section(store, out: Path) -> tuple[str, str] | None:
     artifact = store.get_meta("best_artifact")
     if not artifact or not Path(artifact).is_file():
         return None
-    import keras
-
     from keras_geo import explain
     from keras_geo.search import load_data
 
@@ -205,7 +213,7 @@ def _grad_cam_section(store, out: Path) -> tuple[str, str] | None:
     config = (store.get_search(trial.search_id) or store.get_search()).config  # the search that trained it
     try:
         data, class_names = load_data(config["dataset"])
-        model = keras.models.load_model(artifact, safe_mode=True)
+        model = _load_model(artifact)
         x, y = data["val"]
         chosen = explain.pick_per_class(y, per_class=2)
         explained = explain.explain_to_files(
@@ -279,15 +287,31 @@ def _explain_inputs(paths: Sequence[str], size: tuple[int, int], channels: int):
     return np.stack(images), names, true, classes
 
 
-def _cmd_explain(args: argparse.Namespace) -> int:
-    if not Path(args.model).is_file():
-        raise UsageError(f"no such model file: {args.model}")
+def _load_model(path: str | Path):
+    """A ``.keras`` file loaded with ``safe_mode`` (no code inside it runs); a clear error otherwise."""
     import keras
 
     import keras_geo  # noqa: F401  (registers custom objects before loading)
+
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except ValueError as error:
+        if "safe_mode" in str(error):
+            raise UsageError(
+                f"refusing to load {path}: it holds Python code (a lambda) that would run on loading. "
+                f"Load it with keras.models.load_model(..., safe_mode=False) only if you trust its origin"
+            ) from None
+        raise UsageError(f"cannot load {path} as a Keras model: {str(error).splitlines()[0]}") from None
+    except (OSError, KeyError, TypeError) as error:  # a damaged zip, a foreign or truncated file
+        raise UsageError(f"cannot load {path} as a Keras model ({type(error).__name__}: {error})") from None
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    if not Path(args.model).is_file():
+        raise UsageError(f"no such model file: {args.model}")
     from keras_geo import explain
 
-    model = keras.models.load_model(args.model, safe_mode=True)
+    model = _load_model(args.model)
     _, height, width, channels = model.inputs[0].shape
     x, names, true, folder_classes = _explain_inputs(args.inputs, (int(height), int(width)), int(channels))
     n_classes = int(model.output_shape[-1])
@@ -322,12 +346,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     artifact = store.get_meta("best_artifact")
     if not artifact or not Path(artifact).is_file():
         raise UsageError(f"{args.store} has no saved best model (no trial finished, or its file was removed)")
-    import keras
-
-    import keras_geo  # noqa: F401  (registers custom objects before loading)
-
     # safe_mode refuses any code (lambdas) inside the file; the model is checked before it is handed out.
-    model = keras.models.load_model(artifact, safe_mode=True)
+    model = _load_model(artifact)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(artifact, out)

@@ -22,6 +22,7 @@ Every problem raises :class:`ConfigError` whose message starts with the dotted k
 from __future__ import annotations
 
 import copy
+import math
 import inspect
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,6 +94,9 @@ _DIRECTIONS = ("maximize", "minimize")
 
 
 def _fail(key: str, message: str) -> None:
+    """Raises the one-line :class:`ConfigError` ``KEY: MESSAGE`` (odd characters in either are escaped)."""
+    key = str(key) if str(key).isprintable() else repr(str(key))
+    message = str(message).replace("\r", "\\r").replace("\n", "\\n")
     raise ConfigError(f"{key}: {message}")
 
 
@@ -109,13 +113,16 @@ def _section(config: Mapping[str, Any], key: str, allowed: Mapping[str, Any]) ->
     return {**copy.deepcopy(dict(allowed)), **dict(value)}
 
 
-def _integer(key: str, value: Any, minimum: int | None = None, *, optional: bool = False) -> int | None:
+def _integer(key: str, value: Any, minimum: int | None = None, *, optional: bool = False,
+             maximum: int | None = None) -> int | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         _fail(key, f"must be an integer; received {value!r}")
     if minimum is not None and value < minimum:
         _fail(key, f"must be >= {minimum}; received {value}")
+    if maximum is not None and value > maximum:
+        _fail(key, f"must be <= {maximum}; received {value}")
     return int(value)
 
 
@@ -176,17 +183,33 @@ def _dataset(config: Mapping[str, Any], base: Path | None) -> dict[str, Any]:
     return {"name": name, **section}
 
 
-def _strategy_settings(cls: type) -> list[str]:
-    """Keyword settings a strategy class accepts, following ``**settings`` up to its parents."""
-    names: list[str] = []
+def _strategy_settings(cls: type) -> dict[str, Any]:
+    """Keyword settings a strategy class accepts, with their defaults, following ``**settings`` up to its parents."""
+    settings: dict[str, Any] = {}
     for klass in cls.__mro__:
         if "__init__" not in vars(klass) or klass is strategies.Strategy:
             continue
         parameters = inspect.signature(klass.__init__).parameters.values()
-        names += [p.name for p in parameters if p.kind == p.KEYWORD_ONLY and p.name not in ("seed", *names)]
+        for p in parameters:
+            if p.kind == p.KEYWORD_ONLY and p.name != "seed" and p.name not in settings:
+                settings[p.name] = p.default
         if not any(p.kind == p.VAR_KEYWORD for p in parameters):
             break
-    return names
+    return settings
+
+
+def _setting_type(key: str, value: Any, default: Any) -> None:
+    """A strategy setting has the type of its default (a None default takes anything)."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            _fail(key, f"must be true or false; received {value!r}")
+    elif isinstance(default, int):
+        _integer(key, value)
+    elif isinstance(default, float):
+        if _number(key, value) is not None and not math.isfinite(value):
+            _fail(key, f"must be finite; received {value!r}")
+    elif isinstance(default, str) and not isinstance(value, str):
+        _fail(key, f"must be a string; received {value!r}")
 
 
 def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = None) -> dict[str, Any]:
@@ -215,7 +238,7 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
     if not isinstance(name, str) or not name.strip():
         _fail("name", f"must be a non-empty string; received {name!r}")
     config["name"] = name
-    config["seed"] = _integer("seed", raw.get("seed", 0))
+    config["seed"] = _integer("seed", raw.get("seed", 0), 0, maximum=2**32 - 1)  # what every RNG accepts
     store = raw.get("store")
     if store is not None and (not isinstance(store, str) or not store):
         _fail("store", f"must be a file path; received {store!r}")
@@ -270,9 +293,10 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
     if not isinstance(strategy["settings"], Mapping):
         _fail("strategy.settings", f"must be a mapping; received {strategy['settings']!r}")
     accepted = _strategy_settings(strategies.strategy_class(strategy["name"]))
-    for key in strategy["settings"]:
+    for key, value in strategy["settings"].items():
         if key not in accepted:
             _fail(f"strategy.settings.{key}", f"unknown setting of {strategy['name']}; allowed: {', '.join(accepted)}")
+        _setting_type(f"strategy.settings.{key}", value, accepted[key])
     try:
         strategies.get(strategy["name"], space, seed=config["seed"], **strategy["settings"])
     except (TypeError, ValueError) as error:

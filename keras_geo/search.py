@@ -147,11 +147,20 @@ class KerasObjective:
 
 
 def open_store(config: dict[str, Any], *, new_search: bool = True) -> TrialStore:
-    """Opens (creating folders as needed) the store a configuration names; adds a search if asked."""
+    """Opens (creating folders as needed) the store a configuration names; adds a search if asked.
+
+    Adding a search takes the store's writer lock (:class:`hpo.store.StoreLocked` if another
+    search or resume holds it); closing the store gives it back.
+    """
     path = Path(config["store"])
     path.parent.mkdir(parents=True, exist_ok=True)
     store = TrialStore(path)
     if new_search:
+        try:
+            store.acquire_lock()  # before the new search is written: a second driver adds nothing
+        except BaseException:
+            store.close()
+            raise
         store.create_search(config, seed=config["seed"], name=config["name"])
     return store
 

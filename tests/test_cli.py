@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
 from keras_geo.cli import main
+from test_config import BAD, MINIMAL
 
 TINY = {
     "name": "tiny",
@@ -194,3 +200,166 @@ def test_worker_setup_applies_the_thread_plan(tmp_path):
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[-2:] == ["1", "1"]
+
+
+# --------------------------------------------------------------------------- #
+# faults and bad input at the command line: one line, exit 2 (or 1, 130), no traceback
+# --------------------------------------------------------------------------- #
+def one_line(err: str) -> str:
+    """The one error line of stderr (a progress bar may precede it); no traceback anywhere."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.startswith("keras-geo-hpo")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("patch, message", BAD, ids=[m.split(":")[0] for _, m in BAD])
+def test_every_malformed_config_exits_2_with_one_line_naming_the_key(tmp_path, capsys, patch, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({**MINIMAL, "store": str(tmp_path / "s.db"), **patch}))
+    assert main(["search", str(path)]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert re.search(message, err), err
+    assert not (tmp_path / "s.db").exists()  # refused before anything was written
+
+
+def _register_oom_builder():
+    from keras_geo import models
+
+    if "oom_cnn" not in models.available():
+        @models.register("oom_cnn")
+        def oom_cnn(input_shape, n_classes, filters: int = 8):
+            """A builder that runs out of GPU memory, as a too large model does."""
+            import tensorflow as tf
+
+            raise tf.errors.ResourceExhaustedError(None, None, f"OOM when allocating tensor with shape[{filters},4096,4096]")
+
+
+def test_out_of_memory_trials_fail_with_the_error_and_the_search_stops_with_a_hint(tmp_path, capsys):
+    from hpo.store import TrialStore
+
+    _register_oom_builder()
+    config = write(tmp_path, model={"builder": "oom_cnn"}, space={"filters": {"type": "int", "low": 2, "high": 8}},
+                   budget={"trials": 6})
+    assert main(["search", str(config)]) == 1
+    err = one_line(capsys.readouterr().err)
+    assert "the first 3 trials all failed" in err and "ResourceExhaustedError: OOM when allocating" in err
+    assert "Out of memory: lower the batch size" in err
+    store = TrialStore(tmp_path / "run" / "store.db")
+    failed = store.trials("failed")
+    assert len(failed) == 3 and all("ResourceExhaustedError" in t.error for t in failed)
+    assert store.counts()["running"] == 0
+
+
+def test_a_second_driver_on_a_busy_store_exits_2_naming_the_holder(searched, tmp_path, capsys):
+    from faults import lock_held_elsewhere
+
+    from hpo.store import TrialStore
+
+    _, store_path = searched
+    reader = TrialStore(store_path)
+    before = len(reader.searches())
+    with lock_held_elsewhere(store_path) as holder:
+        assert main(["resume", str(store_path)]) == 2
+        assert f"in use by pid {holder.pid}" in one_line(capsys.readouterr().err)
+        config = tmp_path / "again.yaml"
+        config.write_text(yaml.safe_dump({**TINY, "store": str(store_path)}))
+        assert main(["search", str(config)]) == 2
+        assert "one writer at a time" in one_line(capsys.readouterr().err)
+    assert len(reader.searches()) == before  # the refused search added nothing
+
+
+def test_a_damaged_store_exits_2(tmp_path, capsys):
+    whole = tmp_path / "whole.db"
+    from hpo.store import TrialStore
+
+    with TrialStore(whole) as store:
+        store.create_search({}, seed=0)
+    cut = tmp_path / "cut.db"
+    cut.write_bytes(whole.read_bytes()[:100])
+    for command in (["status", str(cut)], ["resume", str(cut)], ["report", str(cut), "--out", str(tmp_path / "r")]):
+        assert main(command) == 2
+        assert "damaged" in one_line(capsys.readouterr().err)
+
+
+def test_models_with_code_inside_are_refused_by_safe_mode(tmp_path, capsys):
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Lambda(lambda x: x * 2)(inputs)))
+    keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
+    image = tmp_path / "img.png"
+    import cv2
+
+    cv2.imwrite(str(image), np.zeros((8, 8), np.uint8))
+    assert main(["explain", str(tmp_path / "lambda.keras"), str(image), "--out", str(tmp_path / "x")]) == 2
+    assert "refusing to load" in one_line(capsys.readouterr().err)
+    (tmp_path / "junk.keras").write_bytes(b"PK\x03\x04" + b"junk" * 50)
+    assert main(["explain", str(tmp_path / "junk.keras"), str(image), "--out", str(tmp_path / "x")]) == 2
+    assert "cannot load" in one_line(capsys.readouterr().err)
+
+
+def _calls(path: Path):
+    """(dotted name, keyword constants) of every call in a source file, e.g. ("np.load", {"allow_pickle": False})."""
+    import ast
+
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            parts, func = [], node.func
+            while isinstance(func, ast.Attribute):
+                parts.append(func.attr)
+                func = func.value
+            if isinstance(func, ast.Name):
+                parts.append(func.id)
+            keywords = {k.arg: k.value.value for k in node.keywords if isinstance(k.value, ast.Constant)}
+            yield ".".join(reversed(parts)), keywords
+
+
+def test_no_store_config_or_cache_file_is_ever_unpickled():
+    """Files are read as JSON, YAML (safe_load), SQLite, .npz without pickles and .keras in safe mode;
+    pickle only hands the objective to the worker processes a search started itself."""
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for path in [*(root / "hpo").rglob("*.py"), *(root / "keras_geo").rglob("*.py")]:
+        where = path.relative_to(root)
+        for name, keywords in _calls(path):
+            last = name.rsplit(".", 1)[-1]
+            if name in ("pickle.load", "yaml.load", "yaml.unsafe_load", "marshal.load", "marshal.loads",
+                        "shelve.open", "joblib.load", "dill.load", "dill.loads"):
+                offenders.append(f"{where}: {name}")
+            elif name == "pickle.loads" and where.parts[:2] != ("hpo", "executors"):
+                offenders.append(f"{where}: pickle.loads outside the executors")
+            elif name in ("np.load", "numpy.load") and keywords.get("allow_pickle") is not False:
+                offenders.append(f"{where}: {name} without allow_pickle=False")
+            elif last == "load_model" and "." in name and keywords.get("safe_mode") is not True:
+                offenders.append(f"{where}: {name} without safe_mode=True")
+    assert not offenders, offenders
+
+
+CTRL_C_CLI = {"executor": {"name": "local", "workers": 2}, "budget": {"trials": 40}, "training": {"epochs": 3, "batch_size": 8}}
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_the_command_line_says_how_to_resume(tmp_path):
+    from hpo.store import TrialStore
+
+    config = write(tmp_path, **CTRL_C_CLI)
+    store_path = tmp_path / "run" / "store.db"
+    process = subprocess.Popen([sys.executable, "-m", "keras_geo.cli", "search", str(config)], start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        if store_path.exists():
+            with TrialStore(store_path) as store:
+                if store.get_search() is not None and store.counts()["done"] >= 1 and store.counts()["running"]:
+                    break
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err[-2000:]
+    assert f"Resume with: keras-geo-hpo resume {store_path}" in err
+    assert "Traceback" not in err, err[-3000:]
+    with TrialStore(store_path) as store:
+        counts = store.counts()
+    assert counts["running"] == 0 and counts["queued"] == 0 and counts["interrupted"] >= 1 and counts["done"] >= 1

@@ -78,6 +78,16 @@ BAD = [
     ({"dataset": {"name": "npz"}}, "dataset.path: an .npz file is required"),
     ({"dataset": {"name": "npz", "path": "missing.npz"}}, "dataset.path: no such file"),
     ({"dataset": {"n_train": 0}}, "dataset.n_train: must be >= 1"),
+    ({"seed": -1}, "seed: must be >= 0"),
+    ({"seed": 2**40}, "seed: must be <= 4294967295"),
+    ({"space": {"filters": {"type": "int", "low": 4, "high": 10**30}}}, r"space: .*filters.*within \+-2\*\*53"),
+    ({"strategy": {"name": "ga", "settings": {"population_size": "ten"}}},
+     "strategy.settings.population_size: must be an integer; received 'ten'"),
+    ({"strategy": {"name": "ga", "settings": {"crossover_prob": "high"}}},
+     "strategy.settings.crossover_prob: must be a number"),
+    ({"strategy": {"name": "tpe", "settings": {"constant_liar": "yes"}}},
+     "strategy.settings.constant_liar: must be true or false"),
+    ({"space\n": {}}, r"'space\\n': unknown key"),
 ]
 
 
@@ -118,3 +128,64 @@ def test_folder_dataset_checks_its_settings(tmp_path):
                            ({"image_size": 4}, "dataset.image_size: must be >= 16")):
         with pytest.raises(ConfigError, match=message):
             validate_config({**base, "dataset": {**base["dataset"], **patch}})
+
+
+# --------------------------------------------------------------------------- #
+# property: no mutation of a valid configuration ends in a traceback
+# --------------------------------------------------------------------------- #
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-10**9, 10**9), st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12), st.sampled_from(["", "ga", "tpe", "local", "mpi", "folder", "npz", "log", "int", "-1"]),
+    st.lists(st.one_of(st.integers(-5, 5), st.text(max_size=4)), max_size=4),
+    st.dictionaries(st.sampled_from(["type", "low", "high", "log", "step", "values", "x", "name"]),
+                    st.one_of(st.integers(-5, 5), st.floats(-1, 1), st.text(max_size=4), st.booleans()), max_size=4),
+)
+
+
+def _mappings(tree, path=()):
+    """Every (path, mapping) inside a configuration, the root included."""
+    if isinstance(tree, dict):
+        yield path, tree
+        for key, value in tree.items():
+            yield from _mappings(value, (*path, key))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)  # derandomized: CI sees the same cases every run
+@given(st.data())
+def test_random_config_mutations_give_a_config_error_never_a_traceback(data):
+    import copy
+
+    config = copy.deepcopy(validate_config({**MINIMAL, "space": {
+        "filters": {"type": "int", "low": 4, "high": 16},
+        "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+        "pooling": ["max", "avg"]}}))
+    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+        targets = list(_mappings(config))
+        path, mapping = data.draw(st.sampled_from(targets), label="where")
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]), label="action")
+        if action == "add" or not mapping:
+            mapping[data.draw(st.text(min_size=1, max_size=8), label="new key")] = data.draw(VALUES, label="value")
+        else:
+            key = data.draw(st.sampled_from(sorted(mapping, key=str)), label="key")
+            if action == "delete":
+                del mapping[key]
+            else:
+                mapping[key] = data.draw(VALUES, label="value")
+    try:
+        valid = validate_config(config)
+    except ConfigError as error:
+        message = str(error)
+        assert message and "\n" not in message and ": " in message, message  # "key.path: what is allowed"
+        return
+    # What validates also starts: the space samples, the strategy proposes, the budget holds.
+    from hpo import strategies
+    from hpo.loop import Budget
+    from hpo.space import Space
+
+    space = Space.from_dict(valid["space"])
+    strategy = strategies.get(valid["strategy"]["name"], space, seed=valid["seed"], **valid["strategy"]["settings"])
+    assert len(strategy.ask(2)) >= 1
+    Budget(**valid["budget"])

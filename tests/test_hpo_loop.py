@@ -1,11 +1,6 @@
-"""The search loop: budgets, modes, cache, resume after a kill, failures, artifacts."""
+"""The search loop: budgets, modes, cache, failures, artifacts (kills and resume: test_faults.py)."""
 from __future__ import annotations
 
-import math
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -231,42 +226,3 @@ def test_budget_validation_names_the_field():
         Budget(trials=0)
     with pytest.raises(ValueError, match="at least one"):
         Budget()
-
-
-KILLABLE = textwrap.dedent(
-    """
-    import sys, time
-    sys.path.insert(0, {tests!r})
-    from test_hpo_loop import search, slow_quadratic
-    search({path!r}, slow_quadratic, strategy="ga", trials=24, seed=11, synchronous=True, batch_size=4)
-    """
-)
-
-
-def test_resume_after_sigkill_keeps_every_finished_trial_once(tmp_path):
-    reference, _ = search(tmp_path / "ref.db", strategy="ga", trials=24, seed=11, synchronous=True, batch_size=4)
-    path = tmp_path / "killed.db"
-    script = KILLABLE.format(tests=str(Path(__file__).parent), path=str(path))
-    process = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        time.sleep(0.05)
-        if path.exists() and TrialStore(path).get_search() is not None \
-                and TrialStore(path).counts()["done"] >= 9:
-            break
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    before = {t.id: t for t in TrialStore(path).trials("done")}
-    assert 9 <= len(before) < 24, "the kill did not land mid-search"
-
-    CALLS.clear()
-    store, summary = search(path, strategy="ga", trials=24, seed=11, synchronous=True, batch_size=4)
-    after = store.trials()
-    # Nothing finished was lost or trained again; the rest ran; the outcome equals the uninterrupted run.
-    assert all(after_t.value == before[after_t.id].value for after_t in after if after_t.id in before)
-    assert len(CALLS) == 24 - len(before)
-    assert summary.replayed == len(before)
-    assert len(after) == 24 and len({t.params_hash for t in after}) == 24
-    assert sequence(store) == sequence(reference)
-    assert store.best().value == reference.best().value
-    assert math.isfinite(store.best().value)

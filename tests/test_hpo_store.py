@@ -198,8 +198,8 @@ def test_not_a_store(tmp_path: Path) -> None:
         TrialStore(tmp_path)
     empty = tmp_path / "empty.sqlite"
     empty.write_bytes(b"")
-    with TrialStore(empty) as st:  # an empty file becomes a store
-        assert st.get_search() is None
+    with pytest.raises(StoreError, match="empty file .*truncated"):  # a store truncated to nothing is not new
+        TrialStore(empty)
 
 
 def test_newer_schema_is_refused(path: Path) -> None:

@@ -8,12 +8,20 @@ across trials (start-up and data loading are paid once) and are recycled after
 ``max_trials_per_worker`` trials, because frameworks leak memory across trials
 even after clearing their sessions. A worker that dies mid-trial is replaced and
 its trial is reported ``failed`` with the exit code; the search goes on.
+
+Workers ignore Ctrl-C (SIGINT reaches the whole process group): the driver
+decides, marks the running trials ``interrupted`` and terminates them. A worker
+whose driver is gone (killed with SIGKILL, or its node's job ended) notices
+within a second and exits, mid-trial or idle, so no orphan keeps a GPU busy.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import pickle
 import queue
+import signal
+import threading
 import time
 from dataclasses import dataclass
 
@@ -23,6 +31,15 @@ from ._base import Executor, Objective, Outcome, Task, evaluate, setup_objective
 __all__ = ["LocalExecutor"]
 
 _POLL_S = 0.05
+_WATCH_S = 1.0  # how often a worker checks that its driver is still there
+
+
+def _exit_with_driver(driver_pid: int) -> None:
+    """Ends this worker process as soon as its driver is gone (checked every second)."""
+    while True:
+        time.sleep(_WATCH_S)
+        if os.getppid() != driver_pid:  # re-parented: the driver died without closing us
+            os._exit(3)
 
 
 def _worker_main(
@@ -33,6 +50,8 @@ def _worker_main(
     max_trials: int | None,
     name: str,
 ) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    threading.Thread(target=_exit_with_driver, args=(os.getppid(),), name="driver-watch", daemon=True).start()
     # Order matters: environment first, then unpickling (which imports the
     # objective's module and its framework).
     device.apply()

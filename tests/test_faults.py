@@ -1,0 +1,158 @@
+"""Faults a long search meets, injected: kills, dying workers, failing trials, two drivers, damaged stores, Ctrl-C.
+
+The kill campaign's harness is ``tests/faults.py`` (run it as a script for the
+RELIABILITY.md table); here each fault is injected once.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import asdict
+from pathlib import Path
+
+import faults
+import pytest
+
+from hpo.store import StoreError, StoreLocked, TrialStore
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """One folder for the kill tests: the uninterrupted reference search is run once."""
+    return tmp_path_factory.mktemp("kills")
+
+
+# --------------------------------------------------------------------------- #
+# the driver killed with SIGKILL at ten points
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("point", list(faults.KILL_POINTS))
+def test_driver_killed_anywhere_loses_and_retrains_nothing(point, folder):
+    verdict = faults.inject_kill(point, folder)
+    report = asdict(verdict)
+    assert verdict.killed, report  # the fault landed where it was aimed
+    assert verdict.lost == 0 and verdict.retrained == 0 and verdict.duplicates == 0, report
+    # Every trial trained exactly once in all: before the kill, or after the resume.
+    assert verdict.done_before + verdict.rerun == faults.TRIALS, report
+    assert verdict.same_as_reference, report  # same trials, values, best and best model
+    assert verdict.orphans == 0, report  # the dead driver's workers ended by themselves
+
+
+def test_the_kill_harness_sees_a_lost_trial(folder, monkeypatch):
+    """The judge is not blind: a store that forgets a finished trial is caught."""
+    original = TrialStore.trials
+
+    def forgetful(self, status=None, **kwargs):
+        found = original(self, status, **kwargs)
+        return found[1:] if status is None and len(found) == faults.TRIALS else found
+
+    monkeypatch.setattr(TrialStore, "trials", forgetful)
+    verdict = faults.inject_kill("between_trials", folder / "judge")
+    assert verdict.killed and (verdict.lost == 1 or not verdict.same_as_reference)
+
+
+# --------------------------------------------------------------------------- #
+# a worker killed mid-trial
+# --------------------------------------------------------------------------- #
+def test_a_worker_killed_mid_trial_is_replaced_and_the_search_completes(tmp_path):
+    verdict = faults.inject_worker_kill(tmp_path)
+    assert verdict.killed and verdict.same_as_reference, asdict(verdict)  # 23 done, 1 failed "died", 1 replaced
+    assert verdict.lost == 0 and verdict.retrained == 0, asdict(verdict)
+
+
+# --------------------------------------------------------------------------- #
+# two drivers on one store
+# --------------------------------------------------------------------------- #
+def test_a_second_writer_is_refused_until_the_first_is_gone(tmp_path):
+    path = tmp_path / "store.db"
+    with faults.lock_held_elsewhere(path) as holder:
+        reader = TrialStore(path)  # reading is fine
+        with pytest.raises(StoreLocked, match=rf"in use by pid {holder.pid} on .*one writer at a time"):
+            reader.acquire_lock()
+        holder.kill()  # SIGKILL: the kernel releases the lock with the process
+        holder.wait()
+        assert reader.acquire_lock() is True
+        assert reader.acquire_lock() is False  # held already
+        reader.close()
+
+
+def test_stores_of_one_process_share_its_lock(tmp_path):
+    """A notebook cell run twice opens the store again while the first object lives: not a second writer."""
+    path = tmp_path / "store.db"
+    first, second = TrialStore(path), TrialStore(path)
+    assert first.acquire_lock() and second.acquire_lock()
+    assert not faults.another_process_can_write(path)
+    first.close()
+    assert not faults.another_process_can_write(path)  # the second store still holds the process's lock
+    second.close()
+    assert faults.another_process_can_write(path)
+
+
+def test_a_search_cannot_start_on_a_store_another_search_writes(tmp_path):
+    path = tmp_path / "store.db"
+    with TrialStore(path) as setup:
+        setup.create_search({}, seed=0)
+    with faults.lock_held_elsewhere(path):
+        with pytest.raises(StoreLocked):
+            faults.search(path, faults.LoggedObjective(str(tmp_path / "log")))
+        with TrialStore(path) as reader:
+            assert len(reader.trials()) == 0  # the refused search wrote nothing
+    # run_search gives back the lock it took: the store can be searched (resumed) again afterwards,
+    # and by another process.
+    store = faults.search(path, faults.LoggedObjective(str(tmp_path / "log")))
+    assert faults.another_process_can_write(path)  # even before the store is closed
+    store.close()
+
+
+# --------------------------------------------------------------------------- #
+# damaged and foreign files
+# --------------------------------------------------------------------------- #
+def _filled_store(path: Path) -> bytes:
+    with TrialStore(path) as store:
+        store.create_search({"strategy": "ga"}, seed=0)
+        for i in range(300):
+            trial = store.add_trial({"x": i}, 0, "running", params_hash=f"h{i}")
+            store.finish(trial, float(i), {"note": "x" * 200})
+    connection = sqlite3.connect(path)  # fold the WAL into the file, as a copy of a quiet store would be
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.01, 0.25, 0.5, 0.75, 0.95])
+def test_a_truncated_store_is_refused_with_a_clear_error(tmp_path, keep):
+    data = _filled_store(tmp_path / "whole.db")
+    path = tmp_path / "cut.db"
+    path.write_bytes(data[: int(len(data) * keep)])
+    expected = "empty file .* truncated" if keep == 0 else "damaged"
+    with pytest.raises(StoreError, match=expected):
+        TrialStore(path)
+
+
+def test_a_store_with_a_damaged_page_is_refused(tmp_path):
+    data = bytearray(_filled_store(tmp_path / "whole.db"))
+    page = 4096
+    data[len(data) // 2: len(data) // 2 + page] = os.urandom(page)  # one page overwritten mid-file
+    path = tmp_path / "damaged.db"
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="damaged"):
+        TrialStore(path).trials()
+
+
+@pytest.mark.parametrize("content", [b"hello, I am a CSV\n1,2,3\n", os.urandom(8192)], ids=["text", "random"])
+def test_a_file_that_is_no_store_is_refused(tmp_path, content):
+    path = tmp_path / "other.db"
+    path.write_bytes(content)
+    with pytest.raises(StoreError, match="not a keras-geo trial store"):
+        TrialStore(path)
+
+
+# --------------------------------------------------------------------------- #
+# Ctrl-C
+# --------------------------------------------------------------------------- #
+def test_ctrl_c_stops_the_workers_and_leaves_a_consistent_store(tmp_path):
+    verdict = faults.inject_ctrl_c(tmp_path)
+    report = asdict(verdict)
+    assert verdict.killed, report  # exit 130 after the KeyboardInterrupt reached the driver
+    assert verdict.orphans == 0, report  # no worker left behind
+    assert verdict.same_as_reference, report  # none running or queued, >= 1 interrupted, no traceback, resumed
+    assert verdict.lost == 0 and verdict.retrained == 0 and verdict.done_before >= 3, report
