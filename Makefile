@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-horovod install install-test install-horovod bench clean
+.PHONY: demo test test-horovod install install-test install-horovod bench reliability clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_cnn_search.py --quick
 	$(PY) benchmarks/bench_filler_slices.py --quick
 	$(PY) benchmarks/bench_gradcam.py
+
+# The fault-injection campaign behind RELIABILITY.md (about 2 minutes): kills, worker deaths, Ctrl-C.
+reliability: $(VENV)/.installed-test
+	$(PY) tests/faults.py --repeats 3
 
 clean:
 	rm -rf $(VENV) $(HVD_VENV) build *.egg-info .pytest_cache

@@ -193,11 +193,6 @@ class TrialStore:
             os.makedirs(parent, exist_ok=True)
             if os.path.isdir(self.path):
                 raise StoreError(f"{self.path!r} is a directory, not a trial store")
-            if os.path.isfile(self.path) and os.path.getsize(self.path) == 0:
-                # SQLite would take an empty file for a new database and build a store in it;
-                # an empty store file is a truncated one, which the user must hear about.
-                raise StoreError(f"{self.path!r} is an empty file (0 bytes), not a keras-geo trial store; "
-                                 f"if it was a store, it was truncated: restore it, or delete it to start afresh")
         self._lock = threading.RLock()
         self._lock_key: str | None = None  # set while this store shares the process's writer lock
         try:
@@ -216,9 +211,13 @@ class TrialStore:
 
     def _open(self) -> None:
         c = self._conn
-        app_id = c.execute("PRAGMA application_id").fetchone()[0]
-        version = c.execute("PRAGMA user_version").fetchone()[0]
-        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        c.execute("BEGIN")  # one snapshot for the three reads: another process may be creating the store
+        try:
+            app_id = c.execute("PRAGMA application_id").fetchone()[0]
+            version = c.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        finally:
+            c.execute("COMMIT")
         if app_id == 0 and version == 0 and not tables:
             self._create()
         elif app_id != APPLICATION_ID:
@@ -248,6 +247,12 @@ class TrialStore:
 
     def _create(self) -> None:
         with self._write() as c:
+            if c.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                # Another connection (a search starting, a `status` opened at that moment) created
+                # the schema between our look and this write lock: nothing left to do here.
+                if c.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
+                    raise StoreError(f"{self.path!r} is an SQLite database but not a keras-geo trial store")
+                return
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     c.execute(stmt)

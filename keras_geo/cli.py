@@ -29,6 +29,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -487,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) says nothing a user can act
     # on; Python errors still show. Set TF_CPP_MIN_LOG_LEVEL yourself to see it.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Warnings (files skipped in an image folder, ...) as plain lines, without a source excerpt.
+    warnings.formatwarning = lambda message, category, *_, **__: f"keras-geo-hpo: warning: {message}\n"
     args = build_parser().parse_args(argv)
     from hpo.store import StoreError
     from keras_geo.config import ConfigError

@@ -22,6 +22,7 @@ from hpo.executors import FatalError
 from hpo.loop import Budget, SearchSummary, run_search
 from hpo.space import Space
 from hpo.store import TrialStore
+from keras_geo.config import ConfigError
 
 __all__ = ["KerasObjective", "load_data", "open_store", "run"]
 
@@ -117,6 +118,8 @@ class KerasObjective:
     def setup(self, device: WorkerDevice) -> None:
         """Called once per worker: framework set-up and data loading."""
         _configure_framework(device)
+        if self._data is not None:  # handed over by `run` (serial executor)
+            return
         try:
             self._data, self._class_names = load_data(self.config["dataset"])
         except (OSError, ValueError) as error:
@@ -205,6 +208,9 @@ def run(
         warm_start: Another store whose trained parameter sets are reused.
         executor: Runs the trials. Defaults to :func:`make_executor` of the stored
             configuration; a resume may pass another (any backend resumes any store).
+
+    Raises:
+        keras_geo.config.ConfigError: the data set cannot be loaded (checked before any trial).
     """
     info = store.get_search()
     if info is None:
@@ -216,12 +222,16 @@ def run(
     space = Space.from_dict(config["space"])
     strategy = strategies.get(config["strategy"]["name"], space, seed=config["seed"], **config["strategy"]["settings"])
     budget = Budget(**config["budget"])
-    if executor.n_workers > 1:
-        # Generate (and cache) the data set once here, before the workers start, rather than
-        # in every worker at the same time; workers then read it from the cache.
-        load_data(config["dataset"])
+    # Load (generate and cache) the data set once here, before any worker starts: a data set that
+    # cannot be read stops the search at once with one line, and workers then read the cache.
+    try:
+        data = load_data(config["dataset"])
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"dataset: cannot load the data set: {error}") from error
     # Absolute, so that workers and later `export` find the models from any folder.
     objective = KerasObjective(config, Path(store.path).resolve().parent / "models")
+    if isinstance(executor, executors.SerialExecutor):
+        objective._data, objective._class_names = data  # trials run in this process: no second load
     return run_search(
         objective,
         strategy,

@@ -358,6 +358,15 @@ except KeyboardInterrupt:
 """
 
 
+def interruptible() -> None:
+    """``preexec_fn`` giving a child the default SIGINT, as a terminal's foreground job has.
+
+    A job started in the background (``nohup ... &``, some CI runners) inherits SIGINT as
+    *ignored*, and Python then installs no KeyboardInterrupt handler: Ctrl-C could not be tested.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def inject_ctrl_c(folder: Path, after: int = 3) -> Verdict:
     """Ctrl-C (SIGINT to the whole process group, as a terminal sends it) once ``after`` trials ended on a pool
     of 2 workers; then a resume. Workers must stop without tracebacks of their own, running trials be marked
@@ -368,7 +377,7 @@ def inject_ctrl_c(folder: Path, after: int = 3) -> Verdict:
         stale.unlink(missing_ok=True)
     verdict = Verdict("ctrl_c", after)
     script = CTRL_C_SCRIPT.format(tests=str(HERE), path=str(path), log=str(log))
-    process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
+    process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, preexec_fn=interruptible,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not log.exists() or log.read_text().count("end ") < after):

@@ -280,6 +280,9 @@ def test_a_damaged_store_exits_2(tmp_path, capsys):
     for command in (["status", str(cut)], ["resume", str(cut)], ["report", str(cut), "--out", str(tmp_path / "r")]):
         assert main(command) == 2
         assert "damaged" in one_line(capsys.readouterr().err)
+    cut.write_bytes(b"")  # truncated to nothing
+    assert main(["resume", str(cut)]) == 2
+    assert "holds no search yet" in one_line(capsys.readouterr().err)
 
 
 def test_models_with_code_inside_are_refused_by_safe_mode(tmp_path, capsys):
@@ -342,12 +345,17 @@ CTRL_C_CLI = {"executor": {"name": "local", "workers": 2}, "budget": {"trials": 
 
 @pytest.mark.slow
 def test_ctrl_c_at_the_command_line_says_how_to_resume(tmp_path):
+    from faults import interruptible
+
     from hpo.store import TrialStore
 
     config = write(tmp_path, **CTRL_C_CLI)
     store_path = tmp_path / "run" / "store.db"
-    process = subprocess.Popen([sys.executable, "-m", "keras_geo.cli", "search", str(config)], start_new_session=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Output to files, not pipes that nobody reads while the search runs; faulthandler dumps
+    # every thread's stack on SIGABRT if the interrupted search ever fails to end.
+    out_file, err_file = open(tmp_path / "out.txt", "w+"), open(tmp_path / "err.txt", "w+")
+    process = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "keras_geo.cli", "search", str(config)],
+                               start_new_session=True, preexec_fn=interruptible, stdout=out_file, stderr=err_file)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         time.sleep(0.2)
@@ -356,10 +364,39 @@ def test_ctrl_c_at_the_command_line_says_how_to_resume(tmp_path):
                 if store.get_search() is not None and store.counts()["done"] >= 1 and store.counts()["running"]:
                     break
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-    out, err = process.communicate(timeout=60)
-    assert process.returncode == 130, err[-2000:]
+    try:
+        process.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        process.wait()
+    err = (tmp_path / "err.txt").read_text()
+    assert process.returncode == 130, err[-4000:]
     assert f"Resume with: keras-geo-hpo resume {store_path}" in err
     assert "Traceback" not in err, err[-3000:]
     with TrialStore(store_path) as store:
         counts = store.counts()
     assert counts["running"] == 0 and counts["queued"] == 0 and counts["interrupted"] >= 1 and counts["done"] >= 1
+
+
+def test_an_image_folder_of_junk_stops_the_search_with_one_line(tmp_path, capsys):
+    for name, content in (("a/notes.png", b"not an image"), ("b/empty.jpg", b"")):
+        (tmp_path / "images" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "images" / name).write_bytes(content)
+    config = write(tmp_path, dataset={"name": "folder", "path": str(tmp_path / "images"), "image_size": 16})
+    assert main(["search", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "keras-geo-hpo search: error: dataset: cannot load the data set: " in err and "no readable image" in err
+    assert "Traceback" not in err
+
+
+def test_junk_in_an_image_folder_is_skipped_with_a_warning_naming_it(tmp_path, capsys):
+    from keras_geo.datasets import shapes
+
+    root = shapes.write_image_folder(tmp_path / "images", 6, 16, seed=0)
+    (root / "disc" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    (root / "ring" / "README.txt").write_text("class ring")
+    config = write(tmp_path, dataset={"name": "folder", "path": str(root), "image_size": 16}, budget={"trials": 1})
+    with pytest.warns(UserWarning, match="skipped 2 file") as caught:
+        assert main(["search", str(config)]) == 0
+    message = str(caught[0].message)
+    assert "broken.png" in message and "README.txt" in message
