@@ -22,8 +22,8 @@ Every problem raises :class:`ConfigError` whose message starts with the dotted k
 from __future__ import annotations
 
 import copy
-import math
 import inspect
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any

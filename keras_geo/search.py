@@ -103,13 +103,19 @@ class KerasObjective:
     Args:
         config: A configuration from :func:`keras_geo.config.validate_config`.
         artifact_dir: Folder for the trials' saved models.
+        data: The data set already loaded (:func:`load_data`'s pair), for trials run in this
+            process; it never travels to worker processes, which load their own. Defaults to
+            `None`: loaded in :meth:`setup`.
     """
 
-    def __init__(self, config: dict[str, Any], artifact_dir: str | Path) -> None:
+    def __init__(self, config: dict[str, Any], artifact_dir: str | Path,
+                 data: tuple[dict[str, tuple], tuple[str, ...]] | None = None) -> None:
         self.config = config
         self.artifact_dir = str(artifact_dir)
         self._data: dict[str, tuple] | None = None
         self._class_names: tuple[str, ...] = ()
+        if data is not None:
+            self._data, self._class_names = data
 
     def __getstate__(self) -> dict[str, Any]:
         # Workers load the data themselves (from the on-disk cache), never through the pipe.
@@ -118,7 +124,7 @@ class KerasObjective:
     def setup(self, device: WorkerDevice) -> None:
         """Called once per worker: framework set-up and data loading."""
         _configure_framework(device)
-        if self._data is not None:  # handed over by `run` (serial executor)
+        if self._data is not None:  # given to the constructor
             return
         try:
             self._data, self._class_names = load_data(self.config["dataset"])
@@ -229,9 +235,9 @@ def run(
     except (OSError, ValueError) as error:
         raise ConfigError(f"dataset: cannot load the data set: {error}") from error
     # Absolute, so that workers and later `export` find the models from any folder.
-    objective = KerasObjective(config, Path(store.path).resolve().parent / "models")
-    if isinstance(executor, executors.SerialExecutor):
-        objective._data, objective._class_names = data  # trials run in this process: no second load
+    # A serial search trains in this process: it keeps the data loaded here (workers load their own).
+    objective = KerasObjective(config, Path(store.path).resolve().parent / "models",
+                               data=data if isinstance(executor, executors.SerialExecutor) else None)
     return run_search(
         objective,
         strategy,

@@ -30,7 +30,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -262,6 +262,42 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _orphans(pids: set[int], within_s: float) -> int:
+    """How many of these worker processes are still alive after ``within_s`` seconds (checked as they go)."""
+    deadline = time.monotonic() + within_s
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return sum(_alive(pid) for pid in pids)
+
+
+def _worker_pids(log: Path) -> set[int]:
+    """The processes that started trials, from the call log."""
+    return {int(line.split()[2]) for line in log.read_text().splitlines() if line.startswith("start")}
+
+
+def _done_trials(path: Path) -> dict[int, Any]:
+    """The done trials of a store after a fault, by id (opening it also checks that it is not damaged)."""
+    if not path.exists():
+        return {}
+    with TrialStore(path) as store:
+        return {t.id: t for t in store.trials("done")} if store.get_search() is not None else {}
+
+
+def _judge_resume(verdict: Verdict, before: Mapping[int, Any], store: TrialStore, log: Path, marker: int) -> None:
+    """Counts what the fault cost: trials done ``before`` it that the resumed ``store`` lost or changed,
+    those trained again (call log lines past ``marker``), all trainings after the resume, duplicates."""
+    after = {t.id: t for t in store.trials()}
+    trained_again = [line.split()[1] for line in log.read_text().splitlines()[marker:] if line.startswith("start")]
+    hashes_before = {t.params_hash for t in before.values()}
+    verdict.done_before = len(before)
+    verdict.lost = sum(1 for i, t in before.items()
+                       if i not in after or after[i].status != "done" or after[i].value != t.value)
+    verdict.retrained = sum(1 for h in trained_again if h in hashes_before)
+    verdict.rerun = len(trained_again)
+    done_hashes = [t.params_hash for t in after.values() if t.status == "done"]
+    verdict.duplicates = len(done_hashes) - len(set(done_hashes))
+
+
 def inject_kill(point: str, folder: Path, nth: int | None = None) -> Verdict:
     """Kills a search's driver at ``point``, resumes it, and judges the outcome against the reference."""
     nth = KILL_POINTS[point][1] if nth is None else nth
@@ -280,33 +316,16 @@ def inject_kill(point: str, folder: Path, nth: int | None = None) -> Verdict:
     if not verdict.killed:
         verdict.notes.append(f"child exit {child.returncode}: {errors.read_text().strip()[-300:]}")
         return verdict
-    calls = Path(log).read_text().splitlines() if log.exists() else []
+    if not log.exists():
+        log.touch()  # killed before its first trial
     if point == "in_trial_pool":  # the workers of the dead driver must end by themselves
-        pids = {int(line.split()[2]) for line in calls if line.startswith("start")}
-        deadline = time.monotonic() + 5
-        while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        verdict.orphans = sum(_alive(pid) for pid in pids)
-    before: dict[int, Any] = {}
-    if path.exists():
-        with TrialStore(path) as killed:  # opening it also checks that it is not damaged
-            if killed.get_search() is not None:
-                before = {t.id: t for t in killed.trials("done")}
-    verdict.done_before = len(before)
+        verdict.orphans = _orphans(_worker_pids(log), within_s=5)
+    before = _done_trials(path)
 
-    marker = len(calls)
+    marker = len(log.read_text().splitlines())
     store = search(path, LoggedObjective(str(log)), workers=2 if point == "in_trial_pool" else 0)
     try:
-        after = {t.id: t for t in store.trials()}
-        after_calls = Path(log).read_text().splitlines()[marker:]
-        trained_again = [line.split()[1] for line in after_calls if line.startswith("start")]
-        hashes_before = {t.params_hash for t in before.values()}
-        verdict.lost = sum(1 for i, t in before.items()
-                           if i not in after or after[i].status != "done" or after[i].value != t.value)
-        verdict.retrained = sum(1 for h in trained_again if h in hashes_before)
-        verdict.rerun = len(trained_again)
-        done_hashes = [t.params_hash for t in after.values() if t.status == "done"]
-        verdict.duplicates = len(done_hashes) - len(set(done_hashes))
+        _judge_resume(verdict, before, store, log, marker)
         ref = reference(folder)
         best = store.best()
         verdict.same_as_reference = (sequence(store) == sequence(ref) and best.value == ref.best().value
@@ -384,28 +403,22 @@ def inject_ctrl_c(folder: Path, after: int = 3) -> Verdict:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not log.exists() or log.read_text().count("end ") < after):
         time.sleep(0.05)
-    workers = {int(line.split()[2]) for line in log.read_text().splitlines() if line.startswith("start")}
+    workers = _worker_pids(log)
     os.killpg(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=30)
     verdict.killed = process.returncode == 130 and "interrupted" in out
     if "Traceback" in err:
         verdict.notes.append("a traceback was printed: " + err[-500:])
-    time.sleep(0.5)
-    verdict.orphans = sum(_alive(pid) for pid in workers)
+    verdict.orphans = _orphans(workers, within_s=0.5)
     with TrialStore(path) as store:
         counts = store.counts()
-        before = {t.id: t for t in store.trials("done")}
-    verdict.done_before = len(before)
+    before = _done_trials(path)
     # None left running or queued; a Ctrl-C between two batches finds nothing running to interrupt.
     consistent = counts["running"] == 0 and counts["queued"] == 0
     marker = len(log.read_text().splitlines())
     with search(path, LoggedObjective(str(log))) as store:
-        after_trials = {t.id: t for t in store.trials()}
+        _judge_resume(verdict, before, store, log, marker)
         done = store.counts()["done"]
-    trained_again = [line.split()[1] for line in log.read_text().splitlines()[marker:] if line.startswith("start")]
-    verdict.lost = sum(1 for i, t in before.items() if i not in after_trials or after_trials[i].value != t.value)
-    verdict.retrained = sum(1 for h in trained_again if h in {t.params_hash for t in before.values()})
-    verdict.rerun = len(trained_again)
     verdict.same_as_reference = consistent and done == TRIALS and "Traceback" not in err
     verdict.notes.append(f"at Ctrl-C: {counts}")
     return verdict
