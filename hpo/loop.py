@@ -376,8 +376,14 @@ class _Loop:
         return self.summary
 
     def interrupt_running(self, reason: str) -> None:
-        for trial_id in list(self.running):
-            self.store.interrupt(trial_id, reason)
+        """Marks every unfinished trial of the search ``interrupted``.
+
+        Taken from the store, not from ``self.running``: a Ctrl-C can land after a trial was
+        written ``queued`` or ``running`` and before the loop recorded it. This driver holds
+        the store's writer lock, so every such trial is its own.
+        """
+        for trial in self.store.trials((RUNNING, QUEUED), search_id=self.search_id):
+            self.store.interrupt(trial.id, reason)
         self.running.clear()
 
 

@@ -173,3 +173,28 @@ def test_a_new_store_opened_by_several_processes_at_once_is_created_once(tmp_pat
     results = [run.communicate(timeout=60) for run in runs]
     assert all(run.returncode == 0 for run in runs), [err[-500:] for _, err in results]
     assert [out.strip() for out, _ in results] == ["True"] * 6
+
+
+@pytest.mark.parametrize("write", ["add_trial", "start"])
+def test_ctrl_c_right_after_a_trial_was_written_leaves_nothing_running(tmp_path, monkeypatch, write):
+    """Ctrl-C between the store's write of a trial (queued, running) and the loop's own record of it."""
+    original = getattr(TrialStore, write)
+    calls = {"n": 0}
+
+    def interrupted(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(TrialStore, write, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        faults.search(tmp_path / "store.db", faults.LoggedObjective(str(tmp_path / "log")))
+    monkeypatch.undo()
+    with TrialStore(tmp_path / "store.db") as store:
+        counts = store.counts()
+    assert counts["running"] == 0 and counts["queued"] == 0 and counts["interrupted"] == 1, counts
+    resumed = faults.search(tmp_path / "store.db", faults.LoggedObjective(str(tmp_path / "log")))
+    assert resumed.counts()["done"] == faults.TRIALS
+    resumed.close()
