@@ -170,6 +170,7 @@ class _Search:
     counts: dict[str, int]
     best: Trial | None
     now: float
+    writer: str | None = None  # the process holding the writer lock (None: no driver runs)
 
     @property
     def scored(self) -> list[Trial]:
@@ -269,7 +270,7 @@ def _load(store: TrialStore, direction: str | None, search_id: int | None) -> _S
         trials = store.trials(search_id=info.id)
         counts = store.counts(search_id=info.id)
         best = store.best(direction, search_id=info.id)
-    return _Search(store.path, info, config, direction, metric, trials, counts, best, time.time())
+    return _Search(store.path, info, config, direction, metric, trials, counts, best, time.time(), store.writer())
 
 
 def _last_line(error: str | None, limit: int = 300) -> str:
@@ -297,8 +298,10 @@ def summary(store: TrialStore, *, direction: str | None = None, search_id: int |
         ``best_params``, ``started`` and ``updated`` (Unix seconds), ``elapsed_s``,
         ``trials_per_hour``, ``mean_trial_s``, ``overhead`` (fraction of the wall time
         when no worker ran a trial), ``failures`` (trial id, number, params and the
-        last line of the error, oldest first) and ``running`` (trial id, number,
-        worker, seconds running).  Figures that cannot be computed are None.  A store
+        last line of the error, oldest first), ``running`` (trial id, number,
+        worker, seconds running) and ``writer`` (the process holding the store's writer
+        lock; None when no driver runs, so trials still marked running or queued were
+        left unfinished by a driver that died).  Figures that cannot be computed are None.  A store
         holding no search gives zero counts and ``search_id`` None.
 
     Raises:
@@ -337,6 +340,7 @@ def summary(store: TrialStore, *, direction: str | None = None, search_id: int |
              "running_s": None if t.started is None else max(0.0, s.now - t.started)}
             for t in s.trials if t.status == RUNNING
         ],
+        "writer": s.writer,
     }
     return jsonable(out, strict=False)
 
@@ -388,6 +392,18 @@ def _fmt_budget(budget: Any) -> str:
     return _fmt_num(budget)
 
 
+def _counts_text(counts: Mapping[str, int], writer: str | None) -> str:
+    """``"5 done (1 cache hits), 0 failed, 2 running, ..."``; with no writer alive, the trials
+    still marked running or queued are called what they are: unfinished, for ``resume``."""
+    c = counts
+    head = f"{c.get(DONE, 0)} done ({c.get('cache_hits', 0)} cache hits), {c.get(FAILED, 0)} failed, "
+    unfinished = c.get(RUNNING, 0) + c.get(QUEUED, 0)
+    if writer is None and unfinished:
+        return (f"{head}{unfinished} unfinished (no driver holds the store: `resume` re-runs them), "
+                f"{c.get(INTERRUPTED, 0)} interrupted")
+    return f"{head}{c.get(RUNNING, 0)} running, {c.get(QUEUED, 0)} queued, {c.get(INTERRUPTED, 0)} interrupted"
+
+
 def format_status(summary_dict: Mapping[str, Any]) -> str:
     """A few human-readable lines from a :func:`summary` dict (no trailing newline)."""
     d = summary_dict
@@ -404,11 +420,7 @@ def format_status(summary_dict: Mapping[str, Any]) -> str:
     if d.get("budget") is not None:
         bits.append(f"budget {_fmt_budget(d['budget'])}")
     lines = [f"{head} ({', '.join(bits)})"]
-    lines.append(
-        f"{c.get('total', 0)} trials: {c.get(DONE, 0)} done ({c.get('cache_hits', 0)} cache hits), "
-        f"{c.get(FAILED, 0)} failed, {c.get(RUNNING, 0)} running, {c.get(QUEUED, 0)} queued, "
-        f"{c.get(INTERRUPTED, 0)} interrupted"
-    )
+    lines.append(f"{c.get('total', 0)} trials: {_counts_text(c, d.get('writer'))}")
     if d.get("best_trial_id") is not None:
         lines.append(
             f"Best {d.get('metric', 'value')} {_fmt_num(d.get('best_value'))} -- trial {d['best_trial_id']} "
@@ -950,9 +962,7 @@ def _build_markdown(s: _Search, top: int, plots: Mapping[str, Path], skipped: Ma
     else:
         md.append("- **Best:** no finished trial with a value yet")
     md += [
-        (f"- Trials: {total} — {c.get(DONE, 0)} done ({c.get('cache_hits', 0)} cache hits), "
-         f"{c.get(FAILED, 0)} failed, {c.get(RUNNING, 0)} running, {c.get(QUEUED, 0)} queued, "
-         f"{c.get(INTERRUPTED, 0)} interrupted"),
+        f"- Trials: {total} — {_counts_text(c, s.writer)}",
         f"- Wall time: {_fmt_duration(timing['elapsed_s'])} (first trial start to last trial end)",
         f"- Throughput: {_fmt_rate(timing['trials_per_hour'])} finished trials per hour ({finished} finished)",
         f"- Mean trial duration: {_fmt_duration(timing['mean_trial_s'])} (cache hits excluded)",

@@ -116,6 +116,8 @@ class StoreLocked(StoreError):
 # The writer locks this process holds: lock file path -> [open lock file, number of stores sharing it].
 _HELD: dict[str, list[Any]] = {}
 _HELD_LOCK = threading.Lock()
+# How long a writer waits for the lock before it refuses: covers a reader's instant probe.
+_LOCK_PATIENCE_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -334,16 +336,24 @@ class TrialStore:
     def _flock(self) -> Any:
         """Takes the ``flock`` of :attr:`lock_path` and writes who holds it; the open lock file."""
         handle = open(self.lock_path, "a+")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            raise StoreLocked(
-                f"{self.path} is in use by {holder}; a store has one writer at a time. Wait for that search "
-                f"to end (or stop it), or search into another store"
-            ) from None
+        # A reader probing the lock (:meth:`writer`, for `status`) holds it for microseconds:
+        # only a lock still held after a short wait belongs to another writer.
+        deadline = time.monotonic() + _LOCK_PATIENCE_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.02)
+                    continue
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                handle.close()
+                raise StoreLocked(
+                    f"{self.path} is in use by {holder}; a store has one writer at a time. Wait for that search "
+                    f"to end (or stop it), or search into another store"
+                ) from None
         handle.seek(0)
         handle.truncate()
         command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:4]))
@@ -351,6 +361,33 @@ class TrialStore:
                      f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
         handle.flush()
         return handle
+
+    def writer(self) -> str | None:
+        """Who writes to the store now: the lock holder's record (``"pid 12 on node3 (...)"``), or None.
+
+        None means no live process holds the writer lock, so trials still marked
+        ``running`` or ``queued`` belong to a search whose driver is gone (killed, or its
+        node lost): ``resume`` re-runs them. The kernel drops a dead process's lock, so
+        this holds after ``kill -9`` too. Probing takes a shared lock for an instant and
+        creates nothing; without ``flock`` (Windows) the answer is always None.
+        """
+        if self.path == ":memory:" or fcntl is None:
+            return None
+        key = os.path.realpath(self.lock_path)
+        with _HELD_LOCK:
+            if key in _HELD:  # this process is the writer (flock would conflict with our own lock)
+                return f"pid {os.getpid()} (this process)"
+        try:
+            handle = open(self.lock_path)
+        except OSError:  # no lock file: no search ever wrote here, or it is unreadable
+            return None
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return handle.read().strip() or "another process"
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        return None
 
     def release_lock(self) -> None:
         """Gives this store's share of the writer lock back (idempotent); :meth:`close` does it too."""

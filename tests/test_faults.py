@@ -75,6 +75,34 @@ def test_a_second_writer_is_refused_until_the_first_is_gone(tmp_path):
         reader.close()
 
 
+def test_the_writer_is_named_while_it_lives_and_none_after_kill_9(tmp_path):
+    """`status` tells running trials from trials a dead driver left: the lock says whether a driver lives."""
+    path = tmp_path / "store.db"
+    reader = TrialStore(path)
+    assert reader.writer() is None  # nobody ever wrote
+    with faults.lock_held_elsewhere(path) as holder:
+        assert reader.writer().startswith(f"pid {holder.pid} on ")
+        holder.kill()
+        holder.wait()
+        assert reader.writer() is None
+    assert reader.acquire_lock()  # the probe left no lock behind
+    assert reader.writer().endswith("(this process)")
+    reader.close()
+
+
+def test_a_status_probe_at_the_moment_a_driver_starts_does_not_refuse_the_driver(tmp_path):
+    import fcntl
+    import threading
+
+    path = tmp_path / "store.db"
+    store = TrialStore(path)
+    with open(store.lock_path, "a+") as probe:
+        fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)  # what writer() holds for an instant
+        threading.Timer(0.1, fcntl.flock, (probe, fcntl.LOCK_UN)).start()
+        assert store.acquire_lock() is True  # waited for the probe instead of refusing
+    store.close()
+
+
 def test_stores_of_one_process_share_its_lock(tmp_path):
     """A notebook cell run twice opens the store again while the first object lives: not a second writer."""
     path = tmp_path / "store.db"

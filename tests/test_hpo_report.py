@@ -197,8 +197,13 @@ def test_a_search_without_finished_trials_still_gets_a_report(tmp_path):
     files = write_report(store, out)
     assert set(files.plots) == {"workers"}
     assert "ValueError: bad k=3" in files.markdown.read_text()
+    store.acquire_lock()  # a live driver: the trial runs
     status = format_status(summary(store))
     assert "no finished trial yet" in status and "1 running" in status
+    store.release_lock()  # no driver: the trial is left unfinished
+    status = format_status(summary(store))
+    assert "1 unfinished (no driver holds the store: `resume` re-runs them)" in status
+    assert "running" not in status.replace("re-runs", "")
 
 
 def test_a_store_without_a_search(tmp_path):
