@@ -63,6 +63,7 @@ def plan_devices(
     workers_per_gpu: int = 1,
     cores: int | None = None,
     gpu_memory_mb: int | None = None,
+    threads: int | None = None,
 ) -> list[WorkerDevice]:
     """Assigns each of ``n_workers`` workers a GPU (round robin) or a share of the CPU cores.
 
@@ -75,6 +76,10 @@ def plan_devices(
         cores: CPU cores to split among the workers. Defaults to `os.cpu_count()`.
         gpu_memory_mb: Per-worker GPU memory limit, passed on as ``KERAS_GEO_GPU_MEMORY_MB``
             for the worker's framework set-up to apply. Defaults to no limit.
+        threads: Intra-op threads of every worker, whatever the number of workers. A
+            framework's CPU results depend on it (reductions are split per thread), so a
+            search that must give the same values with any number of workers fixes it.
+            Defaults to the cores split evenly among the workers (at least one each).
 
     Returns:
         One :class:`WorkerDevice` per worker.
@@ -86,10 +91,12 @@ def plan_devices(
         raise ValueError(f"n_workers must be >= 1. Received: n_workers={n_workers}")
     if workers_per_gpu < 1:
         raise ValueError(f"workers_per_gpu must be >= 1. Received: workers_per_gpu={workers_per_gpu}")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1. Received: threads={threads}")
     gpus = visible_gpus() if gpus is None else [str(g) for g in gpus]
     cores = cores or os.cpu_count() or 1
-    # Threads per worker: the cores split evenly, at least one each.
-    threads = max(1, cores // n_workers)
+    if threads is None:  # the cores split evenly, at least one each
+        threads = max(1, cores // n_workers)
     thread_env = {
         "TF_NUM_INTRAOP_THREADS": str(threads),
         "TF_NUM_INTEROP_THREADS": str(max(1, min(2, threads))),

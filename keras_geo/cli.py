@@ -29,9 +29,10 @@ import os
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
+
+from keras_geo import _console
 
 
 class UsageError(Exception):
@@ -413,6 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="keras-geo-hpo",
         description="keras-geo: scientific image recognition with parallel hyperparameter search.",
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true",
+        help=f"show the libraries' own logging (TensorFlow's start-up lines, warnings with their source); "
+             f"{_console.LOG_VARIABLE}=verbose does the same",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     search = commands.add_parser("search", help="run a search from a YAML configuration")
@@ -485,12 +491,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``keras-geo-hpo`` console script."""
-    # TensorFlow's C++ start-up chatter (CUDA probing, CPU features) says nothing a user can act
-    # on; Python errors still show. Set TF_CPP_MIN_LOG_LEVEL yourself to see it.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # Warnings (files skipped in an image folder, ...) as plain lines, without a source excerpt.
-    warnings.formatwarning = lambda message, category, *_, **__: f"keras-geo-hpo: warning: {message}\n"
     args = build_parser().parse_args(argv)
+    # Before anything imports TensorFlow: its C++ start-up chatter (CUDA probing, oneDNN, CPU
+    # features) says nothing a user can act on, here and in every worker. --verbose shows it.
+    _console.configure(verbose_output=True if args.verbose else None, program="keras-geo-hpo")
     from hpo.store import StoreError
     from keras_geo.config import ConfigError
 

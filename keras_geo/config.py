@@ -21,6 +21,7 @@ Every problem raises :class:`ConfigError` whose message starts with the dotted k
 """
 from __future__ import annotations
 
+import codecs
 import copy
 import inspect
 import math
@@ -85,11 +86,16 @@ DEFAULTS: dict[str, Any] = {
         "gpus": None,
         "gpu_memory_mb": None,
         "max_trials_per_worker": 20,
+        # Intra-op threads of every trial; null: the cores split among the workers. A sync
+        # search fixes it (1 unless set), so its values do not depend on the number of workers.
+        "threads": None,
     },
     "budget": {"trials": 20, "wall_time_s": None, "target": None},
 }
 
 _MODES = ("async", "sync")
+SYNC_THREADS = 1
+"""Intra-op threads of every trial of a ``mode: sync`` search that does not set ``executor.threads``."""
 _DIRECTIONS = ("maximize", "minimize")
 
 
@@ -107,7 +113,7 @@ def _section(config: Mapping[str, Any], key: str, allowed: Mapping[str, Any]) ->
         value = {}
     if not isinstance(value, Mapping):
         _fail(key, f"must be a mapping; received {type(value).__name__} {value!r}")
-    unknown = sorted(set(value) - set(allowed))
+    unknown = sorted(set(value) - set(allowed), key=str)
     if unknown:
         _fail(f"{key}.{unknown[0]}", f"unknown key; allowed: {', '.join(sorted(allowed))}")
     return {**copy.deepcopy(dict(allowed)), **dict(value)}
@@ -230,7 +236,7 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
 
     if not isinstance(raw, Mapping):
         raise ConfigError(f"config: must be a mapping of keys; received {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(DEFAULTS))
+    unknown = sorted(set(raw) - set(DEFAULTS), key=str)
     if unknown:
         _fail(unknown[0], f"unknown key; allowed: {', '.join(sorted(DEFAULTS))}")
     config: dict[str, Any] = {}
@@ -311,6 +317,11 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
     _integer("executor.max_trials_per_worker", executor["max_trials_per_worker"], 1, optional=True)
     if executor["gpus"] is not None and not isinstance(executor["gpus"], list):
         _fail("executor.gpus", f"must be a list of GPU ids; received {executor['gpus']!r}")
+    _integer("executor.threads", executor["threads"], 1, optional=True)
+    if executor["threads"] is None and config["mode"] == "sync":
+        # TensorFlow's CPU results depend on the intra-op thread count (reductions are split per
+        # thread): a trial must run on as many threads with 1 worker as with 8, serial or MPI.
+        executor["threads"] = SYNC_THREADS
     config["executor"] = executor
 
     budget = _section(raw, "budget", DEFAULTS["budget"])
@@ -321,6 +332,30 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
         _fail("budget", "needs at least one of trials, wall_time_s, target")
     config["budget"] = budget
     return config
+
+
+# YAML 1.1 streams are UTF-8 or UTF-16; a byte-order mark tells which (UTF-8 without one).
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def _read_text(path: Path) -> str:
+    """A configuration file's text, or a one-line :class:`ConfigError` naming the file and the problem."""
+    if path.is_dir():
+        raise ConfigError(f"config: {path} is a folder; give a YAML file")
+    if not path.exists():
+        raise ConfigError(f"config: no such file: {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as error:  # unreadable (permissions), a vanished file, a device
+        raise ConfigError(f"config: cannot read {path}: {error.strerror or error}") from None
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"config: {path} is not a YAML text file (invalid {encoding.upper().replace('-SIG', '')} "
+            f"at byte {error.start}); save it as UTF-8 text"
+        ) from None
 
 
 def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -334,14 +369,15 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         ConfigError: for a missing or unreadable file, bad YAML, or any bad key.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config: no such file: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(_read_text(path)) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"config: {path} is not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+        problem = getattr(error, "problem", None) or str(error).strip().splitlines()[0]
+        _fail("config", f"{path} is not valid YAML{where}: {problem}")
+    except RecursionError:
+        _fail("config", f"{path} is nested too deeply to be a configuration")
     if not isinstance(raw, dict):
         raise ConfigError(f"config: {path} must hold a mapping of keys; received {type(raw).__name__}")
     for dotted, value in (overrides or {}).items():

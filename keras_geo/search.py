@@ -13,6 +13,7 @@ store, strategy, executor (device pinning included) and budget.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from hpo.executors import FatalError
 from hpo.loop import Budget, SearchSummary, run_search
 from hpo.space import Space
 from hpo.store import TrialStore
+from keras_geo import _console
 from keras_geo.config import ConfigError
+from keras_geo.datasets.checks import NonFiniteData, require_finite
 
 __all__ = ["KerasObjective", "load_data", "open_store", "run"]
 
@@ -67,21 +70,40 @@ def load_data(dataset: dict[str, Any]) -> tuple[dict[str, tuple], tuple[str, ...
     return splits, names
 
 
-def _configure_framework(device: WorkerDevice) -> None:
-    """Per-worker TensorFlow set-up: GPU memory growth or a memory cap, as the device plan asks."""
+def _configure_framework(device: WorkerDevice, threads: int | None = None) -> None:
+    """Per-worker TensorFlow set-up: threads, and GPU memory growth or a memory cap, as the device plan asks.
+
+    Args:
+        device: The worker's device; its plan set ``TF_NUM_INTRAOP_THREADS`` and
+            ``TF_NUM_INTEROP_THREADS`` in the environment.
+        threads: Intra-op threads every trial of the search runs on (``executor.threads``),
+            over the plan's: a serial search or an MPI rank gets them too. Defaults to the plan's.
+    """
     import tensorflow as tf
 
-    # The device plan set these for the worker; the Python API makes sure TensorFlow uses
-    # them (the runtime is not initialised yet when setup runs).
-    for variable, setter in (
-        ("TF_NUM_INTRAOP_THREADS", tf.config.threading.set_intra_op_parallelism_threads),
-        ("TF_NUM_INTEROP_THREADS", tf.config.threading.set_inter_op_parallelism_threads),
+    wanted = {
+        "intra": threads or int(os.environ.get("TF_NUM_INTRAOP_THREADS") or 0),
+        "inter": min(2, threads) if threads else int(os.environ.get("TF_NUM_INTEROP_THREADS") or 0),
+    }
+    # The Python API makes sure TensorFlow uses them: the runtime is not initialised yet when setup runs.
+    for kind, setter, getter in (
+        ("intra", tf.config.threading.set_intra_op_parallelism_threads,
+         tf.config.threading.get_intra_op_parallelism_threads),
+        ("inter", tf.config.threading.set_inter_op_parallelism_threads,
+         tf.config.threading.get_inter_op_parallelism_threads),
     ):
-        if os.environ.get(variable):
-            try:
-                setter(int(os.environ[variable]))
-            except RuntimeError:
-                pass  # already initialised (a serial search in a used process): keep its threads
+        if not wanted[kind]:
+            continue
+        try:
+            setter(wanted[kind])
+        except RuntimeError:  # already initialised (a serial search in a used process): keep its threads
+            if threads and kind == "intra" and getter() != threads:
+                warnings.warn(
+                    f"trials run on TensorFlow's {getter() or 'default'} intra-op threads, not "
+                    f"executor.threads={threads}: this process started TensorFlow before the search, so "
+                    f"values may differ in the last digits from the same search in a fresh process",
+                    stacklevel=2,
+                )
     limit = os.environ.get("KERAS_GEO_GPU_MEMORY_MB")
     for gpu in tf.config.list_physical_devices("GPU"):
         try:
@@ -95,6 +117,12 @@ def _configure_framework(device: WorkerDevice) -> None:
             # This process already used the GPU (a serial search in a notebook): its
             # configuration is fixed now, and the search runs with it.
             pass
+
+
+def _intra_op_threads() -> int:
+    import tensorflow as tf
+
+    return int(tf.config.threading.get_intra_op_parallelism_threads())
 
 
 class KerasObjective:
@@ -122,12 +150,17 @@ class KerasObjective:
         return {"config": self.config, "artifact_dir": self.artifact_dir, "_data": None, "_class_names": ()}
 
     def setup(self, device: WorkerDevice) -> None:
-        """Called once per worker: framework set-up and data loading."""
-        _configure_framework(device)
+        """Called once per worker: console, framework set-up and data loading."""
+        _console.configure_worker()  # before TensorFlow is imported: quiet as its driver is
+        _configure_framework(device, self.config["executor"].get("threads"))
         if self._data is not None:  # given to the constructor
             return
         try:
-            self._data, self._class_names = load_data(self.config["dataset"])
+            # The driver loaded this data set before any worker started and showed its warnings
+            # (skipped files, ...); each worker repeating them says nothing new.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._data, self._class_names = load_data(self.config["dataset"])
         except (OSError, ValueError) as error:
             raise FatalError(f"cannot load the data set: {error}") from error
 
@@ -151,6 +184,8 @@ class KerasObjective:
         result.model.save(artifact)
         metrics: dict[str, Any] = dict(result.metrics)
         metrics["artifact"] = artifact
+        # Intra-op threads the trial ran on (0: TensorFlow's default, all cores): CPU results depend on it.
+        metrics["threads"] = _intra_op_threads()
         metrics["reports"] = {split: report.to_dict() for split, report in result.reports.items()}
         return {"value": result.metrics[metric], "metrics": metrics, "history": result.history}
 
@@ -193,6 +228,7 @@ def make_executor(config: dict[str, Any]) -> executors.Executor:
         gpus=settings["gpus"],
         workers_per_gpu=settings["workers_per_gpu"],
         gpu_memory_mb=settings["gpu_memory_mb"],
+        threads=settings.get("threads"),  # stores written before it existed lack the key
     )
     return executors.LocalExecutor(
         settings["workers"], devices=devices, max_trials_per_worker=settings["max_trials_per_worker"]
@@ -216,7 +252,8 @@ def run(
             configuration; a resume may pass another (any backend resumes any store).
 
     Raises:
-        keras_geo.config.ConfigError: the data set cannot be loaded (checked before any trial).
+        keras_geo.config.ConfigError: the data set cannot be loaded, or holds NaN or infinite
+            values (both checked before any trial).
     """
     info = store.get_search()
     if info is None:
@@ -234,6 +271,10 @@ def run(
         data = load_data(config["dataset"])
     except (OSError, ValueError) as error:
         raise ConfigError(f"dataset: cannot load the data set: {error}") from error
+    try:
+        require_finite(data[0])
+    except NonFiniteData as error:
+        raise ConfigError(f"dataset: {error}") from None
     # Absolute, so that workers and later `export` find the models from any folder.
     # A serial search trains in this process: it keeps the data loaded here (workers load their own).
     objective = KerasObjective(config, Path(store.path).resolve().parent / "models",

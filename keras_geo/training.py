@@ -23,6 +23,7 @@ import keras
 import numpy as np
 
 from keras_geo import models
+from keras_geo.datasets.checks import require_finite
 
 TRAINING_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
@@ -240,6 +241,7 @@ def _arrays(split: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
         )
     if x.ndim == 3:  # a stack of grey images without a channel axis
         x = x[..., None]
+    require_finite({name: (x, y)})
     return x, y
 
 
@@ -314,6 +316,8 @@ def train(
 
     Raises:
         TrainingDiverged: if the loss became NaN or infinite.
+        keras_geo.datasets.checks.NonFiniteData: a split holds NaN or infinite values
+            (refused before training: CPU kernels differ in how they treat them).
         ValueError: on bad data or hyperparameters (the message names them).
     """
     if "train" not in data:

@@ -400,3 +400,43 @@ def test_junk_in_an_image_folder_is_skipped_with_a_warning_naming_it(tmp_path, c
         assert main(["search", str(config)]) == 0
     message = str(caught[0].message)
     assert "broken.png" in message and "README.txt" in message
+
+
+def test_data_with_nan_stops_the_search_before_its_first_trial(tmp_path, capsys):
+    from hpo.store import TrialStore
+
+    rng = np.random.default_rng(0)
+    x_val = rng.random((6, 16, 16, 1)).astype("float32")
+    x_val[2, 5, 5, 0] = np.nan
+    np.savez(tmp_path / "mine.npz", x_train=rng.random((8, 16, 16, 1)), y_train=[0, 1] * 4, x_val=x_val,
+             y_val=[0, 1] * 3)
+    config = write(tmp_path, dataset={"name": "npz", "path": str(tmp_path / "mine.npz")})
+    assert main(["search", str(config)]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert err == ("keras-geo-hpo search: error: dataset: the 'val' split has 1 non-finite values (NaN or inf) "
+                   "in its inputs, in 1 of 6 samples; clean or drop them before training"), err
+    assert TrialStore(tmp_path / "run" / "store.db").trials() == []
+
+
+def test_status_after_the_driver_died_says_unfinished_not_running(tmp_path, capsys):
+    from hpo.store import TrialStore
+
+    with TrialStore(tmp_path / "store.db") as store:  # what a driver killed mid-trial leaves
+        store.create_search({"name": "x"}, seed=0)
+        store.start(store.add_trial({"k": 1}), worker="worker0.1")
+    assert main(["status", str(tmp_path / "store.db")]) == 0
+    out = capsys.readouterr().out
+    assert "1 unfinished (no driver holds the store: `resume` re-runs them)" in out and " running" not in out
+
+
+@pytest.mark.parametrize("kind", ["random-bytes", "utf-16-without-bom", "folder"])
+def test_a_config_that_is_not_yaml_text_exits_2_with_one_line_naming_it(tmp_path, capsys, kind):
+    path = tmp_path / "bad.yaml"
+    if kind == "folder":
+        path.mkdir()
+    else:
+        data = np.random.default_rng(0).bytes(300) if kind == "random-bytes" else "name: x\n".encode("utf-16-le")
+        path.write_bytes(data)
+    assert main(["search", str(path)]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert err.startswith(f"keras-geo-hpo search: error: config: {path} ") and "Traceback" not in err, err

@@ -1,6 +1,7 @@
 """Search configurations: defaults, overrides, and one clear error per bad key."""
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import numpy as np
@@ -110,6 +111,50 @@ def test_unreadable_files_are_config_errors(tmp_path):
         load_config(listing)
 
 
+def _written(tmp_path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+NOT_TEXT = [
+    pytest.param(bytes(range(128, 256)) * 3, "is not a YAML text file \\(invalid UTF-8 at byte 0\\)", id="binary"),
+    pytest.param(b"name: caf\xe9\n", "is not a YAML text file \\(invalid UTF-8 at byte 9\\)", id="latin-1"),
+    pytest.param(codecs.BOM_UTF16_LE + b"\x00\xd8", "invalid UTF-16", id="broken-utf-16"),
+    pytest.param(b"name: a\x00b\n", "is not valid YAML.*special characters are not allowed", id="nul"),
+    pytest.param(b"[" * 5000, "config: .*(nested too deeply|not valid YAML)", id="deep"),
+]
+
+
+@pytest.mark.parametrize("data, message", NOT_TEXT)
+def test_files_that_are_not_yaml_text_give_one_line_naming_the_file(tmp_path, data, message):
+    path = _written(tmp_path, "bad.yaml", data)
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_config(path)
+    assert "\n" not in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_utf8_and_utf16_with_a_byte_order_mark_are_yaml_and_load_alike(tmp_path):
+    text = yaml.safe_dump({**MINIMAL, "name": "café"})
+    plain = load_config(_written(tmp_path, "plain.yaml", text.encode("utf-8")))
+    for encoding, bom in (("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE),
+                          ("utf-16-be", codecs.BOM_UTF16_BE)):
+        assert load_config(_written(tmp_path, f"{encoding}.yaml", bom + text.encode(encoding))) == plain
+
+
+def test_a_folder_or_an_unreadable_file_as_the_config(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match=f"config: {tmp_path} is a folder; give a YAML file"):
+        load_config(tmp_path)
+    path = _written(tmp_path, "locked.yaml", yaml.safe_dump(MINIMAL).encode())
+
+    def denied(self):  # as chmod 000 does for a user (tests may run as root, which reads anything)
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(type(path), "read_bytes", denied)
+    with pytest.raises(ConfigError, match=f"config: cannot read {path}: Permission denied"):
+        load_config(path)
+
+
 def test_npz_dataset_path_is_resolved_next_to_the_config(tmp_path):
     np.savez(tmp_path / "mine.npz", x_train=np.zeros((2, 8, 8, 1)), y_train=[0, 1], x_val=np.zeros((2, 8, 8, 1)), y_val=[0, 1])
     path = tmp_path / "c.yaml"
@@ -145,12 +190,29 @@ VALUES = st.one_of(
 )
 
 
+# YAML keys need not be strings: `1: x`, `null: x`, `true: x` parse too.
+KEYS = st.one_of(st.text(min_size=1, max_size=8), st.integers(-3, 3), st.none(), st.booleans())
+
+
 def _mappings(tree, path=()):
     """Every (path, mapping) inside a configuration, the root included."""
     if isinstance(tree, dict):
         yield path, tree
         for key, value in tree.items():
             yield from _mappings(value, (*path, key))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(lambda t: t.encode("utf-8")),
+                 st.binary(max_size=60).map(lambda b: codecs.BOM_UTF16_LE + b)))
+def test_random_bytes_as_a_config_file_give_a_config_error_or_a_config(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("bytes") / "fuzz.yaml"
+    path.write_bytes(data)
+    try:
+        load_config(path)
+    except ConfigError as error:
+        message = str(error)
+        assert message and "\n" not in message and ": " in message, message
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)  # derandomized: CI sees the same cases every run
@@ -167,7 +229,7 @@ def test_random_config_mutations_give_a_config_error_never_a_traceback(data):
         path, mapping = data.draw(st.sampled_from(targets), label="where")
         action = data.draw(st.sampled_from(["replace", "delete", "add"]), label="action")
         if action == "add" or not mapping:
-            mapping[data.draw(st.text(min_size=1, max_size=8), label="new key")] = data.draw(VALUES, label="value")
+            mapping[data.draw(KEYS, label="new key")] = data.draw(VALUES, label="value")
         else:
             key = data.draw(st.sampled_from(sorted(mapping, key=str)), label="key")
             if action == "delete":

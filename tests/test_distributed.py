@@ -277,3 +277,45 @@ def test_a_config_naming_mpi_runs_as_one_rank_without_a_launcher(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     assert "1 mpi rank(s)" in done.stdout
     assert {t.worker for t in TrialStore(tmp_path / "store.db").trials()} == {"rank0"}
+
+
+# -- the values of a sync search do not depend on how many workers or ranks run it ------------
+
+DENSE = {  # like the demo's space: dense layers and dropout, whose CPU results depend on the thread count
+    **TINY,
+    "name": "dense",
+    "dataset": {**TINY["dataset"], "n_train": 24},
+    "model": {"builder": "filler_cnn", "fixed": {"conv_layers": 2, "filters": 8, "dense_layers": 2}},
+    "training": {"epochs": 2, "batch_size": 4, "learning_rate": 3.0e-3},
+    "space": {"units": {"type": "int", "low": 32, "high": 128, "log": True},
+              "dropout": {"type": "float", "low": 0.0, "high": 0.5}},
+    "mode": "sync",
+    "batch_size": 2,
+    "budget": {"trials": 4},
+}
+
+
+@pytest.mark.slow
+def test_a_sync_search_gives_the_same_values_serial_on_1_or_2_workers_and_on_2_mpi_ranks(tmp_path):
+    """TensorFlow's CPU results depend on the intra-op thread count: a sync search fixes it (executor.threads)."""
+    config = tmp_path / "dense.yaml"
+    config.write_text(yaml.safe_dump(DENSE))
+    cli = shutil.which("keras-geo-hpo", path=str(BIN))
+    stores = {}
+    for name, workers in (("serial", 1), ("local1", 1), ("local2", 2)):
+        stores[name] = tmp_path / name / "store.db"
+        backend = "serial" if name == "serial" else "local"
+        done = subprocess.run([cli, "search", str(config), "--store", str(stores[name]), "--backend", backend,
+                               "--workers", str(workers)], capture_output=True, text=True, timeout=600,
+                              env=_clean_env(), cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-3000:]
+    stores["mpi2"] = tmp_path / "mpi2" / "store.db"
+    done = cli_search_under(mpiexec, 2, config, stores["mpi2"], "mpi")
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    reference = trials_of(stores["serial"])
+    assert len(reference) == 4 and all(t[2] == "done" for t in reference)
+    for name, store in stores.items():  # without a fixed thread count, 1 worker (2 threads) differs from 2
+        assert trials_of(store) == reference, name
+    for name, store in stores.items():
+        assert {t.metrics["threads"] for t in TrialStore(store).trials()} == {1}, name
+    assert {t.device for t in TrialStore(stores["local1"]).trials()} == {"cpu:1t"}  # not the 2 cores of 1 worker

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from keras_geo import training
+from keras_geo.datasets.checks import NonFiniteData
 from keras_geo.training import ClassReport, TrainingDiverged
 
 
@@ -144,11 +145,36 @@ def test_trainings_do_not_pile_up_traced_graphs_in_the_gradient_registry(data):
     assert refs[0]() is None and refs[1]() is None  # earlier models are freed
 
 
-def test_nan_loss_raises_training_diverged(data):
-    x, y = data["train"]
-    bad = {"train": (np.full_like(x, np.nan), y)}
-    with pytest.raises(TrainingDiverged, match="nan"):
-        training.train("filler_cnn", bad, TINY, seed=0)
+@pytest.mark.parametrize("split", ["train", "val", "test"])
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_non_finite_data_is_refused_before_training_naming_the_split(data, split, bad_value):
+    """Some CPU kernels turn NaN into a number, others propagate it: refused on every machine alike."""
+    x, y = data[split]
+    x = x.copy()
+    x[3, 0, :2] = bad_value  # two values of one image
+    with pytest.raises(NonFiniteData, match=rf"the '{split}' split has 2 non-finite values \(NaN or inf\) "
+                                            rf"in its inputs, in 1 of {len(x)} samples"):
+        training.train("filler_cnn", {**data, split: (x, y)}, TINY, seed=0)
+
+
+@keras.saving.register_keras_serializable(package="keras_geo_tests")
+class OverflowingLoss(keras.layers.Layer):
+    """Adds exp(100 + mean(x)) to the loss: inf in float32 on every CPU (IEEE overflow), whatever the kernels."""
+
+    def call(self, inputs):
+        self.add_loss(keras.ops.exp(100.0 + keras.ops.mean(inputs)))
+        return inputs
+
+
+def test_a_loss_that_overflows_raises_training_diverged(data):
+    from keras_geo.models import build_filler_cnn
+
+    def overflowing_cnn(input_shape, n_classes, **kwargs):
+        inputs = keras.Input(input_shape)
+        return keras.Model(inputs, build_filler_cnn(input_shape, n_classes, **kwargs)(OverflowingLoss()(inputs)))
+
+    with pytest.raises(TrainingDiverged, match="The training loss became inf at epoch 1"):
+        training.train(overflowing_cnn, data, TINY, seed=0)
 
 
 def test_bad_data_is_named():

@@ -17,6 +17,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+# How many skipped files the warning names (one line, however many files a folder holds).
+_NAMED_SKIPS = 5
+
 __all__ = ["IMAGE_SUFFIXES", "ImageFolder", "ImageFolderError", "augmentation", "load_image_folder",
            "read_image", "split", "to_dataset"]
 
@@ -150,8 +153,10 @@ def load_image_folder(
                 raise ImageFolderError(f"{path}: {reason}")
             skipped.append((str(path), reason))
     if skipped:
-        listing = "\n".join(f"  {path}: {reason}" for path, reason in skipped)
-        warnings.warn(f"skipped {len(skipped)} file(s) of {root} that are not readable images:\n{listing}",
+        listing = "; ".join(f"{path} ({reason})" for path, reason in skipped[:_NAMED_SKIPS])
+        if len(skipped) > _NAMED_SKIPS:
+            listing += f"; and {len(skipped) - _NAMED_SKIPS} more (strict=True stops at the first)"
+        warnings.warn(f"skipped {len(skipped)} file(s) of {root} that are not readable images: {listing}",
                       stacklevel=2)
     if not images:
         raise ImageFolderError(f"{root}: no readable image in {', '.join(class_names)}")
