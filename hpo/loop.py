@@ -25,10 +25,17 @@ are run first.
 
 The loop maximises or minimises ``value`` (``direction``); strategies always
 minimise, so a maximised value is told negated.
+
+What the engine knows of a run -- the objective's name and direction, the strategy and
+its settings, the space, the executor, the mode, the budget -- is recorded in the
+search's row of the store as the run starts (:func:`engine_record`), so that reports
+read it from there and never from the application's configuration.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,13 +44,11 @@ from typing import Any
 
 from .executors import Executor, Outcome, Task
 from .space import params_hash
-from .store import TrialStore
+from .store import DIRECTIONS, TrialStore, jsonable
 from .strategies import Strategy
 from .trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Result, Trial
 
-__all__ = ["Budget", "SearchAborted", "SearchSummary", "run_search", "trial_seed"]
-
-DIRECTIONS = ("minimize", "maximize")
+__all__ = ["Budget", "SearchAborted", "SearchSummary", "engine_record", "run_search", "trial_seed"]
 
 
 class SearchAborted(RuntimeError):
@@ -87,6 +92,52 @@ class SearchSummary:
     trial_ids: list[int] = field(default_factory=list)
 
 
+def _strategy_settings(strategy: Strategy) -> dict[str, Any]:
+    """The settings a strategy holds: its classes' keyword-only constructor arguments kept as attributes.
+
+    Read from the object, so they are the values in effect (defaults included); a
+    setting the strategy passes on without keeping (e.g. to hyperopt) is left out.
+    """
+    settings: dict[str, Any] = {}
+    for cls in type(strategy).__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            continue
+        for name, p in inspect.signature(init).parameters.items():
+            if p.kind is not p.KEYWORD_ONLY or name == "seed" or name in settings or not hasattr(strategy, name):
+                continue
+            value = getattr(strategy, name)
+            if callable(value):
+                continue
+            try:
+                settings[name] = jsonable(value)
+            except TypeError:
+                continue
+    return dict(sorted(settings.items()))
+
+
+def engine_record(strategy: Strategy, executor: Executor, budget: Budget, *, seed: int, synchronous: bool,
+                  batch_size: int | None) -> dict[str, Any]:
+    """What the engine knows of a run, as :func:`run_search` records it in the store (``SearchInfo.engine``).
+
+    Keys: ``strategy`` (its registry name), ``strategy_settings`` (see above), ``space``
+    (``Space.to_dict()``), ``executor`` (its name) and ``workers`` (how many), ``synchronous``,
+    ``batch_size`` (the proposals per batch in synchronous mode, else None), ``budget`` (the
+    limits set) and ``seed``. Reports read these, never the application's configuration.
+    """
+    return {
+        "strategy": strategy.name or type(strategy).__name__,
+        "strategy_settings": _strategy_settings(strategy),
+        "space": strategy.space.to_dict(),
+        "executor": executor.name or type(executor).__name__,
+        "workers": int(executor.n_workers),
+        "synchronous": bool(synchronous),
+        "batch_size": batch_size if synchronous else None,
+        "budget": {k: v for k, v in dataclasses.asdict(budget).items() if v is not None},
+        "seed": int(seed),
+    }
+
+
 def trial_seed(search_seed: int, params: Mapping[str, Any]) -> int:
     """A trial's seed, derived from the search seed and its params (same params, same seed)."""
     digest = hashlib.sha256(f"{int(search_seed)}:{params_hash(params)}".encode()).digest()
@@ -118,15 +169,16 @@ class _Progress:
 class _Loop:
     def __init__(self, objective, strategy, store, executor, budget, seed, direction, progress,
                  warm_start, keep_artifacts, search_id, on_trial):
-        if direction not in DIRECTIONS:
+        if direction is not None and direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}. Received: direction={direction!r}")
         self.objective, self.strategy, self.store, self.executor = objective, strategy, store, executor
-        self.budget, self.seed, self.direction = budget, seed, direction
+        self.budget, self.seed = budget, seed
         self.warm_start, self.keep_artifacts, self.on_trial = warm_start, keep_artifacts, on_trial
         info = store.get_search(search_id)
         if info is None:
             raise ValueError(f"{store.path} holds no search; call store.create_search(config, seed) first")
         self.search_id = info.id
+        self.direction = info.direction if direction is None else direction
         self.summary = SearchSummary()
         self.started = time.monotonic()
         self.running: dict[int, Task] = {}
@@ -134,7 +186,7 @@ class _Loop:
         self.finished = counts[DONE] + counts[FAILED]
         self.show_progress = progress
         self.progress = _Progress(False, None, 0)
-        best = store.best(direction, search_id=self.search_id)
+        best = store.best(self.direction, search_id=self.search_id)
         self.best_value = None if best is None else best.value
         self.failed_total, self.cached_total = counts[FAILED], counts["cache_hits"]
 
@@ -352,13 +404,22 @@ class _Loop:
             pairs.append((self._complete(outcome), outcome.trial_id))
         return pairs
 
+    def batch_size(self, batch_size: int | None) -> int:
+        """Proposals per batch in synchronous mode: ``batch_size``, else the strategy's population size, else 4."""
+        return batch_size or int(getattr(self.strategy, "population_size", 0) or 4)
+
+    def record(self, metric: str | None, synchronous: bool, batch_size: int | None) -> None:
+        """Writes what the engine knows of this run into the search's row (:func:`engine_record`)."""
+        record = engine_record(self.strategy, self.executor, self.budget, seed=self.seed, synchronous=synchronous,
+                               batch_size=self.batch_size(batch_size) if synchronous else None)
+        self.store.set_search_engine(record, metric=metric, direction=self.direction, search_id=self.search_id)
+
     def drive(self, objective: Callable[..., Any], synchronous: bool, batch_size: int | None) -> SearchSummary:
         """Starts the executor, runs the search in its mode, and always closes the executor."""
         self.executor.start(objective)
         try:
             if synchronous:
-                size = batch_size or int(getattr(self.strategy, "population_size", 0) or 4)
-                self.run_sync(size)
+                self.run_sync(self.batch_size(batch_size))
             else:
                 self.run_async()
         except KeyboardInterrupt:
@@ -395,7 +456,8 @@ def run_search(
     budget: Budget,
     *,
     seed: int = 0,
-    direction: str = "minimize",
+    direction: str | None = None,
+    metric: str | None = None,
     synchronous: bool = False,
     batch_size: int | None = None,
     progress: bool = True,
@@ -417,7 +479,12 @@ def run_search(
         executor: Serial, local pool, ...; started here and closed at the end.
         budget: When to stop.
         seed: The search seed; each trial's seed is :func:`trial_seed` of it. Defaults to `0`.
-        direction: ``"minimize"`` or ``"maximize"`` the value. Defaults to `"minimize"`.
+        direction: ``"minimize"`` or ``"maximize"`` the value. Defaults to the search's
+            (``store.create_search(..., direction=)``, itself `"minimize"` by default); given,
+            it is recorded as the search's.
+        metric: The objective's name, for reports. Defaults to the search's
+            (``store.create_search(..., metric=)``, itself `"value"` by default); given, it is
+            recorded as the search's.
         synchronous: Batch by batch, reproducible with any executor. Defaults to `False`.
         batch_size: Proposals per batch in synchronous mode. Defaults to the strategy's
             ``population_size`` if it has one, else `4`.
@@ -434,11 +501,15 @@ def run_search(
         SearchAborted: on a fatal trial error, or when the first trials all fail.
         StoreLocked: another search or resume is writing to the store.
         KeyboardInterrupt: after marking running trials ``interrupted`` (resume re-runs them).
+
+    Before the first trial, the run's :func:`engine_record` (with ``metric`` and ``direction``)
+    is written into the search's row of the store, replacing an earlier run's.
     """
     took_lock = store.acquire_lock()
     try:
         loop = _Loop(objective, strategy, store, executor, budget, seed, direction, progress,
                      warm_start, keep_artifacts, search_id, on_trial)
+        loop.record(metric, synchronous, batch_size)
         return loop.drive(objective, synchronous, batch_size)
     finally:
         if took_lock:

@@ -27,7 +27,7 @@ scalars/arrays are converted; non-finite floats become ``null``.
 Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`,
 ``PRAGMA application_id`` marks the file as a keras-geo store)::
 
-    search(id, name, config JSON, seed, created)
+    search(id, name, config JSON, seed, created, metric, direction, engine JSON)
     trials(id, search_id, number, params JSON, params_hash, status, value,
            metrics JSON, history JSON, seed, worker, device, created, started,
            ended, error, cache_hit, cached_from)
@@ -35,6 +35,18 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`,
 
 Trial status: ``queued -> running -> done | failed | interrupted`` (and
 ``requeue`` puts running/interrupted trials back to ``queued``).
+
+A search row keeps two kinds of facts apart: ``config`` is the application's own
+configuration, stored and shown as it is and never interpreted by the engine;
+``metric``, ``direction`` and ``engine`` are what the engine knows: the objective's
+name and direction (:meth:`TrialStore.create_search`), and the record the search loop
+writes when it starts a run (:meth:`TrialStore.set_search_engine`; its keys are listed
+in :func:`hpo.loop.engine_record`).
+
+Schema versions: version 1 had no ``metric``, ``direction`` or ``engine``. A version-1
+store opens as it is: reading it writes nothing (its searches read as the upgrade would
+fill them), and its first write transaction upgrades it in place, in that same
+transaction (:mod:`hpo._migrations`).
 """
 
 from __future__ import annotations
@@ -49,13 +61,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from . import _migrations
 from .space import params_hash as _params_hash
 from .trial import DONE, INTERRUPTED, QUEUED, RUNNING, TRIAL_STATUSES, Trial
 
-__all__ = ["TrialStore", "StoreError", "StoreLocked", "SearchInfo", "SCHEMA_VERSION", "APPLICATION_ID", "jsonable"]
+__all__ = ["TrialStore", "StoreError", "StoreLocked", "SearchInfo", "SCHEMA_VERSION", "APPLICATION_ID", "DIRECTIONS",
+           "jsonable"]
 
 try:  # POSIX; elsewhere the writer lock is not available and a warning says so
     import fcntl
@@ -63,7 +77,9 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 #: Version of the schema below, kept in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The directions of an objective.
+DIRECTIONS = ("minimize", "maximize")
 #: ``PRAGMA application_id`` of keras-geo stores ("KGHO" in ASCII).
 APPLICATION_ID = 0x4B47484F
 
@@ -73,7 +89,10 @@ CREATE TABLE search (
     name     TEXT NOT NULL DEFAULT '',
     config   TEXT NOT NULL,
     seed     INTEGER,
-    created  REAL NOT NULL
+    created  REAL NOT NULL,
+    metric    TEXT NOT NULL DEFAULT 'value',
+    direction TEXT NOT NULL DEFAULT 'minimize' CHECK (direction IN ('minimize','maximize')),
+    engine    TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE trials (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -122,13 +141,28 @@ _LOCK_PATIENCE_S = 0.5
 
 @dataclass(frozen=True)
 class SearchInfo:
-    """One row of the ``search`` table."""
+    """One row of the ``search`` table.
+
+    Attributes:
+        id: The search id.
+        name: Its name (may be empty).
+        config: The application's configuration, as given to :meth:`TrialStore.create_search`.
+        seed: The search seed, if given.
+        created: When it was created (Unix seconds).
+        metric: The objective's name (``"value"`` unless the application named it).
+        direction: ``"minimize"`` or ``"maximize"``.
+        engine: The search loop's record of its latest run (:func:`hpo.loop.engine_record`);
+            empty until a run started.
+    """
 
     id: int
     name: str
     config: dict[str, Any]
     seed: int | None
     created: float
+    metric: str = "value"
+    direction: str = "minimize"
+    engine: dict[str, Any] = field(default_factory=dict)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -167,6 +201,15 @@ def _loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
 
 
+def _objective(metric: Any, direction: Any) -> tuple[str, str]:
+    """A search's ``metric`` and ``direction``, checked."""
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be 'minimize' or 'maximize'; received {direction!r}")
+    if not isinstance(metric, str) or not metric:
+        raise ValueError(f"metric must be a non-empty name; received {metric!r}")
+    return metric, direction
+
+
 def _value(value: Any) -> float | None:
     if value is None:
         return None
@@ -197,6 +240,7 @@ class TrialStore:
                 raise StoreError(f"{self.path!r} is a directory, not a trial store")
         self._lock = threading.RLock()
         self._lock_key: str | None = None  # set while this store shares the process's writer lock
+        self._version = SCHEMA_VERSION  # the file's schema version; an older one is upgraded by the first write
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per write.
             self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
@@ -240,6 +284,7 @@ class TrialStore:
             if problems != ["ok"]:
                 raise StoreError(f"{self.path!r} is a damaged keras-geo trial store (SQLite quick_check: "
                                  f"{'; '.join(problems)}); restore it from a copy")
+            self._version = version
         if self.path != ":memory:":
             mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -254,6 +299,7 @@ class TrialStore:
                 # the schema between our look and this write lock: nothing left to do here.
                 if c.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
                     raise StoreError(f"{self.path!r} is an SQLite database but not a keras-geo trial store")
+                self._version = c.execute("PRAGMA user_version").fetchone()[0]
                 return
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
@@ -264,18 +310,37 @@ class TrialStore:
     # ------------------------------------------------------------ plumbing --
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, committed before the caller's method returns."""
+        """One write transaction, committed before the caller's method returns.
+
+        On a store of an older schema version, the transaction first upgrades it: the
+        upgrade and the caller's statements are committed together, or not at all.
+        """
         with self._lock, self._sqlite_errors():
             if self._conn is None:
                 raise StoreError("the trial store is closed")
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
+                upgraded = self._upgrade(c) if self._version < SCHEMA_VERSION else None
                 yield c
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
             c.execute("COMMIT")
+            if upgraded is not None:  # only once committed: a rolled back upgrade is done again
+                self._version = upgraded
+
+    def _upgrade(self, c: sqlite3.Connection) -> int:
+        """Upgrades the file to :data:`SCHEMA_VERSION` inside the open write transaction; the version now.
+
+        The version is read again under the write lock: another connection may have
+        upgraded the file since this one opened it.
+        """
+        version = c.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
+            _migrations.upgrade(c, version)
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        return SCHEMA_VERSION
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
         with self._lock, self._sqlite_errors():
@@ -324,12 +389,19 @@ class TrialStore:
             if key in _HELD:  # this process writes already: share its lock
                 _HELD[key][1] += 1
                 self._lock_key = key
-                return True
-            self._lock_key = key
+            else:
+                self._lock_key = key
+                try:
+                    _HELD[key] = [self._flock(), 1]
+                except BaseException:
+                    self._lock_key = None
+                    raise
+        if self._version < SCHEMA_VERSION:  # the writer upgrades an older store at once
             try:
-                _HELD[key] = [self._flock(), 1]
+                with self._write():
+                    pass
             except BaseException:
-                self._lock_key = None
+                self.release_lock()
                 raise
         return True
 
@@ -430,14 +502,52 @@ class TrialStore:
         return f"TrialStore({self.path!r})"
 
     # --------------------------------------------------------------- search --
-    def create_search(self, config: Mapping[str, Any], seed: int | None = None, name: str = "") -> int:
-        """Record a new search (its JSON-able ``config`` and ``seed``); return its id."""
+    def create_search(self, config: Mapping[str, Any], seed: int | None = None, name: str = "", *,
+                      metric: str = "value", direction: str = "minimize") -> int:
+        """Record a new search; return its id.
+
+        Args:
+            config: The application's JSON-able configuration, kept as it is (the engine
+                never reads it).
+            seed: The search seed.
+            name: A name for people.
+            metric: The objective's name, for reports. Defaults to `"value"`.
+            direction: ``"minimize"`` or ``"maximize"`` the objective. Defaults to `"minimize"`.
+        """
+        metric, direction = _objective(metric, direction)
         with self._write() as c:
             cur = c.execute(
-                "INSERT INTO search (name, config, seed, created) VALUES (?, ?, ?, ?)",
-                (str(name), _dumps(dict(config)), None if seed is None else int(seed), time.time()),
+                "INSERT INTO search (name, config, seed, created, metric, direction) VALUES (?, ?, ?, ?, ?, ?)",
+                (str(name), _dumps(dict(config)), None if seed is None else int(seed), time.time(), metric,
+                 direction),
             )
             return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def set_search_engine(self, record: Mapping[str, Any], *, metric: str | None = None,
+                          direction: str | None = None, search_id: int | None = None) -> None:
+        """Record what the engine knows of a search's run (:attr:`SearchInfo.engine`), in one transaction.
+
+        ``record`` (JSON-able) replaces the previous one; ``metric`` and ``direction``, when
+        given, replace the search's. :func:`hpo.loop.run_search` calls it as a run starts.
+        """
+        if metric is not None or direction is not None:
+            _objective("value" if metric is None else metric, "minimize" if direction is None else direction)
+        sid = self._search_id(search_id)
+        with self._write() as c:
+            cur = c.execute(
+                "UPDATE search SET engine = ?, metric = COALESCE(?, metric), direction = COALESCE(?, direction) "
+                "WHERE id = ?", (_dumps(dict(record)), metric, direction, sid))
+            if cur.rowcount != 1:
+                raise StoreError(f"{self.path!r} holds no search with id {sid}")
+
+    @staticmethod
+    def _search_info(r: Mapping[str, Any]) -> SearchInfo:
+        config = _loads(r["config"])
+        if "engine" in r:
+            metric, direction, engine = r["metric"], r["direction"], _loads(r["engine"])
+        else:  # a version-1 store read without writing: the row as the upgrade will fill it
+            metric, direction, engine = _migrations.v1_search_fields(config)
+        return SearchInfo(r["id"], r["name"], config, r["seed"], r["created"], metric, direction, engine)
 
     def get_search(self, search_id: int | None = None) -> SearchInfo | None:
         """The search ``search_id`` (default: the latest), or None when the store has none."""
@@ -445,17 +555,11 @@ class TrialStore:
             rows = self._read("SELECT * FROM search ORDER BY id DESC LIMIT 1")
         else:
             rows = self._read("SELECT * FROM search WHERE id = ?", (int(search_id),))
-        if not rows:
-            return None
-        r = rows[0]
-        return SearchInfo(r["id"], r["name"], _loads(r["config"]), r["seed"], r["created"])
+        return self._search_info(rows[0]) if rows else None
 
     def searches(self) -> list[SearchInfo]:
         """All searches, oldest first."""
-        return [
-            SearchInfo(r["id"], r["name"], _loads(r["config"]), r["seed"], r["created"])
-            for r in self._read("SELECT * FROM search ORDER BY id")
-        ]
+        return [self._search_info(r) for r in self._read("SELECT * FROM search ORDER BY id")]
 
     def _search_id(self, search_id: int | None) -> int:
         if search_id is not None:
@@ -659,7 +763,7 @@ class TrialStore:
 
     def best(self, direction: str = "minimize", *, search_id: int | None = None) -> Trial | None:
         """The done trial with the lowest (``minimize``) or highest (``maximize``) value; first on ties."""
-        if direction not in ("minimize", "maximize"):
+        if direction not in DIRECTIONS:
             raise ValueError(f"direction must be 'minimize' or 'maximize'; received {direction!r}")
         sid = self._search_id(search_id)
         order = "ASC" if direction == "minimize" else "DESC"

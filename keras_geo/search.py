@@ -205,7 +205,8 @@ def open_store(config: dict[str, Any], *, new_search: bool = True) -> TrialStore
         except BaseException:
             store.close()
             raise
-        store.create_search(config, seed=config["seed"], name=config["name"])
+        store.create_search(config, seed=config["seed"], name=config["name"],
+                            metric=config["objective"]["metric"], direction=config["objective"]["direction"])
     return store
 
 
@@ -286,6 +287,7 @@ def run(
         executor,
         budget,
         seed=config["seed"],
+        metric=config["objective"]["metric"],
         direction=config["objective"]["direction"],
         synchronous=config["mode"] == "sync",
         batch_size=config["batch_size"],

@@ -38,12 +38,13 @@ def objective(params, *, seed, trial_id):
             "history": {"loss": [value + 1, value]}}
 
 
-def make_search(path, *, trials=20, strategy="ga", direction="minimize", seed=3, **config):
+def make_search(path, *, trials=20, strategy="ga", direction="minimize", seed=3, **settings):
+    """A search run by the loop; its application config is opaque to the engine (the report only shows it)."""
     store = TrialStore(path)
-    store.create_search({"strategy": strategy, "direction": direction, "metric": "loss", "space": SPEC,
-                         "budget": {"trials": trials}, "executor": "serial", "workers": 1, **config}, seed=seed)
-    run_search(objective, strategies.get(strategy, Space.from_dict(SPEC), seed=seed), store, SerialExecutor(),
-               Budget(trials=trials), seed=seed, direction=direction, progress=False)
+    store.create_search({"app": {"model": "toy", "layers": [4, 2]}, "note": "made by make_search"}, seed=seed,
+                        metric="loss", direction=direction)
+    run_search(objective, strategies.get(strategy, Space.from_dict(SPEC), seed=seed, **settings), store,
+               SerialExecutor(), Budget(trials=trials), seed=seed, progress=False)
     return store
 
 
@@ -245,7 +246,7 @@ def test_a_plot_that_fails_to_draw_is_skipped_with_a_warning(tmp_path, monkeypat
     trial = store.add_trial({"x": 1})
     store.start(trial, worker="serial")
     store.finish(trial, 1.0)
-    monkeypatch.setattr(hpo.report, "_PLOTTERS", {**hpo.report._PLOTTERS, **{k: broken for k in PLOTS}})
+    monkeypatch.setattr(hpo.report._plots, "PLOTTERS", {**hpo.report._plots.PLOTTERS, **{k: broken for k in PLOTS}})
     with pytest.warns(RuntimeWarning, match="oops"):
         files = write_report(store, tmp_path / "out")
     assert files.plots == {} and "ZeroDivisionError: oops" in files.markdown.read_text()
@@ -260,8 +261,11 @@ def test_markdown_to_html_subset():
     assert "<em>b</em>" in html and "<strong>c</strong>" in html and "<code>d|e</code>" in html
     assert '<a href="x.html">l</a>' in html and "1 &lt; 2" in html
     assert "<td>x | y</td>" in html and '<td style="text-align:right">3</td>' in html
-    assert "<ul><li>one</li><li>two</li></ul>" in html and "<ol><li>first</li></ol>" in html
-    assert "<pre><code>&lt;raw&gt;</code></pre>" in html
+    assert re.search(r"<ul>\s*<li>one</li>\s*<li>two</li>\s*</ul>", html)
+    assert re.search(r"<ol>\s*<li>first</li>\s*</ol>", html)
+    assert "<pre><code>&lt;raw&gt;\n</code></pre>" in html
+    # Raw HTML is text, never markup: a store's strings cannot inject anything into the page.
+    assert "&lt;script&gt;" in markdown_to_html("a <script>alert(1)</script> b")
 
 
 BLOCKED_REPORT = BLOCK_PRELUDE + textwrap.dedent(
@@ -272,7 +276,7 @@ BLOCKED_REPORT = BLOCK_PRELUDE + textwrap.dedent(
     from hpo.store import TrialStore
 
     with TrialStore(sys.argv[1]) as store:
-        store.create_search({"strategy": "random", "direction": "maximize"}, seed=0)
+        store.create_search({"strategy": "random"}, seed=0, direction="maximize")
         for k in range(4):
             trial = store.add_trial({"x": k / 4, "c": "ab"[k % 2]})
             store.start(trial, worker="serial")
@@ -300,16 +304,58 @@ def test_report_works_with_frameworks_blocked_and_leaves_pyplot_alone(tmp_path):
     assert proc.stdout.strip().endswith("OK")
 
 
-def test_engine_view_reads_the_nested_application_layout() -> None:
-    from hpo.report import engine_view
+def test_the_report_reads_what_the_engine_recorded_and_only_shows_the_application_config(tmp_path):
+    # An application config that looks like an engine's: the report must not read it.
+    misleading = {"objective": {"metric": "accuracy", "direction": "maximize"}, "metric": "accuracy",
+                  "strategy": {"name": "tpe", "settings": {"population_size": 99}}, "executor": "mpi",
+                  "deep": {"a": {"b": {"c": 1}}}, "note": "<b>bold</b> & __init__"}
+    store = TrialStore(tmp_path / "e.db")
+    store.create_search(misleading, seed=5, name="<script>x</script>", metric="loss")
+    run_search(objective, strategies.get("ga", Space.from_dict(SPEC), seed=5, population_size=3), store,
+               SerialExecutor(), Budget(trials=9), seed=5, synchronous=True, progress=False)
+    info = store.get_search()
+    assert (info.metric, info.direction) == ("loss", "minimize")
+    assert info.engine["strategy"] == "ga" and info.engine["strategy_settings"]["population_size"] == 3
+    assert (info.engine["executor"], info.engine["workers"], info.engine["synchronous"]) == ("serial", 1, True)
+    assert info.engine["batch_size"] == 3 and info.engine["budget"] == {"trials": 9} and info.engine["seed"] == 5
+    assert Space.from_dict(info.engine["space"]) == Space.from_dict(SPEC)
 
-    nested = {
-        "objective": {"metric": "val_accuracy", "direction": "maximize"},
-        "strategy": {"name": "ga", "settings": {"population_size": 4}},
-        "executor": {"name": "local", "workers": 3},
-        "mode": "sync",
-    }
-    view = engine_view(nested)
-    assert (view["metric"], view["direction"], view["strategy"], view["workers"]) == ("val_accuracy", "maximize", "ga", 3)
-    assert view["strategy_settings"] == {"population_size": 4} and view["synchronous"] is True
-    assert engine_view({"direction": "minimize", "strategy": "tpe"})["strategy"] == "tpe"
+    s = summary(store)
+    assert (s["strategy"], s["metric"], s["direction"], s["budget"], s["seed"]) == (
+        "ga", "loss", "minimize", {"trials": 9}, 5)
+    assert s["best_value"] == min(t.value for t in store.trials("done"))
+    files = write_report(store, tmp_path / "out")
+    md = files.markdown.read_text()
+    engine_rows = dict(tuple(r) for r in table_rows(section(md, "Configuration").split("###")[0]))
+    assert (engine_rows["strategy"], engine_rows["executor"], engine_rows["metric"]) == ("ga", "serial", "loss")
+    assert "population_size=3" in engine_rows["strategy_settings"]
+    app = section(md, "Configuration").split("### Application configuration", 1)[1]
+    app_rows = dict(tuple(r) for r in table_rows(app))
+    assert app_rows["objective.direction"] == "maximize" and app_rows["strategy.settings"] == '{"population_size": 99}'
+    assert app_rows["deep.a"] == '{"b": {"c": 1}}' and app_rows["executor"] == "mpi"
+    import hpo.report._plots as plots
+
+    assert plots._generation_size(info.engine) == 3  # the recorded population, not the config's 99
+
+    page = files.html.read_text()
+    assert "<title>Hyperparameter search report: search 1 (&lt;script&gt;x&lt;/script&gt;)</title>" in page
+    assert "<script" not in page and "<b>bold</b>" not in page
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; __init__" in page  # shown literally, underscores included
+
+
+def test_the_page_template_ships_with_the_package():
+    import configparser
+    import fnmatch
+
+    import hpo
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    patterns = parser["options.package_data"]["hpo"].split()
+    package = Path(hpo.__file__).parent
+    templates = [p.relative_to(package).as_posix() for p in package.rglob("*.j2")]
+    assert templates == ["report/page.html.j2"]
+    assert all(any(fnmatch.fnmatch(t, pat) for pat in patterns) for t in templates)
+    assert parser["options"].getboolean("include_package_data")
+    requires = parser["options"]["install_requires"]
+    assert "markdown-it-py" in requires and "Jinja2" in requires

@@ -229,3 +229,35 @@ def test_json_only_no_object_serialisation(store: TrialStore) -> None:
             if bad in text:
                 offenders.append(f"{f.name}: {bad}")
     assert offenders == []
+
+
+def test_the_search_row_keeps_the_objective_and_the_engine_record_apart_from_the_config(path: Path) -> None:
+    config = {"objective": {"metric": "val_accuracy", "direction": "maximize"}, "strategy": {"name": "tpe"}}
+    with TrialStore(path) as st:
+        plain = st.create_search(config, seed=1)
+        info = st.get_search(plain)
+        # The application's config is kept as it is and never read: defaults, not its nested keys.
+        assert (info.config, info.metric, info.direction, info.engine) == (config, "value", "minimize", {})
+        named = st.create_search({}, seed=2, metric="val_accuracy", direction="maximize")
+        st.set_search_engine({"strategy": "tpe", "workers": 2}, search_id=named)
+        assert (st.get_search().metric, st.get_search().direction) == ("val_accuracy", "maximize")
+        assert st.get_search().engine == {"strategy": "tpe", "workers": 2}
+        st.set_search_engine({"strategy": "ga"}, direction="minimize")  # a record replaces the previous one
+    with TrialStore(path) as st:  # durable
+        info = st.get_search(named)
+        assert (info.metric, info.direction, info.engine) == ("val_accuracy", "minimize", {"strategy": "ga"})
+        assert st.get_search(plain).engine == {}
+        assert [s.direction for s in st.searches()] == ["minimize", "minimize"]
+        with pytest.raises(ValueError, match="direction"):
+            st.create_search({}, direction="up")
+        with pytest.raises(ValueError, match="metric"):
+            st.create_search({}, metric="")
+        with pytest.raises(ValueError, match="direction"):
+            st.set_search_engine({}, direction="max")
+        with pytest.raises(StoreError, match="no search with id 9"):
+            st.set_search_engine({}, search_id=9)
+        assert len(st.searches()) == 2  # nothing written by the refused calls
+    raw = sqlite3.connect(path)
+    with pytest.raises(sqlite3.IntegrityError):  # the schema itself refuses another direction
+        raw.execute("UPDATE search SET direction = 'sideways'")
+    raw.close()

@@ -102,6 +102,8 @@ class Executor(ABC):
     """Runs tasks on ``n_workers`` workers; use as a context manager or call :meth:`close`."""
 
     n_workers: int = 1
+    #: The executor's name (as :func:`hpo.executors.get` knows it), recorded with a search's run.
+    name: str = ""
 
     @abstractmethod
     def start(self, objective: Objective) -> None:

@@ -80,6 +80,7 @@ class CollectiveExecutor(Executor):
             raise ValueError(f"the collective executor runs on rank 0; rank {collective.rank} runs serve()")
         self.collective = collective
         self.n_workers = collective.size
+        self.name = collective.backend or "collective"
         self.device = device or WorkerDevice(0, "local")
         self.worker_env = dict(worker_env or {})
         self._rank = _Rank(collective, self.device)

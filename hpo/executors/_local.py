@@ -92,6 +92,8 @@ class LocalExecutor(Executor):
             growth; ``None`` never recycles. Defaults to `20`.
     """
 
+    name = "local"
+
     def __init__(
         self,
         n_workers: int = 2,

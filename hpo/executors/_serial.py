@@ -14,6 +14,7 @@ class SerialExecutor(Executor):
     """
 
     n_workers = 1
+    name = "serial"
 
     def __init__(self, device: WorkerDevice | None = None) -> None:
         self.device = device or WorkerDevice(0, "local")
