@@ -1,0 +1,104 @@
+"""What several commands share: the errors, opening a store, loading a model, the backend and launcher."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """An error in what the user asked for: printed as one line, exit status 2."""
+
+
+class LaunchError(UsageError):
+    """A launch that every rank refuses alike: rank 0 prints it and exits 2, the others exit quietly.
+
+    The others exit with status 0: a rank ending non-zero makes the launcher kill the job,
+    possibly before rank 0 has printed why.
+    """
+
+
+def _store(path: str, *, must_exist: bool = True):
+    from hpo.store import TrialStore
+
+    if must_exist and not Path(path).is_file():
+        raise UsageError(f"no such store: {path}")
+    store = TrialStore(path)
+    if store.get_search() is None:
+        raise UsageError(f"{path} holds no search yet")
+    return store
+
+
+DISTRIBUTED = ("mpi", "horovod")
+
+
+def _launched_backend(flag: str | None) -> str | None:
+    """The backend fixed before any configuration is read: ``--backend``, or the launcher's.
+
+    A process started by ``mpiexec``/``srun``/``horovodrun`` as one of several ranks
+    joins that job even without ``--backend``; asking such a rank for a one-process
+    backend is refused, since every rank would then write the same store.
+    """
+    from hpo.distributed import launcher_world
+
+    launched, _, size = launcher_world()
+    if size > 1 and flag in ("serial", "local"):
+        raise LaunchError(
+            f"started as one of {size} ranks by a launcher, but --backend {flag} runs in one process; "
+            f"use --backend {launched}, or start keras-geo-hpo without the launcher"
+        )
+    if flag is None and size > 1:
+        return launched
+    return flag
+
+
+def _spmd(backend: str, drive) -> int:
+    """Runs ``drive(executor)`` on rank 0 of a distributed job; the other ranks serve trials."""
+    from hpo import distributed
+    from hpo.executors import join
+
+    try:
+        collective = distributed.connect(backend)
+    except RuntimeError as error:
+        raise UsageError(str(error)) from error
+    # Pinned before TensorFlow is imported (the configuration's validation imports it).
+    executor = join(collective)
+    if executor is None:  # a rank other than 0: it served its trials until rank 0 stopped
+        return 0
+    try:
+        return drive(executor)
+    finally:
+        executor.close()  # releases the other ranks on every way out, errors included
+
+
+def _on_backend(args: argparse.Namespace, body, backend: str | None = None) -> int:
+    """Runs ``body(args, backend, executor)``: on rank 0 of a job for mpi/horovod, else as is."""
+    backend = backend or _launched_backend(args.backend)
+    if backend in DISTRIBUTED:
+        return _spmd(backend, lambda executor: body(args, backend, executor))
+    return body(args, backend, None)
+
+
+def _load_model(path: str | Path):
+    """A ``.keras`` file loaded with ``safe_mode`` (no code inside it runs); a clear error otherwise."""
+    import keras
+
+    import keras_geo  # noqa: F401  (registers custom objects before loading)
+
+    try:
+        return keras.models.load_model(path, safe_mode=True)
+    except ValueError as error:
+        if "safe_mode" in str(error):
+            raise UsageError(
+                f"refusing to load {path}: it holds Python code (a lambda) that would run on loading. "
+                f"Load it with keras.models.load_model(..., safe_mode=False) only if you trust its origin"
+            ) from None
+        raise UsageError(f"cannot load {path} as a Keras model: {str(error).splitlines()[0]}") from None
+    except (OSError, KeyError, TypeError) as error:  # a damaged zip, a foreign or truncated file
+        raise UsageError(f"cannot load {path} as a Keras model ({type(error).__name__}: {error})") from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value

@@ -1,0 +1,118 @@
+"""``keras-geo-hpo search`` and ``keras-geo-hpo resume``: run a search, or continue a store's latest one."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from keras_geo.cli._common import DISTRIBUTED, _on_backend, _positive, _store
+
+
+def _run_search(store, config: dict, warm_start=None, executor=None) -> int:
+    from hpo.loop import SearchAborted
+    from keras_geo import search
+
+    if executor is None:
+        executor = search.make_executor(config)
+    kind = "rank(s)" if config["executor"]["name"] in DISTRIBUTED else "worker(s)"
+    print(
+        f"Search {config['name']!r}: {config['strategy']['name']} over {len(config['space'])} parameters, "
+        f"{executor.n_workers} {config['executor']['name']} {kind}, {config['mode']} mode, "
+        f"budget {config['budget']['trials']} trials, seed {config['seed']}\nstore: {store.path}",
+        flush=True,
+    )
+    try:
+        summary = search.run(store, progress=True, warm_start=warm_start, executor=executor)
+    except SearchAborted as error:
+        print(f"keras-geo-hpo: search stopped: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            f"\nkeras-geo-hpo: interrupted; running trials are marked interrupted. "
+            f"Resume with: keras-geo-hpo resume {store.path}",
+            file=sys.stderr,
+        )
+        return 130
+    best = summary.best
+    print(
+        f"{summary.stopped}: {summary.done} done ({summary.cache_hits} cache hits, {summary.replayed} taken "
+        f"from the store), {summary.failed} failed, in {summary.elapsed_s:.0f} s"
+    )
+    if best is not None:
+        print(f"best of this search: trial {best.id}, {config['objective']['metric']} = {best.value:.4f}, params {best.params}")
+    return 0
+
+
+def _cmd_search(args: argparse.Namespace) -> int:
+    return _on_backend(args, _search)
+
+
+def _search(args: argparse.Namespace, backend: str | None, executor=None) -> int:
+    from keras_geo import config as configuration
+    from keras_geo import search
+
+    overrides = {
+        "store": args.store,
+        "strategy.name": args.strategy,
+        "executor.name": backend,
+        "executor.workers": args.workers,
+        "budget.trials": args.trials,
+        "seed": args.seed,
+    }
+    if args.strategy is not None:
+        overrides["strategy.settings"] = {}  # settings belong to the YAML's strategy
+    config = configuration.load_config(args.config, overrides)
+    if executor is None and config["executor"]["name"] in DISTRIBUTED:
+        # Named by the configuration only, and started without a launcher: one rank.
+        return _on_backend(args, _search, config["executor"]["name"])
+    warm_start = _store(args.warm_start) if args.warm_start else None
+    store = search.open_store(config)
+    try:
+        return _run_search(store, config, warm_start, executor)
+    finally:
+        store.close()  # gives the writer lock back
+        if warm_start is not None:
+            warm_start.close()
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    return _on_backend(args, _resume)
+
+
+def _resume(args: argparse.Namespace, backend: str | None, executor=None) -> int:
+    store = _store(args.store)
+    store.acquire_lock()  # refused at once if a search still runs on it
+    config = store.get_search().config
+    # Any backend resumes any store: this run's executor may differ from the stored one.
+    config["executor"] = {**config["executor"], **({"name": backend} if backend else {}),
+                          **({"workers": args.workers} if args.workers else {})}
+    if executor is None and config["executor"]["name"] in DISTRIBUTED:
+        store.close()  # reopened on rank 0 of the job
+        return _on_backend(args, _resume, config["executor"]["name"])
+    try:
+        return _run_search(store, config, executor=executor)
+    finally:
+        store.close()
+
+
+def add_parser(commands) -> None:
+    """Registers ``search`` and ``resume``."""
+    search = commands.add_parser("search", help="run a search from a YAML configuration")
+    search.add_argument("config", help="YAML configuration (see data/configs/)")
+    search.add_argument("--store", help="trial store file (default runs/<name>/store.db)")
+    search.add_argument("--strategy", help="override strategy.name (its YAML settings are dropped)")
+    search.add_argument("--workers", type=_positive, help="override executor.workers")
+    search.add_argument("--trials", type=_positive, help="override budget.trials")
+    search.add_argument("--seed", type=int, help="override seed")
+    search.add_argument(
+        "--warm-start", metavar="STORE", help="an earlier store whose trained parameter sets are reused (cache)"
+    )
+    backend_help = ("override executor.name: serial, local (process pool), mpi or horovod (under mpiexec/srun/"
+                    "horovodrun; the launcher's backend is the default there)")
+    search.add_argument("--backend", choices=("serial", "local", *DISTRIBUTED), help=backend_help)
+    search.set_defaults(run=_cmd_search)
+
+    resume = commands.add_parser("resume", help="continue the latest search of a store (with any backend)")
+    resume.add_argument("store")
+    resume.add_argument("--backend", choices=("serial", "local", *DISTRIBUTED), help=backend_help)
+    resume.add_argument("--workers", type=_positive, help="override executor.workers (local backend)")
+    resume.set_defaults(run=_cmd_resume)
