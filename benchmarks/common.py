@@ -174,6 +174,8 @@ def hyperopt_fmin(space: Space, fn, max_evals: int, seed: int) -> list[tuple[dic
     import numpy as np
     from hyperopt import STATUS_OK, Trials, fmin, tpe
 
+    from hpo.strategies._hyperopt_space import to_hyperopt
+
     history: list[tuple[dict[str, Any], float]] = []
 
     def objective(sample: Mapping[str, Any]) -> dict[str, Any]:
@@ -182,6 +184,6 @@ def hyperopt_fmin(space: Space, fn, max_evals: int, seed: int) -> list[tuple[dic
         history.append((params, value))
         return {"loss": value, "status": STATUS_OK}
 
-    fmin(objective, space.to_hyperopt(), algo=tpe.suggest, max_evals=max_evals, trials=Trials(),
+    fmin(objective, to_hyperopt(space), algo=tpe.suggest, max_evals=max_evals, trials=Trials(),
          rstate=np.random.default_rng(seed), show_progressbar=False)
     return history

@@ -710,7 +710,7 @@ class Space(Mapping[str, Param]):
         return True
 
     def prune(self, params: Mapping[str, Any]) -> dict[str, ParamValue]:
-        """Drop inactive and unknown keys (e.g. from a flat hyperopt sample); no validation."""
+        """Drop inactive and unknown keys (e.g. from a flat sample that draws every parameter); no validation."""
         out: dict[str, Any] = {}
         for name in self._params:
             if name in params and self.is_active(name, out):
@@ -869,89 +869,3 @@ class Space(Mapping[str, Param]):
                     point[name] = p.decode_gene(0.5)
             out.append(self.canonical(self.prune(point)))
         return out
-
-    # -- hyperopt ------------------------------------------------------------ #
-    def to_hyperopt(self, *, quantized: bool = True) -> dict[str, Any]:
-        """A flat hyperopt space (dict of ``hp.*`` expressions) for this space.
-
-        Integers are ``scope.int`` of ``hp.quniform`` (an index onto the step
-        grid) or ``hp.qloguniform``; log floats ``hp.loguniform``; choices
-        ``hp.choice`` (samples are the option values, not indices); fixed
-        values are literals.  Conditions are not expressed in hyperopt's
-        nested form: every parameter is sampled and :meth:`prune` removes the
-        inactive ones (which is also how TPE treats a parameter absent from a
-        trial).
-
-        ``quantized=False`` models integers as continuous (``hp.uniform`` over
-        the index, ``hp.loguniform`` over the value, each bin ``+-0.5``), for
-        the TPE strategies, which round a raw value themselves
-        (:meth:`_from_hyperopt_raw`): hyperopt evaluates a quantized
-        density with one Python loop per mixture component, one component per
-        finished trial, which made a proposal cost 0.2 s at 1,000 trials; the
-        continuous densities are vectorised. The values of such a space's
-        expressions are raw, not the integers.
-        """
-        from hyperopt import hp
-        from hyperopt.pyll import scope
-
-        out: dict[str, Any] = {}
-        for name, p in self._params.items():
-            expr = _hyperopt_label(name, p, quantized)
-            if isinstance(p, Int) and not quantized:
-                out[name] = expr
-            elif isinstance(p, Int):
-                if p.log:
-                    out[name] = scope.int(expr)
-                else:
-                    out[name] = scope.int(p.low + p.step * expr)
-            elif isinstance(p, Choice):
-                out[name] = hp.choice(name, list(p.options))
-            else:
-                out[name] = expr
-        return out
-
-    # Conversions between hyperopt's per-label raw values and param values;
-    # used by the TPE strategy to read proposals and to tell foreign results.
-    def _hyperopt_raw(self, name: str, value: Any) -> float | int:
-        p = self._params[name]
-        if isinstance(p, Int):
-            v = p.coerce(value)
-            return float(v) if p.log else float((v - p.low) // p.step)
-        if isinstance(p, Choice):
-            return p.index(value)
-        if isinstance(p, Float):
-            return p.coerce(value)
-        raise KeyError(name)
-
-    def _from_hyperopt_raw(self, name: str, raw: Any) -> ParamValue:
-        p = self._params[name]
-        if isinstance(p, Int):
-            if p.log:
-                v = int(round(float(raw)))
-            else:
-                v = p.low + min(max(int(round(float(raw))), 0), p.size - 1) * p.step
-            return min(max(v, p.low), p.high)
-        if isinstance(p, Choice):
-            return p.options[min(max(int(raw), 0), len(p.options) - 1)]
-        if isinstance(p, Float):
-            return p.coerce(min(max(float(raw), p.low), p.high))
-        return p.decode_gene(0.5)
-
-
-def _hyperopt_label(name: str, p: Param, quantized: bool = True) -> Any:
-    """The stochastic hyperopt node of one parameter (raw values, before mapping)."""
-    from hyperopt import hp
-
-    if isinstance(p, Int):
-        if p.log:
-            lo, hi = p._log_edges()
-            return hp.qloguniform(name, lo, hi, 1) if quantized else hp.loguniform(name, lo, hi)
-        return hp.quniform(name, -0.5, p.size - 0.5, 1) if quantized else hp.uniform(name, -0.5, p.size - 0.5)
-    if isinstance(p, Float):
-        if p.log:
-            return hp.loguniform(name, math.log(p.low), math.log(p.high))
-        return hp.uniform(name, p.low, p.high)
-    if isinstance(p, Choice):
-        return hp.choice(name, list(range(len(p.options))))
-    return p.value  # Fixed: a literal
-

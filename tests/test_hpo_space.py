@@ -1,4 +1,4 @@
-"""Search spaces: parsing, validation, grid/sampler, hyperopt, genome encoding, hashing."""
+"""Search spaces: parsing, validation, grid/sampler, genome encoding, hashing."""
 
 from __future__ import annotations
 
@@ -181,48 +181,6 @@ def test_sample_prior_covers_integer_bounds() -> None:
     f = np.array([d["f"] for d in draws])
     assert f.min() == 1 and f.max() == 100
     assert 6 < np.median(f) < 16  # log-uniform: median ~ 10
-
-
-# --------------------------------------------------------------------------- hyperopt
-def test_to_hyperopt_unquantized_models_integers_as_continuous(space: Space) -> None:
-    # The TPE strategies use continuous integer densities (vectorised in hyperopt) and round raw
-    # values back onto the integers themselves.
-    from hyperopt.pyll.stochastic import sample
-
-    hs = space.to_hyperopt(quantized=False)
-    raws = [sample(hs, rng=np.random.default_rng(i)) for i in range(200)]
-    assert any(raw["filters"] != int(raw["filters"]) for raw in raws)
-    for raw in raws:
-        p = space.canonical(space.prune({name: space._from_hyperopt_raw(name, raw[name])
-                                         if name in ("filters", "units", "dense_layers") else raw[name]
-                                         for name in raw}))
-        assert space.contains(p)
-        assert p["filters"] == min(max(round(raw["filters"]), 8), 64)
-
-
-def test_to_hyperopt_samples_decode_into_space(space: Space) -> None:
-    from hyperopt.pyll.stochastic import sample
-
-    hs = space.to_hyperopt()
-    acts = set()
-    for i in range(100):
-        raw = sample(hs, rng=np.random.default_rng(i))
-        assert type(raw["filters"]) is int and type(raw["units"]) is int and type(raw["dense_layers"]) is int
-        assert raw["activation"] in ("relu", "elu", None, True)  # values, not indices
-        acts.add(raw["activation"])
-        p = space.canonical(space.prune(raw))
-        assert ("dropout" in p) == (p["dense_layers"] > 1)
-    assert len(acts) == 4
-
-
-def test_hyperopt_raw_round_trip(space: Space) -> None:
-    rng = np.random.default_rng(5)
-    for _ in range(50):
-        p = space.sample(rng)
-        for name in p:
-            if name == "epochs":
-                continue
-            assert space._from_hyperopt_raw(name, space._hyperopt_raw(name, p[name])) == p[name]
 
 
 # --------------------------------------------------------------------------- genome

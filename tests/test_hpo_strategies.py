@@ -360,3 +360,54 @@ def test_bayes_caps_the_points_of_its_gaussian_process(monkeypatch) -> None:
     space = Space.from_dict(MIXED)
     assert all(space.contains(p) for p in first) and len({params_hash(p) for p in first}) == 40
     assert run(0) == first
+
+
+# --------------------------------------------------------------------------- hyperopt adapter
+def test_to_hyperopt_unquantized_models_integers_as_continuous() -> None:
+    # The TPE strategies use continuous integer densities (vectorised in hyperopt) and round raw
+    # values back onto the integers themselves.
+    from hyperopt.pyll.stochastic import sample
+
+    from hpo.strategies._hyperopt_space import from_raw, to_hyperopt
+
+    space = Space.from_dict(MIXED)
+    hs = to_hyperopt(space, quantized=False)
+    raws = [sample(hs, rng=np.random.default_rng(i)) for i in range(200)]
+    assert any(raw["filters"] != int(raw["filters"]) for raw in raws)
+    for raw in raws:
+        p = space.canonical(space.prune({name: from_raw(space, name, raw[name])
+                                         if name in ("filters", "units", "dense_layers") else raw[name]
+                                         for name in raw}))
+        assert space.contains(p)
+        assert p["filters"] == min(max(round(raw["filters"]), 8), 64)
+
+
+def test_to_hyperopt_samples_decode_into_space() -> None:
+    from hyperopt.pyll.stochastic import sample
+
+    from hpo.strategies._hyperopt_space import to_hyperopt
+
+    space = Space.from_dict(MIXED)
+    hs = to_hyperopt(space)
+    acts = set()
+    for i in range(100):
+        raw = sample(hs, rng=np.random.default_rng(i))
+        assert type(raw["filters"]) is int and type(raw["units"]) is int and type(raw["dense_layers"]) is int
+        assert raw["activation"] in ("relu", "elu", None, True)  # values, not indices
+        acts.add(raw["activation"])
+        p = space.canonical(space.prune(raw))
+        assert ("dropout" in p) == (p["dense_layers"] > 1)
+    assert len(acts) == 4
+
+
+def test_hyperopt_raw_round_trip() -> None:
+    from hpo.strategies._hyperopt_space import from_raw, to_raw
+
+    space = Space.from_dict(MIXED)
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        p = space.sample(rng)
+        for name in p:
+            if name == "epochs":
+                continue
+            assert from_raw(space, name, to_raw(space, name, p[name])) == p[name]

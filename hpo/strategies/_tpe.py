@@ -17,15 +17,18 @@ everything this strategy asked and was told:
   evaluated instead of proposing the same optimum again.  Turn this off with
   ``constant_liar=False`` (pending points are then invisible to TPE).
 
+The space is translated by :mod:`hpo.strategies._hyperopt_space` (the
+hyperopt adapter; a :class:`~hpo.space.Space` itself knows no library).
 Integer parameters get continuous densities over their bins, rounded back
-(:meth:`Space.to_hyperopt` with ``quantized=False``): hyperopt's quantized
+(:func:`~hpo.strategies._hyperopt_space.to_hyperopt` with ``quantized=False``
+and :func:`~hpo.strategies._hyperopt_space.from_raw`): hyperopt's quantized
 densities loop in Python over every finished trial, 3.3x slower at 1,000
 trials (``benchmarks/bench_overhead.py``).
 
 Conditional parameters are flat in the hyperopt space (see
-:meth:`Space.to_hyperopt`); an inactive parameter is recorded with no value in
-a document, which is exactly how hyperopt itself handles a parameter absent
-from a trial.
+:func:`~hpo.strategies._hyperopt_space.to_hyperopt`); an inactive parameter is
+recorded with no value in a document, which is exactly how hyperopt itself
+handles a parameter absent from a trial.
 
 Settings and why their defaults differ from hyperopt's
 ------------------------------------------------------
@@ -57,6 +60,7 @@ from typing import Any
 from ..space import Space, params_hash
 from ..trial import Result
 from ._base import Strategy
+from ._hyperopt_space import from_raw, to_hyperopt, to_raw
 
 __all__ = ["TPEModel", "TPEStrategy", "DEFAULT_GAMMA"]
 
@@ -90,7 +94,7 @@ class TPEModel:
         self.prior_weight = float(prior_weight)
         self.constant_liar = bool(constant_liar)
         # The objective is never called: we only use hyperopt's suggest().
-        self.domain = Domain(lambda params: 0.0, space.to_hyperopt(quantized=False))
+        self.domain = Domain(lambda params: 0.0, to_hyperopt(space, quantized=False))
         self.trials = Trials()
         self.labels: list[str] = [n for n in space if n in self.domain.params]
         self._pending: dict[str, dict[str, Any]] = {}
@@ -104,7 +108,7 @@ class TPEModel:
         for label in self.labels:
             if label in params:
                 idxs[label] = [tid]
-                vals[label] = [self.space._hyperopt_raw(label, params[label])]
+                vals[label] = [to_raw(self.space, label, params[label])]
             else:  # inactive: no observation for this label
                 idxs[label] = []
                 vals[label] = []
@@ -141,9 +145,9 @@ class TPEModel:
         for name, param in self.space.items():
             if name in self.domain.params:
                 if vals.get(name):
-                    raw[name] = self.space._from_hyperopt_raw(name, vals[name][0])
+                    raw[name] = from_raw(self.space, name, vals[name][0])
             else:
-                raw[name] = self.space._from_hyperopt_raw(name, None)
+                raw[name] = from_raw(self.space, name, None)
         return self.space.canonical(self.space.prune(raw))
 
     def add_pending(self, params: Mapping[str, Any]) -> None:
