@@ -19,8 +19,6 @@ no framework.
 from __future__ import annotations
 
 import contextlib
-import importlib.abc
-import importlib.util
 import os
 import re
 import sys
@@ -28,6 +26,8 @@ import tempfile
 import warnings
 from collections.abc import Iterable, Iterator
 from typing import Any
+
+from keras_geo._imports import around_first_import
 
 __all__ = ["LOG_VARIABLE", "QUIET_PACKAGES", "configure", "configure_worker", "is_chatter", "quiet_imports", "verbose"]
 
@@ -83,56 +83,13 @@ def _stderr_filtered() -> Iterator[None]:
                 sys.stderr.flush()
 
 
-class _QuietLoader(importlib.abc.Loader):
-    """Runs another loader's ``exec_module`` with standard error filtered; hands the module back to it."""
-
-    def __init__(self, loader: Any) -> None:
-        self._loader = loader
-
-    def create_module(self, spec: Any) -> Any:
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        module.__loader__ = self._loader  # the module keeps its real loader (resources, reloads)
-        if getattr(module, "__spec__", None) is not None:
-            module.__spec__.loader = self._loader
-        with _stderr_filtered():
-            self._loader.exec_module(module)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._loader, name)
-
-
-class _QuietFinder(importlib.abc.MetaPathFinder):
-    """Wraps the first import of each named top-level package in :func:`_stderr_filtered`."""
-
-    def __init__(self, names: Iterable[str]) -> None:
-        self.names = set(names)
-
-    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if fullname not in self.names:
-            return None
-        self.names.discard(fullname)
-        if not self.names and self in sys.meta_path:
-            sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(fullname)  # the real finders (this one no longer answers for it)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        spec.loader = _QuietLoader(spec.loader)
-        return spec
-
-
 def quiet_imports(names: Iterable[str] = ("tensorflow",)) -> None:
     """Filters the start-up chatter out of standard error while the named packages are first imported.
 
     Packages already imported are left alone (their chatter is past). Idempotent.
     """
-    pending = {name for name in names if name not in sys.modules}
-    for finder in sys.meta_path:
-        if isinstance(finder, _QuietFinder):
-            pending -= finder.names
-    if pending:
-        sys.meta_path.insert(0, _QuietFinder(pending))
+    for name in names:
+        around_first_import(name, _stderr_filtered)
 
 
 _PROGRAM = "keras-geo"

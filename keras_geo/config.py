@@ -1,20 +1,34 @@
-"""Search configurations: YAML in, a validated plain dict out, with errors that name the key.
+"""Search configurations: YAML in, typed frozen specs out, with errors that name the key.
 
 A configuration says everything a search needs (see ``data/configs/*.yaml``)::
 
     name: filler-ga-tpe
     seed: 0
-    dataset: {name: filler, fov_nm: 1000, image_size: 32, n_train: 150, n_val: 50, n_test: 200}
+    dataset: {name: filler, fov_nm: 500, image_size: 32, n_train: 150, n_val: 50, n_test: 200}
+    task: {name: classification}          # default: the data set's task
     model: {builder: filler_cnn, fixed: {pooling: max}}
     training: {epochs: 6, batch_size: 32}
     space:
       filters: {type: int, low: 4, high: 32, log: true}
       learning_rate: {type: float, low: 1.0e-4, high: 1.0e-2, log: true}
-    objective: {metric: val_accuracy, direction: maximize}
+    objective: {metric: val_accuracy, direction: maximize}   # default: the task's objective
     strategy: {name: ga_tpe, settings: {population_size: 6}}
     executor: {name: local, workers: 2}
     mode: async
     budget: {trials: 24}
+
+A file may start from another one with ``base: other.yaml`` (a path relative to the
+file): its keys are merged over the base's, section by section, except ``space`` and
+``strategy``, which replace the base's whole (a search space is one thing, and a
+strategy's settings belong to it). The shipped filler searches are one base plus a
+strategy each.
+
+Where defaults come from: the data set's settings are its loader's keyword
+arguments (:mod:`keras_geo.datasets`), the task's its class's
+(:mod:`keras_geo.tasks`), training's :data:`keras_geo.training.TRAINING_DEFAULTS`,
+the strategy's its constructor's, and the rest :data:`DEFAULTS`. Everything is
+merged once, into a :class:`Config`; its :meth:`Config.to_dict` is what a store keeps,
+so that ``resume`` rebuilds exactly the same search.
 
 Every problem raises :class:`ConfigError` whose message starts with the dotted key
 (``budget.trials: must be >= 1; received -3``), so the CLI prints one line and exits 2.
@@ -26,6 +40,7 @@ import copy
 import inspect
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,38 +49,13 @@ import yaml
 from hpo import executors, strategies
 from hpo.space import Space
 
-__all__ = ["ConfigError", "DEFAULTS", "DATASETS", "load_config", "validate_config"]
+__all__ = ["DEFAULTS", "Config", "ConfigError", "DatasetSpec", "ModelSpec", "SearchSpec", "TaskSpec",
+           "load_config", "validate_config"]
 
 
 class ConfigError(ValueError):
     """A configuration problem; the message names the key and what is allowed."""
 
-
-DATASETS: dict[str, dict[str, Any]] = {
-    # Arguments of keras_geo.datasets.filler.make_splits (n_train/n_val/n_test per class).
-    "filler": {
-        "n_train": 300,
-        "n_val": 100,
-        "n_test": 300,
-        "fov_nm": 1000.0,
-        "image_size": 32,
-        "radius_nm": 10.0,
-        "volume_fraction": 0.15,
-        "box_nm": None,
-        "blur_sigma_px": 0.0,
-        "noise_std": 0.0,
-        "seed": 0,
-        "slices_per_structure": 100,
-    },
-    # Your own arrays: an .npz with x_train, y_train, x_val, y_val (x_test, y_test and
-    # class_names optional), loaded without pickle.
-    "npz": {"path": None},
-    # Your own images: one sub-folder per class (keras_geo.datasets.folders), split
-    # stratified into training and validation.
-    "folder": {"path": None, "image_size": 96, "color_mode": "rgb", "validation_split": 0.2, "seed": 0},
-    # The synthetic 5-class shapes (keras_geo.datasets.shapes), images per class.
-    "shapes": {"n_train": 100, "n_val": 40, "n_test": 40, "image_size": 64, "seed": 0},
-}
 
 DEFAULTS: dict[str, Any] = {
     "name": "search",
@@ -74,10 +64,11 @@ DEFAULTS: dict[str, Any] = {
     "mode": "async",
     "batch_size": None,
     "dataset": {"name": "filler"},
+    "task": None,
     "model": {"builder": "filler_cnn", "fixed": {}},
     "training": {},
     "space": None,
-    "objective": {"metric": "val_accuracy", "direction": "maximize"},
+    "objective": None,
     "strategy": {"name": "ga_tpe", "settings": {}},
     "executor": {
         "name": "local",
@@ -92,7 +83,140 @@ DEFAULTS: dict[str, Any] = {
     },
     "budget": {"trials": 20, "wall_time_s": None, "target": None},
 }
+"""The search's own defaults; the data set's, task's, training's and strategy's live with them."""
 
+_OBJECTIVE_KEYS = ("metric", "direction")
+
+
+# --------------------------------------------------------------------------- #
+# the specs
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Which data set, with every setting (defaults filled in, paths absolute)."""
+
+    name: str
+    settings: dict[str, Any]
+
+    def load(self):
+        """The :class:`~keras_geo.datasets.Dataset` (generated or read; checked for NaN and inf)."""
+        from keras_geo import datasets
+
+        return datasets.load(self.name, **self.settings)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Which task, with every setting."""
+
+    name: str
+    settings: dict[str, Any]
+
+    def make(self):
+        """A fresh :class:`~keras_geo.tasks.Task`."""
+        from keras_geo import tasks
+
+        return tasks.get(self.name, **self.settings)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The builder and the arguments it always gets (``fixed``); searched ones are in the space."""
+
+    builder: str
+    fixed: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchSpec:
+    """How the search runs: space, objective, strategy, executor, mode, budget, seed and store."""
+
+    name: str
+    seed: int
+    store: str
+    mode: str
+    batch_size: int | None
+    space: dict[str, Any]
+    objective: dict[str, str]
+    strategy: dict[str, Any]
+    executor: dict[str, Any]
+    budget: dict[str, Any]
+
+    @property
+    def metric(self) -> str:
+        return self.objective["metric"]
+
+    @property
+    def direction(self) -> str:
+        return self.objective["direction"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated configuration: five frozen specs, merged once (treat their dicts as read-only)."""
+
+    dataset: DatasetSpec
+    task: TaskSpec
+    model: ModelSpec
+    training: dict[str, Any]
+    search: SearchSpec
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain-JSON form, in the YAML's layout: what a store keeps."""
+        s = self.search
+        return copy.deepcopy({
+            "name": s.name,
+            "seed": s.seed,
+            "store": s.store,
+            "mode": s.mode,
+            "batch_size": s.batch_size,
+            "dataset": {"name": self.dataset.name, **self.dataset.settings},
+            "task": {"name": self.task.name, **self.task.settings},
+            "model": {"builder": self.model.builder, "fixed": dict(self.model.fixed)},
+            "training": dict(self.training),
+            "space": s.space,
+            "objective": s.objective,
+            "strategy": s.strategy,
+            "executor": s.executor,
+            "budget": s.budget,
+        })
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> Config:
+        """A configuration as a store kept it (by this version or an earlier one), without checking it again.
+
+        Stores written before the task layer have no ``task`` (their searches were
+        classifiers) and no ``executor.threads``; both take the defaults of those days.
+        """
+        stored = copy.deepcopy(dict(stored))
+        dataset = dict(stored.get("dataset") or {"name": "filler"})
+        task = dict(stored.get("task") or {"name": "classification"})
+        executor = {**DEFAULTS["executor"], **(stored.get("executor") or {})}
+        return cls(
+            dataset=DatasetSpec(dataset.pop("name"), dataset),
+            task=TaskSpec(task.pop("name"), task),
+            model=ModelSpec(stored["model"]["builder"], dict(stored["model"].get("fixed") or {})),
+            training=dict(stored.get("training") or {}),
+            search=SearchSpec(
+                name=stored.get("name", DEFAULTS["name"]), seed=int(stored.get("seed", 0)),
+                store=stored.get("store") or str(Path("runs") / stored.get("name", "search") / "store.db"),
+                mode=stored.get("mode", "async"), batch_size=stored.get("batch_size"), space=stored["space"],
+                objective=dict(stored.get("objective") or {"metric": "val_accuracy", "direction": "maximize"}),
+                strategy=dict(stored.get("strategy") or DEFAULTS["strategy"]), executor=executor,
+                budget={**DEFAULTS["budget"], **(stored.get("budget") or {})},
+            ),
+        )
+
+    def replace(self, **search_changes: Any) -> Config:
+        """A copy with some search fields changed (e.g. ``executor=...`` for a resume on another backend)."""
+        from dataclasses import replace
+
+        return replace(self, search=replace(self.search, **search_changes))
+
+
+# --------------------------------------------------------------------------- #
+# checking
+# --------------------------------------------------------------------------- #
 _MODES = ("async", "sync")
 SYNC_THREADS = 1
 """Intra-op threads of every trial of a ``mode: sync`` search that does not set ``executor.threads``."""
@@ -149,46 +273,6 @@ def _one_of(key: str, value: Any, allowed: Any) -> Any:
     return value
 
 
-def _dataset(config: Mapping[str, Any], base: Path | None) -> dict[str, Any]:
-    raw = config.get("dataset") or {}
-    if not isinstance(raw, Mapping):
-        _fail("dataset", f"must be a mapping; received {raw!r}")
-    name = _one_of("dataset.name", raw.get("name", "filler"), DATASETS)
-    section = _section({"dataset": {k: v for k, v in raw.items() if k != "name"}}, "dataset", DATASETS[name])
-    if name == "filler":
-        for key in ("n_train", "n_val", "n_test", "image_size"):
-            _integer(f"dataset.{key}", section[key], 8 if key == "image_size" else 1)
-        for key in ("fov_nm", "radius_nm", "volume_fraction"):
-            _number(f"dataset.{key}", section[key], positive=True)
-        _number("dataset.box_nm", section["box_nm"], positive=True, optional=True)
-        for key in ("blur_sigma_px", "noise_std"):
-            if _number(f"dataset.{key}", section[key]) < 0:  # type: ignore[operator]
-                _fail(f"dataset.{key}", f"must be >= 0; received {section[key]}")
-        _integer("dataset.seed", section["seed"])
-        _integer("dataset.slices_per_structure", section["slices_per_structure"], 1)
-    elif name == "shapes":
-        for key in ("n_train", "n_val", "n_test", "image_size"):
-            _integer(f"dataset.{key}", section[key], 16 if key == "image_size" else 1)
-        _integer("dataset.seed", section["seed"])
-    else:
-        path = section["path"]
-        what = "an .npz file" if name == "npz" else "a folder with one sub-folder per class"
-        if not isinstance(path, str) or not path:
-            _fail("dataset.path", f"{what} is required for dataset {name!r}; received {path!r}")
-        resolved = Path(path) if Path(path).is_absolute() or base is None else base / path
-        if not (resolved.is_file() if name == "npz" else resolved.is_dir()):
-            _fail("dataset.path", f"no such {'file' if name == 'npz' else 'folder'}: {resolved}")
-        section["path"] = str(resolved.resolve())
-        if name == "folder":
-            _integer("dataset.image_size", section["image_size"], 16)
-            _one_of("dataset.color_mode", section["color_mode"], ("rgb", "grayscale"))
-            split = _number("dataset.validation_split", section["validation_split"], positive=True)
-            if not split < 1:  # type: ignore[operator]
-                _fail("dataset.validation_split", f"must be in (0, 1); received {split}")
-            _integer("dataset.seed", section["seed"])
-    return {"name": name, **section}
-
-
 def _strategy_settings(cls: type) -> dict[str, Any]:
     """Keyword settings a strategy class accepts, with their defaults, following ``**settings`` up to its parents."""
     settings: dict[str, Any] = {}
@@ -218,122 +302,6 @@ def _setting_type(key: str, value: Any, default: Any) -> None:
         _fail(key, f"must be a string; received {value!r}")
 
 
-def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = None) -> dict[str, Any]:
-    """Checks a configuration and fills in defaults.
-
-    Args:
-        raw: The configuration as read from YAML.
-        base_dir: Folder that relative dataset paths are relative to (the YAML file's).
-
-    Returns:
-        A complete, plain-JSON configuration dict (stored with the search, so that
-        ``resume`` rebuilds exactly the same search).
-
-    Raises:
-        ConfigError: naming the first bad key and what is allowed.
-    """
-    from keras_geo import models, training
-
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"config: must be a mapping of keys; received {type(raw).__name__}")
-    unknown = sorted(set(raw) - set(DEFAULTS), key=str)
-    if unknown:
-        _fail(unknown[0], f"unknown key; allowed: {', '.join(sorted(DEFAULTS))}")
-    config: dict[str, Any] = {}
-    name = raw.get("name", DEFAULTS["name"])
-    if not isinstance(name, str) or not name.strip():
-        _fail("name", f"must be a non-empty string; received {name!r}")
-    config["name"] = name
-    config["seed"] = _integer("seed", raw.get("seed", 0), 0, maximum=2**32 - 1)  # what every RNG accepts
-    store = raw.get("store")
-    if store is not None and (not isinstance(store, str) or not store):
-        _fail("store", f"must be a file path; received {store!r}")
-    config["store"] = store or str(Path("runs") / name / "store.db")
-    config["mode"] = _one_of("mode", raw.get("mode", "async"), _MODES)
-    config["batch_size"] = _integer("batch_size", raw.get("batch_size"), 1, optional=True)
-    config["dataset"] = _dataset(raw, Path(base_dir) if base_dir is not None else None)
-
-    model = _section(raw, "model", DEFAULTS["model"])
-    builder = model["builder"]
-    if builder not in models.available():
-        _fail("model.builder", f"unknown builder {builder!r}; allowed: {', '.join(models.available())}")
-    if not isinstance(model["fixed"], Mapping):
-        _fail("model.fixed", f"must be a mapping of builder arguments; received {model['fixed']!r}")
-    arguments = models.builder_arguments(builder)
-    open_ended = models.accepts_any_keyword(builder)
-    for key in model["fixed"]:
-        if key not in arguments and not open_ended:
-            _fail(f"model.fixed.{key}", f"not an argument of {builder}; allowed: {', '.join(arguments)}")
-    config["model"] = {"builder": builder, "fixed": dict(model["fixed"])}
-
-    config["training"] = _section(raw, "training", training.TRAINING_DEFAULTS)
-    for key in ("epochs", "batch_size", "patience", "warmup_epochs"):
-        _integer(f"training.{key}", config["training"][key], 1 if key in ("epochs", "batch_size") else 0)
-    _number("training.learning_rate", config["training"]["learning_rate"], positive=True)
-    _one_of("training.optimizer", config["training"]["optimizer"], training.OPTIMIZERS)
-
-    space_raw = raw.get("space")
-    if not isinstance(space_raw, Mapping) or not space_raw:
-        _fail("space", "must be a non-empty mapping of parameter name -> range or choices")
-    for key in space_raw:
-        if key not in arguments and key not in training.TRAINING_DEFAULTS and not open_ended:
-            _fail(
-                f"space.{key}",
-                f"neither an argument of {builder} nor a training setting; allowed: "
-                f"{', '.join([*arguments, *training.TRAINING_DEFAULTS])}",
-            )
-    try:
-        space = Space.from_dict(dict(space_raw))
-    except (ValueError, TypeError) as error:
-        _fail("space", str(error))
-    config["space"] = space.to_dict()
-
-    objective = _section(raw, "objective", DEFAULTS["objective"])
-    if not isinstance(objective["metric"], str):
-        _fail("objective.metric", f"must be a metric name such as val_accuracy; received {objective['metric']!r}")
-    _one_of("objective.direction", objective["direction"], _DIRECTIONS)
-    config["objective"] = objective
-
-    strategy = _section(raw, "strategy", DEFAULTS["strategy"])
-    _one_of("strategy.name", strategy["name"], strategies.available())
-    if not isinstance(strategy["settings"], Mapping):
-        _fail("strategy.settings", f"must be a mapping; received {strategy['settings']!r}")
-    accepted = _strategy_settings(strategies.strategy_class(strategy["name"]))
-    for key, value in strategy["settings"].items():
-        if key not in accepted:
-            _fail(f"strategy.settings.{key}", f"unknown setting of {strategy['name']}; allowed: {', '.join(accepted)}")
-        _setting_type(f"strategy.settings.{key}", value, accepted[key])
-    try:
-        strategies.get(strategy["name"], space, seed=config["seed"], **strategy["settings"])
-    except (TypeError, ValueError) as error:
-        _fail("strategy.settings", str(error))
-    config["strategy"] = {"name": strategy["name"], "settings": dict(strategy["settings"])}
-
-    executor = _section(raw, "executor", DEFAULTS["executor"])
-    _one_of("executor.name", executor["name"], executors.available())
-    _integer("executor.workers", executor["workers"], 1)
-    _integer("executor.workers_per_gpu", executor["workers_per_gpu"], 1)
-    _integer("executor.gpu_memory_mb", executor["gpu_memory_mb"], 1, optional=True)
-    _integer("executor.max_trials_per_worker", executor["max_trials_per_worker"], 1, optional=True)
-    if executor["gpus"] is not None and not isinstance(executor["gpus"], list):
-        _fail("executor.gpus", f"must be a list of GPU ids; received {executor['gpus']!r}")
-    _integer("executor.threads", executor["threads"], 1, optional=True)
-    if executor["threads"] is None and config["mode"] == "sync":
-        # TensorFlow's CPU results depend on the intra-op thread count (reductions are split per
-        # thread): a trial must run on as many threads with 1 worker as with 8, serial or MPI.
-        executor["threads"] = SYNC_THREADS
-    config["executor"] = executor
-
-    budget = _section(raw, "budget", DEFAULTS["budget"])
-    _integer("budget.trials", budget["trials"], 1, optional=True)
-    _number("budget.wall_time_s", budget["wall_time_s"], positive=True, optional=True)
-    _number("budget.target", budget["target"], optional=True)
-    if all(budget[k] is None for k in ("trials", "wall_time_s", "target")):
-        _fail("budget", "needs at least one of trials, wall_time_s, target")
-    config["budget"] = budget
-    return config
-
-
 # YAML 1.1 streams are UTF-8 or UTF-16; a byte-order mark tells which (UTF-8 without one).
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 
@@ -358,17 +326,234 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Reads a YAML configuration, applies ``overrides`` (dotted keys), and validates it.
+def _dataset(raw: Mapping[str, Any], base: Path | None) -> DatasetSpec:
+    from keras_geo import datasets
+    from keras_geo._settings import SettingError
+
+    section = raw.get("dataset") or {}
+    if not isinstance(section, Mapping):
+        _fail("dataset", f"must be a mapping; received {section!r}")
+    name = _one_of("dataset.name", section.get("name", "filler"), datasets.available())
+    try:
+        settings = datasets.validate_settings(name, {k: v for k, v in section.items() if k != "name"},
+                                              base_dir=base)
+    except SettingError as error:
+        _fail(*str(error).split(": ", 1))
+    return DatasetSpec(name, settings)
+
+
+def _task(raw: Mapping[str, Any], dataset: DatasetSpec) -> TaskSpec:
+    from keras_geo import datasets, tasks
+    from keras_geo._settings import SettingError
+
+    section = raw.get("task")
+    if section is None:
+        section = {}
+    elif isinstance(section, str):
+        section = {"name": section}
+    if not isinstance(section, Mapping):
+        _fail("task", f"must be a mapping such as {{name: regression}}; received {section!r}")
+    name = _one_of("task.name", section.get("name", datasets.task_of(dataset.name)), tasks.available())
+    try:
+        settings = tasks.validate_settings(name, {k: v for k, v in section.items() if k != "name"})
+        tasks.get(name, **settings)  # the task's own checks (a loss name, ...)
+    except SettingError as error:
+        _fail(*str(error).split(": ", 1))
+    except ValueError as error:
+        _fail("task", str(error))
+    return TaskSpec(name, settings)
+
+
+def _objective(raw: Mapping[str, Any], task: TaskSpec) -> dict[str, str]:
+    from keras_geo import tasks
+
+    metric, direction = tasks.TASKS[task.name].objective
+    section = raw.get("objective")
+    if section is None:
+        return {"metric": metric, "direction": direction}
+    objective = _section(raw, "objective", {"metric": metric, "direction": direction})
+    if not isinstance(objective["metric"], str) or not objective["metric"]:
+        _fail("objective.metric", f"must be a metric name such as {metric}; received {objective['metric']!r}")
+    if "direction" not in section and objective["metric"] != metric:
+        objective["direction"] = _direction_of(objective["metric"])
+    _one_of("objective.direction", objective["direction"], _DIRECTIONS)
+    return {"metric": objective["metric"], "direction": objective["direction"]}
+
+
+# What a metric's name says about its direction, when the configuration does not.
+_SMALLER_IS_BETTER = ("loss", "mae", "mse", "rmse", "error", "time", "params", "epochs")
+_LARGER_IS_BETTER = ("accuracy", "r2", "ssim", "psnr", "auc", "precision", "recall", "f1", "map", "iou")
+
+
+def _direction_of(metric: str) -> str:
+    words = metric.lower().replace("-", "_").split("_")
+    if any(word in _SMALLER_IS_BETTER for word in words):
+        return "minimize"
+    if any(word in _LARGER_IS_BETTER for word in words):
+        return "maximize"
+    _fail("objective.direction", f"say whether {metric} is to be maximized or minimized")
+    return ""
+
+
+def _model(raw: Mapping[str, Any], task: TaskSpec) -> tuple[ModelSpec, list[str], bool]:
+    from keras_geo import models, tasks
+
+    model = _section(raw, "model", DEFAULTS["model"])
+    builder = model["builder"]
+    if builder not in models.available():
+        _fail("model.builder", f"unknown builder {builder!r}; allowed: {', '.join(models.available())}")
+    if task.name not in models.tasks_of(builder):
+        serving = models.serving(task.name)
+        _fail("model.builder", f"{builder} does not serve the task {task.name}; builders that do: "
+                               f"{', '.join(serving) or 'none yet'}")
+    if not isinstance(model["fixed"], Mapping):
+        _fail("model.fixed", f"must be a mapping of builder arguments; received {model['fixed']!r}")
+    head = set(tasks.TASKS[task.name].head_keys) | {"input_shape"}
+    arguments = [a for a in models.builder_arguments(builder) if a not in head]
+    open_ended = models.accepts_any_keyword(builder)
+    for key in model["fixed"]:
+        if key in head:
+            _fail(f"model.fixed.{key}", f"set from the data by the task {task.name}, not by the configuration")
+        if key not in arguments and not open_ended:
+            _fail(f"model.fixed.{key}", f"not an argument of {builder}; allowed: {', '.join(arguments)}")
+    return ModelSpec(builder, dict(model["fixed"])), arguments, open_ended
+
+
+def _space(raw: Mapping[str, Any], arguments: list[str], open_ended: bool, builder: str,
+           task: TaskSpec) -> dict[str, Any]:
+    from keras_geo import training
+
+    space_raw = raw.get("space")
+    if not isinstance(space_raw, Mapping) or not space_raw:
+        _fail("space", "must be a non-empty mapping of parameter name -> range or choices")
+    allowed = [*arguments, *training.TRAINING_DEFAULTS, *task.settings]
+    for key in space_raw:
+        if key not in allowed and not open_ended:
+            _fail(f"space.{key}",
+                  f"neither an argument of {builder}, a training setting nor a {task.name} setting; "
+                  f"allowed: {', '.join(allowed)}")
+    try:
+        space = Space.from_dict(dict(space_raw))
+    except (ValueError, TypeError) as error:
+        _fail("space", str(error))
+    return space.to_dict()
+
+
+def _training(raw: Mapping[str, Any]) -> dict[str, Any]:
+    from keras_geo import training
+
+    section = _section(raw, "training", training.TRAINING_DEFAULTS)
+    for key in ("epochs", "batch_size", "patience", "warmup_epochs"):
+        _integer(f"training.{key}", section[key], 1 if key in ("epochs", "batch_size") else 0)
+    _number("training.learning_rate", section["learning_rate"], positive=True)
+    _one_of("training.optimizer", section["optimizer"], training.OPTIMIZERS)
+    return section
+
+
+def _strategy(raw: Mapping[str, Any], space: dict[str, Any], seed: int) -> dict[str, Any]:
+    strategy = _section(raw, "strategy", DEFAULTS["strategy"])
+    _one_of("strategy.name", strategy["name"], strategies.available())
+    if not isinstance(strategy["settings"], Mapping):
+        _fail("strategy.settings", f"must be a mapping; received {strategy['settings']!r}")
+    accepted = _strategy_settings(strategies.strategy_class(strategy["name"]))
+    for key, value in strategy["settings"].items():
+        if key not in accepted:
+            _fail(f"strategy.settings.{key}", f"unknown setting of {strategy['name']}; allowed: {', '.join(accepted)}")
+        _setting_type(f"strategy.settings.{key}", value, accepted[key])
+    try:
+        strategies.get(strategy["name"], Space.from_dict(space), seed=seed, **strategy["settings"])
+    except (TypeError, ValueError) as error:
+        _fail("strategy.settings", str(error))
+    return {"name": strategy["name"], "settings": dict(strategy["settings"])}
+
+
+def _executor(raw: Mapping[str, Any], mode: str) -> dict[str, Any]:
+    executor = _section(raw, "executor", DEFAULTS["executor"])
+    _one_of("executor.name", executor["name"], executors.available())
+    _integer("executor.workers", executor["workers"], 1)
+    _integer("executor.workers_per_gpu", executor["workers_per_gpu"], 1)
+    _integer("executor.gpu_memory_mb", executor["gpu_memory_mb"], 1, optional=True)
+    _integer("executor.max_trials_per_worker", executor["max_trials_per_worker"], 1, optional=True)
+    if executor["gpus"] is not None and not isinstance(executor["gpus"], list):
+        _fail("executor.gpus", f"must be a list of GPU ids; received {executor['gpus']!r}")
+    _integer("executor.threads", executor["threads"], 1, optional=True)
+    if executor["threads"] is None and mode == "sync":
+        # TensorFlow's CPU results depend on the intra-op thread count (reductions are split per
+        # thread): a trial must run on as many threads with 1 worker as with 8, serial or MPI.
+        executor["threads"] = SYNC_THREADS
+    return executor
+
+
+def _budget(raw: Mapping[str, Any]) -> dict[str, Any]:
+    budget = _section(raw, "budget", DEFAULTS["budget"])
+    _integer("budget.trials", budget["trials"], 1, optional=True)
+    _number("budget.wall_time_s", budget["wall_time_s"], positive=True, optional=True)
+    _number("budget.target", budget["target"], optional=True)
+    if all(budget[k] is None for k in ("trials", "wall_time_s", "target")):
+        _fail("budget", "needs at least one of trials, wall_time_s, target")
+    return budget
+
+
+def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = None) -> Config:
+    """Checks a configuration and fills in every default.
 
     Args:
-        path: The YAML file.
-        overrides: e.g. ``{"strategy.name": "tpe", "executor.workers": 4}`` (from CLI options).
+        raw: The configuration as read from YAML.
+        base_dir: Folder that relative dataset paths are relative to (the YAML file's).
+
+    Returns:
+        A :class:`Config` (its :meth:`~Config.to_dict` is stored with the search, so that
+        ``resume`` rebuilds exactly the same search).
 
     Raises:
-        ConfigError: for a missing or unreadable file, bad YAML, or any bad key.
+        ConfigError: naming the first bad key and what is allowed.
     """
-    path = Path(path)
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config: must be a mapping of keys; received {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(DEFAULTS), key=str)
+    if unknown:
+        _fail(unknown[0], f"unknown key; allowed: {', '.join(sorted(DEFAULTS))}")
+    name = raw.get("name", DEFAULTS["name"])
+    if not isinstance(name, str) or not name.strip():
+        _fail("name", f"must be a non-empty string; received {name!r}")
+    seed = _integer("seed", raw.get("seed", 0), 0, maximum=2**32 - 1)  # what every RNG accepts
+    store = raw.get("store")
+    if store is not None and (not isinstance(store, str) or not store):
+        _fail("store", f"must be a file path; received {store!r}")
+    mode = _one_of("mode", raw.get("mode", "async"), _MODES)
+    batch_size = _integer("batch_size", raw.get("batch_size"), 1, optional=True)
+
+    dataset = _dataset(raw, Path(base_dir) if base_dir is not None else None)
+    task = _task(raw, dataset)
+    model, arguments, open_ended = _model(raw, task)
+    training = _training(raw)
+    space = _space(raw, arguments, open_ended, model.builder, task)
+    search = SearchSpec(
+        name=name, seed=seed, store=store or str(Path("runs") / name / "store.db"), mode=mode,
+        batch_size=batch_size, space=space, objective=_objective(raw, task), strategy=_strategy(raw, space, seed),
+        executor=_executor(raw, mode), budget=_budget(raw),
+    )
+    return Config(dataset=dataset, task=task, model=model, training=training, search=search)
+
+
+# Sections that are one thing each: a file's replaces its base's whole (a search space; a strategy's
+# settings belong to that strategy).
+_WHOLE = ("space", "strategy")
+
+
+def _merge(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``changes`` over ``base``: mappings merge key by key, except :data:`_WHOLE`, which replace the base's."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping) and key not in _WHOLE:
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A configuration file's mapping, with its ``base:`` chain merged under it."""
     try:
         raw = yaml.safe_load(_read_text(path)) or {}
     except yaml.YAMLError as error:
@@ -380,6 +565,29 @@ def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) ->
         _fail("config", f"{path} is nested too deeply to be a configuration")
     if not isinstance(raw, dict):
         raise ConfigError(f"config: {path} must hold a mapping of keys; received {type(raw).__name__}")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str) or not base:
+        _fail("base", f"must be the path of another configuration file; received {base!r}")
+    base_path = (path.parent / base).resolve()
+    if base_path in seen:
+        _fail("base", f"{path} and its bases form a loop through {base_path}")
+    return _merge(_read_yaml(base_path, (*seen, path.resolve())), raw)
+
+
+def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Reads a YAML configuration (and its ``base:``), applies ``overrides`` (dotted keys), and validates it.
+
+    Args:
+        path: The YAML file.
+        overrides: e.g. ``{"strategy.name": "tpe", "executor.workers": 4}`` (from CLI options).
+
+    Raises:
+        ConfigError: for a missing or unreadable file, bad YAML, or any bad key.
+    """
+    path = Path(path)
+    raw = _read_yaml(path)
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue

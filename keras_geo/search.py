@@ -2,13 +2,14 @@
 
 :class:`KerasObjective` is what the workers run: given a params dict from the
 strategy, it merges the fixed builder arguments and training settings of the
-configuration, trains with :func:`keras_geo.training.train`, saves the model as
-the trial's artifact (the loop keeps only the best one, so ``export`` needs no
-retraining), and returns the objective metric, every scalar metric, the per-class
-report and the per-epoch history.
+configuration, trains with :func:`keras_geo.training.train` on the configuration's
+data set and task, saves the model as the trial's artifact (the loop keeps only the
+best one, so ``export`` needs no retraining), and returns the objective metric,
+every scalar metric, the task's report of each split and the per-epoch history.
 
 :func:`run` wires a validated configuration into :func:`hpo.loop.run_search`:
 store, strategy, executor (device pinning included) and budget.
+:func:`sample_section` draws the task's view of a store's best model for its report.
 """
 from __future__ import annotations
 
@@ -24,50 +25,22 @@ from hpo.loop import Budget, SearchSummary, run_search
 from hpo.space import Space
 from hpo.store import TrialStore
 from keras_geo import _console
-from keras_geo.config import ConfigError
-from keras_geo.datasets.checks import NonFiniteData, require_finite
+from keras_geo.config import Config, ConfigError
 
-__all__ = ["KerasObjective", "load_data", "open_store", "run"]
+__all__ = ["KerasObjective", "load_data", "make_executor", "open_store", "run", "sample_section", "stored_config"]
 
 
-def load_data(dataset: dict[str, Any]) -> tuple[dict[str, tuple], tuple[str, ...]]:
-    """Loads the data set a config names: ``({"train": (x, y), "val": ..., "test": ...}, class_names)``.
+def load_data(config: Config):
+    """The :class:`~keras_geo.datasets.Dataset` a configuration names (generated, cached or read; finite)."""
+    return config.dataset.load()
 
-    ``filler`` and ``shapes`` are generated (filler is cached on disk), ``npz`` and
-    ``folder`` are read from your files.
-    """
-    import numpy as np
 
-    if dataset["name"] == "filler":
-        from keras_geo.datasets import filler
-
-        args = {k: v for k, v in dataset.items() if k not in ("name", "n_train", "n_val", "n_test")}
-        splits = filler.make_splits(dataset["n_train"], dataset["n_val"], dataset["n_test"], **args)
-        return splits, tuple(filler.CLASSES)
-    if dataset["name"] == "shapes":
-        from keras_geo.datasets import shapes
-
-        # Three independent draws (seed, seed + 1, seed + 2): no image is in two splits.
-        parts = {split: shapes.make_shapes(dataset[f"n_{split}"], dataset["image_size"], seed=dataset["seed"] + i)
-                 for i, split in enumerate(("train", "val", "test"))}
-        return {split: (part.x, part.y) for split, part in parts.items()}, tuple(shapes.CLASSES)
-    if dataset["name"] == "folder":
-        from keras_geo.datasets import folders
-
-        found = folders.load_image_folder(dataset["path"], dataset["image_size"], color_mode=dataset["color_mode"])
-        return folders.split(found.x, found.y, dataset["validation_split"], seed=dataset["seed"]), found.class_names
-    with np.load(dataset["path"], allow_pickle=False) as arrays:
-        missing = [k for k in ("x_train", "y_train", "x_val", "y_val") if k not in arrays]
-        if missing:
-            raise ValueError(f"dataset.path: {dataset['path']} lacks the arrays {missing}")
-        splits = {"train": (arrays["x_train"], arrays["y_train"]), "val": (arrays["x_val"], arrays["y_val"])}
-        if "x_test" in arrays and "y_test" in arrays:
-            splits["test"] = (arrays["x_test"], arrays["y_test"])
-        n_classes = int(max(int(np.max(y)) for _, y in splits.values())) + 1
-        names = tuple(str(n) for n in arrays["class_names"]) if "class_names" in arrays else tuple(
-            str(i) for i in range(n_classes)
-        )
-    return splits, names
+def stored_config(store: TrialStore, search_id: int | None = None) -> Config:
+    """The configuration a store keeps for a search (default: the latest), as a :class:`Config`."""
+    info = store.get_search(search_id)
+    if info is None:
+        raise ValueError(f"{store.path} holds no search")
+    return Config.from_dict(info.config)
 
 
 def _configure_framework(device: WorkerDevice, threads: int | None = None) -> None:
@@ -129,30 +102,26 @@ class KerasObjective:
     """Trains one model per trial from a validated configuration (picklable: plain data only).
 
     Args:
-        config: A configuration from :func:`keras_geo.config.validate_config`.
+        config: A :class:`~keras_geo.config.Config`.
         artifact_dir: Folder for the trials' saved models.
-        data: The data set already loaded (:func:`load_data`'s pair), for trials run in this
+        data: The data set already loaded (:func:`load_data`), for trials run in this
             process; it never travels to worker processes, which load their own. Defaults to
             `None`: loaded in :meth:`setup`.
     """
 
-    def __init__(self, config: dict[str, Any], artifact_dir: str | Path,
-                 data: tuple[dict[str, tuple], tuple[str, ...]] | None = None) -> None:
+    def __init__(self, config: Config, artifact_dir: str | Path, data: Any = None) -> None:
         self.config = config
         self.artifact_dir = str(artifact_dir)
-        self._data: dict[str, tuple] | None = None
-        self._class_names: tuple[str, ...] = ()
-        if data is not None:
-            self._data, self._class_names = data
+        self._data = data
 
     def __getstate__(self) -> dict[str, Any]:
         # Workers load the data themselves (from the on-disk cache), never through the pipe.
-        return {"config": self.config, "artifact_dir": self.artifact_dir, "_data": None, "_class_names": ()}
+        return {"config": self.config, "artifact_dir": self.artifact_dir, "_data": None}
 
     def setup(self, device: WorkerDevice) -> None:
         """Called once per worker: console, framework set-up and data loading."""
         _console.configure_worker()  # before TensorFlow is imported: quiet as its driver is
-        _configure_framework(device, self.config["executor"].get("threads"))
+        _configure_framework(device, self.config.search.executor.get("threads"))
         if self._data is not None:  # given to the constructor
             return
         try:
@@ -160,7 +129,7 @@ class KerasObjective:
             # (skipped files, ...); each worker repeating them says nothing new.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self._data, self._class_names = load_data(self.config["dataset"])
+                self._data = load_data(self.config)
         except (OSError, ValueError) as error:
             raise FatalError(f"cannot load the data set: {error}") from error
 
@@ -169,11 +138,10 @@ class KerasObjective:
 
         if self._data is None:
             self.setup(WorkerDevice(0, "local"))
-        merged = {**self.config["model"]["fixed"], **self.config["training"], **params}
-        result = training.train(
-            self.config["model"]["builder"], self._data, merged, seed=seed, class_names=self._class_names
-        )
-        metric = self.config["objective"]["metric"]
+        config = self.config
+        merged = {**config.model.fixed, **config.training, **params}
+        result = training.train(config.model.builder, self._data, merged, task=config.task.make(), seed=seed)
+        metric = config.search.metric
         if metric not in result.metrics:
             raise FatalError(
                 f"objective.metric: {metric!r} is not a metric of the training; allowed: "
@@ -190,13 +158,13 @@ class KerasObjective:
         return {"value": result.metrics[metric], "metrics": metrics, "history": result.history}
 
 
-def open_store(config: dict[str, Any], *, new_search: bool = True) -> TrialStore:
+def open_store(config: Config, *, new_search: bool = True) -> TrialStore:
     """Opens (creating folders as needed) the store a configuration names; adds a search if asked.
 
     Adding a search takes the store's writer lock (:class:`hpo.store.StoreLocked` if another
     search or resume holds it); closing the store gives it back.
     """
-    path = Path(config["store"])
+    path = Path(config.search.store)
     path.parent.mkdir(parents=True, exist_ok=True)
     store = TrialStore(path)
     if new_search:
@@ -205,18 +173,18 @@ def open_store(config: dict[str, Any], *, new_search: bool = True) -> TrialStore
         except BaseException:
             store.close()
             raise
-        store.create_search(config, seed=config["seed"], name=config["name"],
-                            metric=config["objective"]["metric"], direction=config["objective"]["direction"])
+        store.create_search(config.to_dict(), seed=config.search.seed, name=config.search.name,
+                            metric=config.search.metric, direction=config.search.direction)
     return store
 
 
-def make_executor(config: dict[str, Any]) -> executors.Executor:
+def make_executor(config: Config) -> executors.Executor:
     """The serial or local executor of a configuration, with each worker pinned to its device.
 
     The ``mpi`` and ``horovod`` executors belong to a launched job: the CLI builds them on
     rank 0 (:func:`keras_geo.cli.main`) and passes them to :func:`run`.
     """
-    settings = config["executor"]
+    settings = config.search.executor
     if settings["name"] in ("mpi", "horovod"):
         raise ValueError(
             f"executor {settings['name']!r} runs under a launcher: "
@@ -229,7 +197,7 @@ def make_executor(config: dict[str, Any]) -> executors.Executor:
         gpus=settings["gpus"],
         workers_per_gpu=settings["workers_per_gpu"],
         gpu_memory_mb=settings["gpu_memory_mb"],
-        threads=settings.get("threads"),  # stores written before it existed lack the key
+        threads=settings.get("threads"),
     )
     return executors.LocalExecutor(
         settings["workers"], devices=devices, max_trials_per_worker=settings["max_trials_per_worker"]
@@ -242,40 +210,38 @@ def run(
     progress: bool = True,
     warm_start: TrialStore | None = None,
     executor: executors.Executor | None = None,
+    config: Config | None = None,
 ) -> SearchSummary:
-    """Runs (or resumes) the latest search of ``store`` with the configuration stored in it.
+    """Runs (or resumes) the latest search of ``store``.
 
     Args:
         store: A store holding the search (:func:`open_store`).
         progress: Show a progress bar. Defaults to `True`.
         warm_start: Another store whose trained parameter sets are reused.
-        executor: Runs the trials. Defaults to :func:`make_executor` of the stored
-            configuration; a resume may pass another (any backend resumes any store).
+        executor: Runs the trials. Defaults to :func:`make_executor` of the configuration;
+            a resume may pass another (any backend resumes any store).
+        config: The configuration to run with. Defaults to the one stored with the search
+            (a resume on another backend passes it with its executor changed).
 
     Raises:
         keras_geo.config.ConfigError: the data set cannot be loaded, or holds NaN or infinite
             values (both checked before any trial).
     """
-    info = store.get_search()
-    if info is None:
-        raise ValueError(f"{store.path} holds no search")
-    config = info.config
+    config = config or stored_config(store)
+    search = config.search
     executor = executor or make_executor(config)
-    if isinstance(executor, executors.CollectiveExecutor) and config["executor"]["gpu_memory_mb"]:
-        executor.worker_env["KERAS_GEO_GPU_MEMORY_MB"] = str(config["executor"]["gpu_memory_mb"])
-    space = Space.from_dict(config["space"])
-    strategy = strategies.get(config["strategy"]["name"], space, seed=config["seed"], **config["strategy"]["settings"])
-    budget = Budget(**config["budget"])
+    if isinstance(executor, executors.CollectiveExecutor) and search.executor["gpu_memory_mb"]:
+        executor.worker_env["KERAS_GEO_GPU_MEMORY_MB"] = str(search.executor["gpu_memory_mb"])
+    space = Space.from_dict(search.space)
+    strategy = strategies.get(search.strategy["name"], space, seed=search.seed, **search.strategy["settings"])
+    budget = Budget(**search.budget)
     # Load (generate and cache) the data set once here, before any worker starts: a data set that
-    # cannot be read stops the search at once with one line, and workers then read the cache.
+    # cannot be read, or holds NaN or inf, stops the search at once with one line, and workers then
+    # read the cache.
     try:
-        data = load_data(config["dataset"])
+        data = load_data(config)
     except (OSError, ValueError) as error:
-        raise ConfigError(f"dataset: cannot load the data set: {error}") from error
-    try:
-        require_finite(data[0])
-    except NonFiniteData as error:
-        raise ConfigError(f"dataset: {error}") from None
+        raise ConfigError(f"dataset: {_data_error(error)}") from error
     # Absolute, so that workers and later `export` find the models from any folder.
     # A serial search trains in this process: it keeps the data loaded here (workers load their own).
     objective = KerasObjective(config, Path(store.path).resolve().parent / "models",
@@ -286,11 +252,41 @@ def run(
         store,
         executor,
         budget,
-        seed=config["seed"],
-        metric=config["objective"]["metric"],
-        direction=config["objective"]["direction"],
-        synchronous=config["mode"] == "sync",
-        batch_size=config["batch_size"],
+        seed=search.seed,
+        metric=search.metric,
+        direction=search.direction,
+        synchronous=search.mode == "sync",
+        batch_size=search.batch_size,
         progress=progress,
         warm_start=warm_start,
     )
+
+
+def _data_error(error: Exception) -> str:
+    from keras_geo.datasets import NonFiniteData
+
+    return str(error) if isinstance(error, NonFiniteData) else f"cannot load the data set: {error}"
+
+
+def sample_section(store: TrialStore, out_dir: str | Path) -> tuple[str, str] | None:
+    """The task's report section on the store's best model: Grad-CAM, residuals or restored strips.
+
+    Returns ``(title, markdown)``, None when the store has no saved best model; if drawing
+    fails, the section says why instead (the report stands without it).
+    """
+    artifact = store.get_meta("best_artifact")
+    if not artifact or not Path(artifact).is_file():
+        return None
+    import keras
+
+    import keras_geo  # noqa: F401  (registers custom objects before loading)
+
+    trial = store.get_trial(int(store.get_meta("best_trial")))
+    config = stored_config(store, trial.search_id)  # the search that trained it
+    task = config.task.make()
+    try:
+        model = keras.models.load_model(artifact, safe_mode=True)
+        section = task.sample_section(model, load_data(config), Path(out_dir), trial=f"trial {trial.id}")
+    except Exception as error:  # the report stands without the images; say why
+        return f"Samples of the best model ({task.name})", f"Not drawn: {type(error).__name__}: {error}"
+    return section

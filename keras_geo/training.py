@@ -1,15 +1,21 @@
-"""Compile and fit a model from a hyperparameter dict, and score it class by class.
+"""Train a model from a hyperparameter dict, for any task: reset -> build -> compile -> fit -> evaluate.
 
 One flat dict describes a trial: keys named in :data:`TRAINING_DEFAULTS` set the
-training (optimizer, learning rate, batch size, epochs, early stopping ...), every
-other key is passed to the model builder. That is the shape the search engine
-proposes, so a search is "call :func:`train` with each proposal".
+training (optimizer, learning rate, batch size, epochs, early stopping ...), keys
+that are settings of the task (:mod:`keras_geo.tasks`, e.g. an image-to-image
+``loss``) set the task, and every other key is passed to the model builder. That is
+the shape the search engine proposes, so a search is "call :func:`train` with each
+proposal".
 
-    >>> from keras_geo import training
-    >>> from keras_geo.datasets import filler
-    >>> data = filler.make_splits(200, 50, 100, fov_nm=1000)
+    >>> from keras_geo import datasets, training
+    >>> data = datasets.load("filler", n_train=200, n_val=50, n_test=100, fov_nm=1000)
     >>> result = training.train("filler_cnn", data, {"filters": 8, "epochs": 5})
     >>> print(result.reports["test"].table())
+
+What is learned is the task's business (:class:`keras_geo.tasks.Task`): the targets,
+the head arguments the builder gets, the loss and metrics, and the evaluation of
+each split. The task defaults to the data set's own (a :class:`~keras_geo.datasets.Dataset`
+knows it) and else to classification.
 """
 from __future__ import annotations
 
@@ -22,8 +28,24 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_geo import models
+from keras_geo import models, tasks
 from keras_geo.datasets.checks import require_finite
+from keras_geo.tasks import Report, Task
+from keras_geo.tasks.classification import ClassReport, evaluate_classes
+
+__all__ = [
+    "OPTIMIZERS",
+    "TRAINING_DEFAULTS",
+    "ClassReport",
+    "TrainingDiverged",
+    "TrainingResult",
+    "evaluate_classes",
+    "make_optimizer",
+    "reset_state",
+    "resolve_task",
+    "split_params",
+    "train",
+]
 
 TRAINING_DEFAULTS: dict[str, Any] = {
     "optimizer": "adam",
@@ -39,7 +61,7 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "weight_decay": 0.0,  # decoupled weight decay (AdamW, SGD, ...): 0 disables it
     "label_smoothing": 0.0,
 }
-"""Training hyperparameters and their defaults; any other key of a params dict goes to the builder."""
+"""Training hyperparameters and their defaults; other keys of a params dict go to the task (its settings) or the builder."""
 
 OPTIMIZERS: dict[str, type] = {
     "adam": keras.optimizers.Adam,
@@ -55,84 +77,57 @@ class TrainingDiverged(RuntimeError):
 
 
 @dataclass
-class ClassReport:
-    """Correct answers per class, the form of the filler study's Table 1.
-
-    Attributes:
-        class_names: Name of each class, in label order.
-        confusion: ``(n, n)`` counts; row = true class, column = predicted class.
-    """
-
-    class_names: tuple[str, ...]
-    confusion: np.ndarray
-
-    @property
-    def correct(self) -> np.ndarray:
-        """Correct answers per class (the confusion matrix's diagonal)."""
-        return np.diag(self.confusion)
-
-    @property
-    def totals(self) -> np.ndarray:
-        """Number of images per class."""
-        return self.confusion.sum(axis=1)
-
-    @property
-    def accuracy(self) -> float:
-        """Overall fraction of correct answers."""
-        total = int(self.confusion.sum())
-        return float(self.correct.sum() / total) if total else float("nan")
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form (for stores and reports)."""
-        return {
-            "class_names": list(self.class_names),
-            "correct": [int(c) for c in self.correct],
-            "totals": [int(t) for t in self.totals],
-            "confusion": self.confusion.astype(int).tolist(),
-            "accuracy": self.accuracy,
-        }
-
-    def table(self, title: str = "") -> str:
-        """A Markdown table: correct answers per class out of N, and overall accuracy."""
-        header = "| " + " | ".join(["", *self.class_names, "accuracy"]) + " |"
-        rule = "|" + "---|" * (len(self.class_names) + 2)
-        cells = [f"{c} / {t}" for c, t in zip(self.correct, self.totals)]
-        row = "| " + " | ".join([title or "correct", *cells, f"{self.accuracy:.1%}"]) + " |"
-        return "\n".join([header, rule, row])
-
-
-@dataclass
 class TrainingResult:
     """What :func:`train` returns.
 
     Attributes:
-        model: The trained model (best weights when early stopping restored them).
+        model: The trained model as users get it (best weights when early stopping
+            restored them; a regression model predicts in the targets' units).
         params: The full params dict used, defaults filled in.
-        metrics: Scalar metrics: ``train_loss``, ``train_accuracy``, ``val_loss``,
-            ``val_accuracy``, ``test_accuracy`` (those with data), ``epochs``,
-            ``best_epoch``, ``n_params`` and ``train_time_s``.
+        metrics: Scalar metrics: ``train_loss``, ``val_loss`` and every other metric Keras
+            logged (``train_accuracy``, ``val_accuracy``, ...) at the epoch the model holds,
+            the task's evaluation of each split (``val_accuracy``, ``test_accuracy`` for a
+            classifier; ``val_r2``, ``val_mae``, ... for regression; ``val_ssim``,
+            ``val_psnr``, ... for image-to-image), ``epochs``, ``best_epoch``,
+            ``n_params`` and ``train_time_s``.
         history: Per-epoch values of every metric Keras logged.
-        reports: A :class:`ClassReport` for each evaluated split (``"val"``, ``"test"``).
+        reports: The task's report (e.g. :class:`~keras_geo.tasks.ClassReport`) for each
+            evaluated split (``"val"``, ``"test"``).
         seed: The seed the training ran with.
+        task: The task, as it ended the training (class names, target scaling).
     """
 
     model: keras.Model
     params: dict[str, Any]
     metrics: dict[str, float]
     history: dict[str, list[float]]
-    reports: dict[str, ClassReport] = field(default_factory=dict)
+    reports: dict[str, Report] = field(default_factory=dict)
     seed: int = 0
+    task: Task | None = None
 
 
-def split_params(params: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Splits a flat params dict into ``(builder_kwargs, training_hparams)``.
+def split_params(params: Mapping[str, Any] | None, task: Task | None = None
+                 ) -> tuple[dict[str, Any], dict[str, Any]] | tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Splits a flat params dict into ``(builder_kwargs, training_hparams)``, plus task settings if asked.
 
     Training keys are those of :data:`TRAINING_DEFAULTS`; missing ones take their
-    default. Everything else is a builder argument.
+    default. With ``task``, keys that are its settings (e.g. ``loss``) form a third dict
+    ``(builder_kwargs, training_hparams, task_settings)``. Everything else is a builder argument.
     """
     params = dict(params or {})
     hparams = {key: params.pop(key, default) for key, default in TRAINING_DEFAULTS.items()}
-    return params, hparams
+    if task is None:
+        return params, hparams
+    settings = {key: params.pop(key) for key in list(params) if key in task.settings}
+    return params, hparams, settings
+
+
+def resolve_task(task: str | Task | None, data: Any) -> Task:
+    """The task of a training: as given, else the data set's own, else classification (always a fresh instance)."""
+    if isinstance(task, Task):
+        return task.fresh()
+    name = task or getattr(data, "task", "") or "classification"
+    return tasks.get(name)
 
 
 def make_optimizer(hparams: Mapping[str, Any]) -> keras.optimizers.Optimizer:
@@ -152,24 +147,6 @@ def make_optimizer(hparams: Mapping[str, Any]) -> keras.optimizers.Optimizer:
     if weight_decay:
         kwargs["weight_decay"] = weight_decay
     return OPTIMIZERS[name](**kwargs)
-
-
-def compile_model(model: keras.Model, hparams: Mapping[str, Any] | None = None) -> keras.Model:
-    """Compiles a classifier with cross-entropy and accuracy.
-
-    Integer labels use sparse categorical cross-entropy. A non-zero ``label_smoothing``
-    needs one-hot targets (Keras' sparse loss has no smoothing): then the loss is
-    ``CategoricalCrossentropy(label_smoothing=...)`` and :func:`train` one-hot encodes the
-    labels. Both are built-in losses, so a saved model loads anywhere.
-    """
-    hparams = {**TRAINING_DEFAULTS, **(hparams or {})}
-    smoothing = float(hparams["label_smoothing"])
-    if smoothing:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
-    model.compile(optimizer=make_optimizer(hparams), loss=loss, metrics=["accuracy"])
-    return model
 
 
 def _custom_gradient_registry() -> dict | None:
@@ -226,61 +203,12 @@ def reset_state(seed: int, *, deterministic: bool = True) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def _arrays(split: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        x, y = split
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"data[{name!r}] must be a pair (images, labels) of arrays. Received: {type(split).__name__}"
-        ) from None
-    x, y = np.asarray(x), np.asarray(y).reshape(-1)
-    if len(x) != len(y) or len(x) == 0:
-        raise ValueError(
-            f"data[{name!r}] needs as many labels as images, at least one. "
-            f"Received: {len(x)} images, {len(y)} labels"
-        )
-    if x.ndim == 3:  # a stack of grey images without a channel axis
-        x = x[..., None]
-    require_finite({name: (x, y)})
-    return x, y
-
-
-def evaluate_classes(
-    model: keras.Model,
-    x: np.ndarray,
-    y: np.ndarray,
-    class_names: Sequence[str] | None = None,
-    *,
-    batch_size: int = 256,
-) -> ClassReport:
-    """Predicts ``x`` and counts correct answers per class.
-
-    Args:
-        model: A classifier with a softmax (or logits) output.
-        x: Images, ``(N, H, W, C)`` (or ``(N, H, W)`` for grey images).
-        y: Integer labels, ``(N,)``.
-        class_names: Names in label order. Defaults to `"0"`, `"1"`, ...
-        batch_size: Prediction batch size. Defaults to `256`.
-    """
-    x, y = _arrays((x, y), "evaluation")
-    n_classes = int(model.output_shape[-1])
-    names = tuple(class_names) if class_names is not None else tuple(str(i) for i in range(n_classes))
-    if len(names) != n_classes:
-        raise ValueError(
-            f"`class_names` has {len(names)} names for a model with {n_classes} outputs. "
-            f"Received: class_names={names}"
-        )
-    # Eager calls in batches rather than model.predict: predict traces a new tf.function for
-    # every model, and a search evaluates hundreds of models (TensorFlow warns of retracing).
-    predicted = np.concatenate(
-        [
-            np.argmax(keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False)), axis=-1)
-            for i in range(0, len(x), batch_size)
-        ]
-    )
-    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(confusion, (y.astype(np.int64), predicted), 1)
-    return ClassReport(names, confusion)
+def _held_epoch(monitored: np.ndarray, hparams: Mapping[str, Any]) -> int:
+    """The epoch whose weights the model holds: the best after the warm-up when early stopping restored it."""
+    warmup = int(hparams["warmup_epochs"])
+    if hparams["early_stopping"] and len(monitored) > warmup:
+        return warmup + int(np.argmin(monitored[warmup:]))
+    return len(monitored) - 1
 
 
 def train(
@@ -288,25 +216,31 @@ def train(
     data: Mapping[str, Any],
     params: Mapping[str, Any] | None = None,
     *,
+    task: str | Task | None = None,
     seed: int = 0,
     class_names: Sequence[str] | None = None,
     verbose: int | str = 0,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     deterministic: bool = True,
 ) -> TrainingResult:
-    """Builds, compiles, fits and evaluates a classifier from one params dict.
+    """Builds, compiles, fits and evaluates a model from one params dict.
 
     Args:
         builder: A registered builder name (see :func:`keras_geo.models.available`)
-            or a builder function. It is called with ``input_shape`` and ``n_classes``
-            taken from the data, plus the builder keys of ``params``.
-        data: ``{"train": (x, y), "val": (x, y), "test": (x, y)}``; ``"val"`` and
-            ``"test"`` are optional. With ``"val"``, early stopping watches
-            ``val_loss``, otherwise the training loss.
+            or a builder function. It is called with ``input_shape`` taken from the data,
+            the task's head arguments (``n_classes`` for a classifier), and the builder
+            keys of ``params``.
+        data: ``{"train": (x, y), "val": (x, y), "test": (x, y)}`` or a
+            :class:`~keras_geo.datasets.Dataset`; ``"val"`` and ``"test"`` are optional.
+            With ``"val"``, early stopping watches ``val_loss``, otherwise the training loss.
         params: Flat hyperparameters: keys of :data:`TRAINING_DEFAULTS` set the
-            training, the rest go to the builder. Defaults to all defaults.
+            training, the task's settings set the task, the rest go to the builder.
+            Defaults to all defaults.
+        task: A task name (:func:`keras_geo.tasks.available`) or instance. Defaults to
+            the data set's task, else `"classification"`.
         seed: Seeds weights, dropout and batch order. Defaults to `0`.
-        class_names: Class names in label order, for the reports. Defaults to numbers.
+        class_names: Class names in label order, for a classifier's reports. Defaults to
+            the data set's, else numbers.
         verbose: Keras ``fit`` verbosity. Defaults to `0`.
         callbacks: Extra Keras callbacks.
         deterministic: Enables TensorFlow op determinism. Defaults to `True`.
@@ -323,20 +257,28 @@ def train(
     if "train" not in data:
         raise ValueError(f"`data` needs a 'train' split. Received keys: {sorted(data)}")
     build = models.get(builder) if isinstance(builder, str) else builder
-    builder_kwargs, hparams = split_params(params)
+    task = resolve_task(task, data)
+    builder_kwargs, hparams, task_settings = split_params(params, task)
+    if task_settings:
+        task = task.fresh(**task_settings)
     batch_size, epochs = int(hparams["batch_size"]), int(hparams["epochs"])
     if batch_size < 1 or epochs < 1:
         raise ValueError(
             f"`batch_size` and `epochs` must be >= 1. Received: batch_size={batch_size}, epochs={epochs}"
         )
-    x_train, y_train = _arrays(data["train"], "train")
-    val = _arrays(data["val"], "val") if data.get("val") is not None else None
-    n_classes = len(class_names) if class_names is not None else int(y_train.max()) + 1
+    splits = {name: task.check_split(name, data[name]) for name in ("train", "val", "test")
+              if data.get(name) is not None}
+    require_finite(splits)
+    source = data
+    if class_names is not None:  # the caller's names win over the data set's
+        source = type("Names", (), {"class_names": tuple(class_names), "target_names": None})()
+    task.start(*splits["train"], dataset=source)
 
     reset_state(seed, deterministic=deterministic)
-    model = build(input_shape=x_train.shape[1:], n_classes=n_classes, **builder_kwargs)
-    compile_model(model, hparams)
+    model = build(input_shape=splits["train"][0].shape[1:], **task.head_arguments(), **builder_kwargs)
+    task.compile(model, make_optimizer(hparams), hparams)
 
+    val = splits.get("val")
     monitor = "val_loss" if val is not None else "loss"
     all_callbacks = [keras.callbacks.TerminateOnNaN(), *callbacks]
     if hparams["early_stopping"]:
@@ -348,23 +290,10 @@ def train(
                 start_from_epoch=int(hparams["warmup_epochs"]),
             )
         )
-    fit_y, fit_val = y_train, val
-    if float(hparams["label_smoothing"]):
-        fit_y = keras.utils.to_categorical(y_train, n_classes)
-        fit_val = None if val is None else (val[0], keras.utils.to_categorical(val[1], n_classes))
     started = time.perf_counter()
-    fitted = model.fit(
-        x_train,
-        fit_y,
-        batch_size=batch_size,
-        epochs=epochs,
-        validation_data=fit_val,
-        shuffle=True,
-        callbacks=all_callbacks,
-        verbose=verbose,
-    )
+    history = task.fit(model, splits["train"], val, batch_size=batch_size, epochs=epochs,
+                       callbacks=all_callbacks, verbose=verbose)
     train_time = time.perf_counter() - started
-    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
     losses = np.asarray(history.get("loss", [np.nan]), dtype=float)
     if not np.all(np.isfinite(losses)):
         raise TrainingDiverged(
@@ -372,14 +301,7 @@ def train(
             f"{int(np.argmin(np.isfinite(losses))) + 1}; params={dict(params or {})}"
         )
 
-    monitored = np.asarray(history[monitor], dtype=float)
-    warmup = int(hparams["warmup_epochs"])
-    # Early stopping restores the best epoch after the warm-up; a run that ends within the
-    # warm-up keeps its last weights.
-    if hparams["early_stopping"] and len(monitored) > warmup:
-        held = warmup + int(np.argmin(monitored[warmup:]))
-    else:
-        held = len(monitored) - 1
+    held = _held_epoch(np.asarray(history[monitor], dtype=float), hparams)
     metrics: dict[str, float] = {
         "epochs": float(len(losses)),
         "best_epoch": float(held + 1),
@@ -390,18 +312,18 @@ def train(
     for key, values in history.items():
         name = key if key.startswith("val_") else f"train_{key}"
         metrics[name] = values[held]
-    names = tuple(class_names) if class_names is not None else None
-    reports = {}
+    model = task.finalize(model)
+    reports: dict[str, Report] = {}
     for split in ("val", "test"):
-        if data.get(split) is not None:
-            report = evaluate_classes(model, *_arrays(data[split], split), names, batch_size=256)
-            reports[split] = report
-            metrics[f"{split}_accuracy"] = report.accuracy
+        if split in splits:
+            reports[split] = task.evaluate(model, *splits[split])
+            metrics.update(reports[split].scalars(split))
     return TrainingResult(
         model=model,
-        params={**builder_kwargs, **hparams},
+        params={**builder_kwargs, **hparams, **task_settings},
         metrics=metrics,
         history=history,
         reports=reports,
         seed=seed,
+        task=task,
     )

@@ -440,3 +440,52 @@ def test_a_config_that_is_not_yaml_text_exits_2_with_one_line_naming_it(tmp_path
     assert main(["search", str(path)]) == 2
     err = one_line(capsys.readouterr().err)
     assert err.startswith(f"keras-geo-hpo search: error: config: {path} ") and "Traceback" not in err, err
+
+
+# --------------------------------------------------------------------------- #
+# tasks beyond classification, end to end: search, report with the task's section, export
+# --------------------------------------------------------------------------- #
+def test_the_shipped_regression_search_runs_reports_residuals_and_exports(tmp_path, capsys):
+    """data/configs/filler_fraction.yaml, made small through a file based on it."""
+    shipped = Path(__file__).parents[1] / "data" / "configs" / "filler_fraction.yaml"
+    config = tmp_path / "small.yaml"
+    config.write_text(yaml.safe_dump({
+        "base": str(shipped), "store": str(tmp_path / "run" / "store.db"),
+        "dataset": {"n_train": 60, "n_val": 30, "n_test": 30, "fov_nm": 250, "image_size": 16},
+        "training": {"epochs": 2}, "executor": {"name": "serial"}, "budget": {"trials": 2},
+        "space": {"filters": {"type": "int", "low": 4, "high": 8}, "loss": ["mse", "huber"]}}))
+    assert main(["search", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "regression of filler_fraction with filler_cnn, objective maximize val_r2" in out
+    store = tmp_path / "run" / "store.db"
+    assert main(["report", str(store)]) == 0
+    report = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "## Residuals of the best model" in report and "| volume_fraction |" in report
+    assert (tmp_path / "run" / "report" / "residuals_best.png").stat().st_size > 1000
+    assert not (tmp_path / "run" / "report" / "gradcam_best.png").exists()
+    assert main(["export", str(store), "--out", str(tmp_path / "best.keras")]) == 0
+    import keras
+
+    from keras_geo import datasets
+
+    model = keras.models.load_model(tmp_path / "best.keras", safe_mode=True)
+    x = datasets.load("filler_fraction", n_train=60, n_val=30, n_test=30, fov_nm=250, image_size=16)["test"][0][:4]
+    predicted = model.predict(x, verbose=0)
+    assert predicted.shape == (4, 2) and (0.0 < predicted[:, 0]).all() and (predicted[:, 1] > 2.0).all()  # units
+
+
+def test_an_image_to_image_search_from_npz_pairs_reports_its_strips(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    clean = rng.random((24, 16, 16, 1)).astype("float32")
+    noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype("float32")
+    np.savez(tmp_path / "pairs.npz", x_train=noisy[:16], y_train=clean[:16], x_val=noisy[16:], y_val=clean[16:])
+    config = write(tmp_path, dataset={"name": "npz", "path": str(tmp_path / "pairs.npz")},
+                   model={"builder": "unet", "fixed": {"depth": 1}}, task={"name": "image_to_image"},
+                   space={"filters": [4, 8], "loss": ["mse", "ssim"]}, strategy={"name": "grid"},
+                   budget={"trials": 2})
+    assert main(["search", str(config)]) == 0
+    assert "objective maximize val_ssim" in capsys.readouterr().out
+    assert main(["report", str(tmp_path / "run" / "store.db")]) == 0
+    report = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "## Outputs of the best model" in report and "PSNR" in report
+    assert (tmp_path / "run" / "report" / "samples_best.png").is_file()

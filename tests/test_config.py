@@ -8,42 +8,79 @@ import numpy as np
 import pytest
 import yaml
 
-from keras_geo.config import ConfigError, load_config, validate_config
+from keras_geo.config import Config, ConfigError, TaskSpec, load_config, validate_config
 
-CONFIGS = sorted((Path(__file__).parents[1] / "data" / "configs").glob("*.yaml"))
+CONFIG_DIR = Path(__file__).parents[1] / "data" / "configs"
+CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
+STRATEGY_FILES = [f"filler_{name}" for name in ("bayes", "ga", "ga_tpe", "grid", "random", "tpe")]
 MINIMAL = {"space": {"filters": {"type": "int", "low": 4, "high": 16}}}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_every_shipped_config_is_valid(path):
     config = load_config(path)
-    if path.stem.startswith("filler_"):  # one filler config per strategy, named after it
-        assert config["strategy"]["name"] == path.stem.replace("filler_", "")
-    assert config["budget"]["trials"] >= 1
+    if path.stem in STRATEGY_FILES:  # one filler config per strategy, named after it
+        assert config.search.strategy["name"] == path.stem.replace("filler_", "")
+    assert config.search.budget["trials"] >= 1
+    assert Config.from_dict(config.to_dict()) == config  # what a store keeps rebuilds the same config
 
 
 def test_shipped_configs_cover_every_strategy():
     from hpo import strategies
 
-    names = {load_config(p)["strategy"]["name"] for p in CONFIGS}
+    names = {load_config(p).search.strategy["name"] for p in CONFIGS if p.stem in STRATEGY_FILES}
     assert names == set(strategies.available())
+
+
+def test_the_strategy_files_are_the_base_plus_their_strategy():
+    """Six near-identical files became one base plus small overrides; each still says the same search."""
+    base = load_config(CONFIG_DIR / "filler_base.yaml").to_dict()
+    for stem in STRATEGY_FILES:
+        config = load_config(CONFIG_DIR / f"{stem}.yaml").to_dict()
+        assert {k: v for k, v in config.items() if k not in ("name", "store", "strategy")} == \
+            {k: v for k, v in base.items() if k not in ("name", "store", "strategy")}
+        assert config["name"] == stem.replace("_", "-")
+
+
+def test_a_base_file_merges_section_by_section_and_space_and_strategy_replace(tmp_path):
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        **MINIMAL, "training": {"epochs": 3, "batch_size": 8}, "strategy": {"name": "ga", "settings": {"population_size": 4}},
+        "space": {"filters": [4, 8], "units": [8, 16]}}))
+    (tmp_path / "child.yaml").write_text(yaml.safe_dump({
+        "base": "base.yaml", "training": {"epochs": 5}, "strategy": {"name": "random"}, "space": {"units": [32, 64]}}))
+    config = load_config(tmp_path / "child.yaml")
+    assert config.training["epochs"] == 5 and config.training["batch_size"] == 8
+    assert config.search.strategy == {"name": "random", "settings": {}}  # not ga's population_size
+    assert set(config.search.space) == {"units"}
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="base: .* form a loop"):
+        load_config(tmp_path / "loop.yaml")
+    (tmp_path / "orphan.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="config: no such file: .*nowhere.yaml"):
+        load_config(tmp_path / "orphan.yaml")
 
 
 def test_defaults_fill_a_minimal_config():
     config = validate_config(MINIMAL)
-    assert config["strategy"]["name"] == "ga_tpe"
-    assert config["executor"] == {**config["executor"], "name": "local", "workers": 2}
-    assert config["objective"] == {"metric": "val_accuracy", "direction": "maximize"}
-    assert config["store"].endswith("store.db")
-    assert config["training"]["epochs"] == 10
+    assert config.search.strategy["name"] == "ga_tpe"
+    assert config.search.executor == {**config.search.executor, "name": "local", "workers": 2}
+    assert config.search.objective == {"metric": "val_accuracy", "direction": "maximize"}  # the task's
+    assert config.search.store.endswith("store.db")
+    assert config.training["epochs"] == 10
+    assert config.task == TaskSpec("classification", {})  # the filler data set's task
+    from keras_geo.datasets.filler import make_dataset
+    import inspect
+    shipped = inspect.signature(make_dataset).parameters  # the one place the filler defaults live
+    assert config.dataset.settings["fov_nm"] == shipped["fov_nm"].default
+    assert config.dataset.settings["image_size"] == shipped["image_size"].default
 
 
 def test_overrides_use_dotted_keys(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({**MINIMAL, "strategy": {"name": "ga", "settings": {"population_size": 4}}}))
     config = load_config(path, {"strategy.name": "tpe", "strategy.settings": {}, "executor.workers": 3, "seed": None})
-    assert config["strategy"] == {"name": "tpe", "settings": {}}
-    assert config["executor"]["workers"] == 3 and config["seed"] == 0
+    assert config.search.strategy == {"name": "tpe", "settings": {}}
+    assert config.search.executor["workers"] == 3 and config.search.seed == 0
 
 
 BAD = [
@@ -70,13 +107,27 @@ BAD = [
     ({"training": {"optimizer": "lbfgs"}}, "training.optimizer: must be one of"),
     ({"training": {"epochs": 0}}, "training.epochs: must be >= 1"),
     ({"training": {"epoch": 3}}, "training.epoch: unknown key"),
-    ({"dataset": {"name": "mnist"}}, "dataset.name: must be one of filler, npz, folder, shapes"),
-    ({"dataset": {"name": "folder"}}, "dataset.path: a folder with one sub-folder per class is required"),
+    ({"dataset": {"name": "mnist"}}, "dataset.name: must be one of filler, filler_fraction, folder, npz, shapes"),
+    ({"dataset": {"name": "folder"}}, "dataset.path: required; received nothing"),
     ({"dataset": {"name": "folder", "path": "no/such/dir"}}, "dataset.path: no such folder"),
     ({"dataset": {"name": "shapes", "image_size": 8}}, "dataset.image_size: must be >= 16"),
     ({"dataset": {"name": "shapes", "n_val": 0}}, "dataset.n_val: must be >= 1"),
     ({"dataset": {"fov_nm": -1}}, "dataset.fov_nm: must be > 0"),
-    ({"dataset": {"name": "npz"}}, "dataset.path: an .npz file is required"),
+    ({"dataset": {"name": "npz"}}, "dataset.path: required; received nothing"),
+    ({"dataset": {"fov": 500}}, "dataset.fov: unknown setting; allowed: n_train, .*fov_nm"),
+    ({"dataset": {"box_nm": "big"}}, "dataset.box_nm: must be a number; received 'big'"),
+    ({"dataset": {"name": "filler_fraction", "volume_fraction_range": [0.1, 0.9]}},
+     r"dataset.volume_fraction_range\[1\]: must be <= 0.5"),
+    ({"task": {"name": "segmentation"}}, "task.name: must be one of classification, image_to_image, regression"),
+    ({"task": {"name": "regression", "loss": "l3"}}, "task.loss: must be one of mse, mae, huber, log_cosh"),
+    ({"task": {"name": "regression", "colour": 1}}, "task.colour: unknown setting; allowed: loss, standardize"),
+    ({"task": {"name": "image_to_image", "loss": "l3"}}, "task: `loss` must be one of huber, mae, mixed"),
+    ({"task": {"name": "image_to_image", "max_val": 0}}, "task.max_val: must be > 0"),
+    ({"task": {"name": "image_to_image"}}, "model.builder: filler_cnn does not serve the task image_to_image; "
+                                           "builders that do: unet"),
+    ({"model": {"fixed": {"n_classes": 4}}}, "model.fixed.n_classes: set from the data by the task classification"),
+    ({"space": {"loss": ["mse", "mae"]}}, "space.loss: neither an argument of filler_cnn, a training setting nor"),
+    ({"objective": {"metric": "val_wobble"}}, "objective.direction: say whether val_wobble is to be maximized"),
     ({"dataset": {"name": "npz", "path": "missing.npz"}}, "dataset.path: no such file"),
     ({"dataset": {"n_train": 0}}, "dataset.n_train: must be >= 1"),
     ({"seed": -1}, "seed: must be >= 0"),
@@ -159,16 +210,16 @@ def test_npz_dataset_path_is_resolved_next_to_the_config(tmp_path):
     np.savez(tmp_path / "mine.npz", x_train=np.zeros((2, 8, 8, 1)), y_train=[0, 1], x_val=np.zeros((2, 8, 8, 1)), y_val=[0, 1])
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({**MINIMAL, "dataset": {"name": "npz", "path": "mine.npz"}}))
-    assert load_config(path)["dataset"]["path"] == str((tmp_path / "mine.npz").resolve())
+    assert load_config(path).dataset.settings["path"] == str((tmp_path / "mine.npz").resolve())
 
 
 def test_folder_dataset_checks_its_settings(tmp_path):
     (tmp_path / "images" / "a").mkdir(parents=True)
     base = {**MINIMAL, "dataset": {"name": "folder", "path": str(tmp_path / "images")}}
     config = validate_config(base)
-    assert config["dataset"] == {"name": "folder", "path": str((tmp_path / "images").resolve()), "image_size": 96,
-                                 "color_mode": "rgb", "validation_split": 0.2, "seed": 0}
-    for patch, message in (({"validation_split": 1.5}, "dataset.validation_split: must be in \\(0, 1\\)"),
+    assert config.to_dict()["dataset"] == {"name": "folder", "path": str((tmp_path / "images").resolve()),
+                                           "image_size": 96, "color_mode": "rgb", "validation_split": 0.2, "seed": 0}
+    for patch, message in (({"validation_split": 1.5}, "dataset.validation_split: must be < 1"),
                            ({"color_mode": "cmyk"}, "dataset.color_mode: must be one of rgb, grayscale"),
                            ({"image_size": 4}, "dataset.image_size: must be >= 16")):
         with pytest.raises(ConfigError, match=message):
@@ -223,7 +274,7 @@ def test_random_config_mutations_give_a_config_error_never_a_traceback(data):
     config = copy.deepcopy(validate_config({**MINIMAL, "space": {
         "filters": {"type": "int", "low": 4, "high": 16},
         "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-        "pooling": ["max", "avg"]}}))
+        "pooling": ["max", "avg"]}}).to_dict())
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
         targets = list(_mappings(config))
         path, mapping = data.draw(st.sampled_from(targets), label="where")
@@ -237,7 +288,7 @@ def test_random_config_mutations_give_a_config_error_never_a_traceback(data):
             else:
                 mapping[key] = data.draw(VALUES, label="value")
     try:
-        valid = validate_config(config)
+        valid = validate_config(config).to_dict()
     except ConfigError as error:
         message = str(error)
         assert message and "\n" not in message and ": " in message, message  # "key.path: what is allowed"

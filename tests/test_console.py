@@ -48,7 +48,7 @@ def _import_noisy_package(tmp_path: Path, log: str | None) -> str:
     script = ("import sys\nfrom keras_geo import _console\n_console.QUIET_PACKAGES = ('noisy_pkg',)\n"
               "_console.configure()\nimport noisy_pkg\nassert noisy_pkg.VALUE == 42\n"
               "import importlib.resources, noisy_pkg as again\nassert again.__loader__.__class__.__name__ != "
-              "'_QuietLoader'\nprint('imported', file=sys.stderr)\n")
+              "'_Loader'\nprint('imported', file=sys.stderr)\n")
     env = {k: v for k, v in os.environ.items() if k != _console.LOG_VARIABLE}
     if log is not None:
         env[_console.LOG_VARIABLE] = log

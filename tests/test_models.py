@@ -114,7 +114,9 @@ def test_cnfm_counts_the_output_layer(m):
         ({"units": [8, 8], "dense_layers": 1}, "units"),
         ({"dropout": 1.5}, "dropout"),
         ({"activation": "nope"}, "activation"),
-        ({"n_classes": 1}, "n_classes"),
+        ({"n_classes": 0}, "n_classes"),
+        ({"classifier_activation": "nope"}, "classifier_activation"),
+        ({"head": None}, "head"),
         ({"input_shape": (32, 32)}, "input_shape"),
     ],
 )
@@ -151,7 +153,7 @@ def test_mobilenet_v2_classifier_is_registered_frozen_and_takes_unit_images():
     base = model.get_layer("mobilenet_v2_classifier_base")
     assert not base.trainable and model.output_shape == (None, 4)
     trainable = {w.path for w in model.trainable_weights}
-    assert all("predictions" in p for p in trainable)  # only the head learns
+    assert all("logits" in p for p in trainable)  # only the head learns
     grey = build_mobilenet_v2_classifier((32, 32, 1), 3, alpha=0.35)
     assert grey.predict(np.zeros((2, 32, 32, 1)), verbose=0).shape == (2, 3)
 
@@ -183,3 +185,34 @@ def test_mobilenet_v2_weights_come_from_a_local_file_only(tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(ValueError, match="at least 32x32"):
         build_mobilenet_v2_classifier((16, 16, 3), 3)
+
+
+@pytest.mark.parametrize("name", ["filler_cnn", "mobilenet_v2"])
+def test_builders_follow_the_keras_applications_contract(name):
+    """include_top=False gives a backbone, classifier_activation=None logits, n_classes=1 a scalar head."""
+    build = models.get(name)
+    shape = (32, 32, 1)
+    classifier = build(input_shape=shape, n_classes=3)
+    assert classifier.layers[-1].name.endswith("_predictions") and classifier.output_shape == (None, 3)
+    assert classifier.get_layer(classifier.layers[-1].name.replace("predictions", "logits")) is not None
+    logits = build(input_shape=shape, n_classes=3, classifier_activation=None)
+    assert isinstance(logits.layers[-1], keras.layers.Dense) and logits.layers[-1].activation is keras.activations.linear
+    scalar = build(input_shape=shape, n_classes=1, classifier_activation=None)
+    assert scalar.output_shape == (None, 1)
+    backbone = build(input_shape=shape, include_top=False)
+    assert len(backbone.output_shape) == 2 and not any("predictions" in layer.name for layer in backbone.layers)
+    pooling = {"filler_cnn": "head", "mobilenet_v2": "pooling"}[name]
+    features = build(input_shape=shape, include_top=False, **{pooling: None})
+    assert len(features.output_shape) == 4
+
+
+def test_softmax_as_its_own_layer_computes_what_a_softmax_dense_layer_does():
+    """The classifier keeps its numbers bit for bit: Dense + Activation(softmax) is Dense(softmax)."""
+    model = build_filler_cnn((16, 16, 1), 3, conv_layers=2, filters=4)
+    dense = model.get_layer("filler_cnn_logits")
+    fused = keras.layers.Dense(3, activation="softmax")
+    fused.build(dense.input.shape)
+    fused.set_weights(dense.get_weights())
+    features = np.random.default_rng(0).normal(size=(5, dense.input.shape[-1])).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(fused(features)),
+                                  keras.ops.convert_to_numpy(model.layers[-1](dense(features))))

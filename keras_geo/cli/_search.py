@@ -7,21 +7,23 @@ import sys
 from keras_geo.cli._common import DISTRIBUTED, _on_backend, _positive, _store
 
 
-def _run_search(store, config: dict, warm_start=None, executor=None) -> int:
+def _run_search(store, config, warm_start=None, executor=None) -> int:
     from hpo.loop import SearchAborted
     from keras_geo import search
 
     if executor is None:
         executor = search.make_executor(config)
-    kind = "rank(s)" if config["executor"]["name"] in DISTRIBUTED else "worker(s)"
+    s = config.search
+    kind = "rank(s)" if s.executor["name"] in DISTRIBUTED else "worker(s)"
     print(
-        f"Search {config['name']!r}: {config['strategy']['name']} over {len(config['space'])} parameters, "
-        f"{executor.n_workers} {config['executor']['name']} {kind}, {config['mode']} mode, "
-        f"budget {config['budget']['trials']} trials, seed {config['seed']}\nstore: {store.path}",
+        f"Search {s.name!r}: {s.strategy['name']} over {len(s.space)} parameters, "
+        f"{executor.n_workers} {s.executor['name']} {kind}, {s.mode} mode, "
+        f"budget {s.budget['trials']} trials, seed {s.seed}; {config.task.name} of {config.dataset.name} "
+        f"with {config.model.builder}, objective {s.direction} {s.metric}\nstore: {store.path}",
         flush=True,
     )
     try:
-        summary = search.run(store, progress=True, warm_start=warm_start, executor=executor)
+        summary = search.run(store, progress=True, warm_start=warm_start, executor=executor, config=config)
     except SearchAborted as error:
         print(f"keras-geo-hpo: search stopped: {error}", file=sys.stderr)
         return 1
@@ -38,7 +40,7 @@ def _run_search(store, config: dict, warm_start=None, executor=None) -> int:
         f"from the store), {summary.failed} failed, in {summary.elapsed_s:.0f} s"
     )
     if best is not None:
-        print(f"best of this search: trial {best.id}, {config['objective']['metric']} = {best.value:.4f}, params {best.params}")
+        print(f"best of this search: trial {best.id}, {s.metric} = {best.value:.4f}, params {best.params}")
     return 0
 
 
@@ -61,9 +63,9 @@ def _search(args: argparse.Namespace, backend: str | None, executor=None) -> int
     if args.strategy is not None:
         overrides["strategy.settings"] = {}  # settings belong to the YAML's strategy
     config = configuration.load_config(args.config, overrides)
-    if executor is None and config["executor"]["name"] in DISTRIBUTED:
+    if executor is None and config.search.executor["name"] in DISTRIBUTED:
         # Named by the configuration only, and started without a launcher: one rank.
-        return _on_backend(args, _search, config["executor"]["name"])
+        return _on_backend(args, _search, config.search.executor["name"])
     warm_start = _store(args.warm_start) if args.warm_start else None
     store = search.open_store(config)
     try:
@@ -81,13 +83,15 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace, backend: str | None, executor=None) -> int:
     store = _store(args.store)
     store.acquire_lock()  # refused at once if a search still runs on it
-    config = store.get_search().config
+    from keras_geo.search import stored_config
+
+    config = stored_config(store)
     # Any backend resumes any store: this run's executor may differ from the stored one.
-    config["executor"] = {**config["executor"], **({"name": backend} if backend else {}),
-                          **({"workers": args.workers} if args.workers else {})}
-    if executor is None and config["executor"]["name"] in DISTRIBUTED:
+    config = config.replace(executor={**config.search.executor, **({"name": backend} if backend else {}),
+                                      **({"workers": args.workers} if args.workers else {})})
+    if executor is None and config.search.executor["name"] in DISTRIBUTED:
         store.close()  # reopened on rank 0 of the job
-        return _on_backend(args, _resume, config["executor"]["name"])
+        return _on_backend(args, _resume, config.search.executor["name"])
     try:
         return _run_search(store, config, executor=executor)
     finally:

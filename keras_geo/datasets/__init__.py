@@ -1,4 +1,41 @@
-"""Dataset generators and loaders: filler slices, synthetic shapes, image folders."""
-from keras_geo.datasets import filler, folders, shapes
+"""Data sets: a registry of loaders (generated filler slices and shapes, your image folders and arrays).
 
-__all__ = ["filler", "folders", "shapes"]
+    >>> from keras_geo import datasets
+    >>> datasets.available()
+    ['filler', 'folder', 'npz', 'shapes']
+    >>> data = datasets.load("filler", n_train=150, n_val=50, n_test=200, fov_nm=500, image_size=32)
+    >>> data["train"][0].shape, data.class_names, data.task
+
+Every loaded data set is a :class:`Dataset`: a mapping of its splits plus the class or
+target names and its default task. Adding a data set is one module with a function
+decorated by :func:`register` (imported below so that it registers).
+"""
+from keras_geo.datasets import arrays, filler, folders, shapes
+from keras_geo.datasets._registry import (
+    Dataset,
+    available,
+    describe,
+    get,
+    load,
+    register,
+    task_of,
+    validate_settings,
+)
+from keras_geo.datasets.checks import NonFiniteData, require_finite
+
+__all__ = [
+    "Dataset",
+    "NonFiniteData",
+    "arrays",
+    "available",
+    "describe",
+    "filler",
+    "folders",
+    "get",
+    "load",
+    "register",
+    "require_finite",
+    "shapes",
+    "task_of",
+    "validate_settings",
+]

@@ -13,14 +13,17 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 import numpy as np
+
+from keras_geo._settings import Exists, Range
+from keras_geo.datasets._registry import Dataset, register
 
 # How many skipped files the warning names (one line, however many files a folder holds).
 _NAMED_SKIPS = 5
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolder", "ImageFolderError", "augmentation", "load_image_folder",
+__all__ = ["IMAGE_SUFFIXES", "ImageFolder", "ImageFolderError", "augmentation", "folder", "load_image_folder",
            "read_image", "split", "to_dataset"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -228,3 +231,17 @@ def to_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int = 32, shuffle: b
         data = data.map(lambda images, labels: (augment(images, training=True), labels),
                         num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+@register("folder", task="classification")
+def folder(
+    path: Annotated[str, Exists("folder")],
+    image_size: Annotated[int, Range(16)] = 96,
+    color_mode: Literal["rgb", "grayscale"] = "rgb",
+    validation_split: Annotated[float, Range(0, 1, open_low=True, open_high=True)] = 0.2,
+    seed: Annotated[int, Range(0)] = 0,
+) -> Dataset:
+    """Your own images: one sub-folder per class, split stratified into training and validation."""
+    found = load_image_folder(path, image_size, color_mode=color_mode)
+    return Dataset(split(found.x, found.y, validation_split, seed=seed), class_names=found.class_names,
+                   info={"skipped": len(found.skipped)})

@@ -13,11 +13,14 @@ the layout of the seed's flower folders, for :mod:`keras_geo.datasets.folders`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
+from typing import Annotated, NamedTuple
 
 import numpy as np
 
-__all__ = ["CLASSES", "Shapes", "make_shapes", "write_image_folder"]
+from keras_geo._settings import Range
+from keras_geo.datasets._registry import Dataset, register
+
+__all__ = ["CLASSES", "Shapes", "make_shapes", "shapes", "write_image_folder"]
 
 # Sorted, so that the labels match an image folder of them read back (sub-folders in name order).
 CLASSES = ("cross", "disc", "ring", "square", "triangle")
@@ -140,3 +143,18 @@ def write_image_folder(root: str | Path, n_per_class: int, image_size: int = 64,
             raise OSError(f"could not write {folder / f'{counts[name]:04d}.png'}")
         counts[name] += 1
     return root
+
+
+@register("shapes", task="classification")
+def shapes(
+    n_train: Annotated[int, Range(1)] = 100,
+    n_val: Annotated[int, Range(1)] = 40,
+    n_test: Annotated[int, Range(1)] = 40,
+    image_size: Annotated[int, Range(16)] = 64,
+    seed: Annotated[int, Range(0)] = 0,
+) -> Dataset:
+    """The synthetic 5-class shapes (images per class in each split; three independent draws)."""
+    # Draws seed, seed + 1, seed + 2: no image is in two splits.
+    parts = {split: make_shapes(count, image_size, seed=seed + i)
+             for i, (split, count) in enumerate((("train", n_train), ("val", n_val), ("test", n_test)))}
+    return Dataset({split: (part.x, part.y) for split, part in parts.items()}, class_names=CLASSES)

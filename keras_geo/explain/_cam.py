@@ -85,10 +85,22 @@ def feature_layer(model: keras.Model, layer: str | keras.layers.Layer | None = N
     )
 
 
-def _score_layer(model: keras.Model) -> keras.layers.Layer | None:
-    """The last layer, if its activation can be switched to linear (to read logits)."""
-    last = [layer for layer in _walk(model) if not getattr(layer, "layers", None)][-1]
-    return last if hasattr(last, "activation") else None
+def _leaves(model: keras.Model) -> list[keras.layers.Layer]:
+    """The model's layers that hold no layers themselves, in order (nested models opened)."""
+    return [layer for layer in _walk(model) if not getattr(layer, "layers", None)]
+
+
+def _output_layers(model: keras.Model) -> tuple[keras.layers.Layer, keras.layers.Layer | None]:
+    """``(dense, activation)``: the model's output dense layer and the ``Activation`` layer after it, if any.
+
+    keras-geo builders end in ``Dense`` + ``Activation`` (``{name}_logits``, ``{name}_predictions``);
+    models saved by earlier versions, and many others, end in ``Dense(activation=...)``.
+    """
+    leaves = _leaves(model)
+    last = leaves[-1]
+    if isinstance(last, keras.layers.Activation) and len(leaves) > 1:
+        return leaves[-2], last
+    return last, None
 
 
 @contextlib.contextmanager
@@ -110,20 +122,43 @@ def _capture(target: keras.layers.Layer, tape: Any, into: list) -> Iterator[None
 
 
 @contextlib.contextmanager
-def _linear_output(model: keras.Model, score: str) -> Iterator[None]:
-    """For ``score="logit"``, the last layer's activation is linear during the pass."""
+def _logits(model: keras.Model, score: str) -> Iterator[list]:
+    """For ``score="logit"``: a list that holds the model's logits after the forward pass (empty: use the output).
+
+    Nothing in the model is changed. The logits are the input of a final ``Activation``
+    layer (the keras-geo builders' ``{name}_predictions``), or, for a model ending in
+    ``Dense(activation="softmax")``, that dense layer's input times its kernel plus bias,
+    computed inside the gradient tape.
+    """
     if score not in ("logit", "output"):
         raise ValueError(f"score must be 'logit' or 'output'. Received: score={score!r}")
-    last = _score_layer(model) if score == "logit" else None
-    if last is None:
-        yield
+    found: list = []
+    if score == "output":
+        yield found
         return
-    activation = last.activation
-    last.activation = keras.activations.linear
+    dense, activation = _output_layers(model)
+    if activation is not None and activation.activation is not keras.activations.linear:
+        watched, take = activation, lambda inputs: inputs
+    elif isinstance(dense, keras.layers.Dense) and dense.activation is not keras.activations.linear:
+        def take(inputs):
+            logits = keras.ops.matmul(inputs, dense.kernel)
+            return logits if dense.bias is None else logits + dense.bias
+
+        watched = dense
+    else:
+        yield found
+        return
+    original = watched.call
+
+    def call(inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        found.append(take(inputs))
+        return original(inputs, *args, **kwargs)
+
+    watched.call = call
     try:
-        yield
+        yield found
     finally:
-        last.activation = activation
+        del watched.call  # back to the class's method
 
 
 def _as_batch(model: keras.Model, images: Any) -> np.ndarray:
@@ -160,10 +195,12 @@ def _forward(model, images, class_index, layer, score):
     target = feature_layer(model, layer)
     batch = _as_batch(model, images)
     captured: list = []
-    with tf.GradientTape() as tape, _capture(target, tape, captured), _linear_output(model, score):
+    with tf.GradientTape() as tape, _capture(target, tape, captured), _logits(model, score) as logits:
         outputs = model(batch, training=False)
         if isinstance(outputs, (list, tuple)):
             outputs = outputs[0]
+        if logits:
+            outputs = logits[-1]
         outputs_np = keras.ops.convert_to_numpy(outputs)
         classes = _classes(class_index, outputs_np)
         picked = tf.gather(outputs, classes, axis=-1, batch_dims=1)
@@ -209,8 +246,8 @@ def grad_cam(
             ``None`` for each image's predicted class. Defaults to `None`.
         layer: The convolutional layer (name or object), also inside a nested model.
             Defaults to the last layer with a 4-D output (:func:`feature_layer`).
-        score: ``"logit"`` differentiates the last layer's pre-activation (its softmax or
-            sigmoid switched off during the pass); ``"output"`` the output as it is.
+        score: ``"logit"`` differentiates the output layer's pre-activation (the logits
+            before the softmax or sigmoid); ``"output"`` the output as it is.
             Defaults to `"logit"`.
 
     Returns:
@@ -260,9 +297,10 @@ def cam(
     """
     import tensorflow as tf
 
-    flat = [lay for lay in _walk(model) if not getattr(lay, "layers", None)]
-    dense = flat[-1]
-    between = [type(lay).__name__ for lay in flat[:-1]][::-1]
+    flat = _leaves(model)
+    dense, _ = _output_layers(model)
+    before = flat[: flat.index(dense)] if dense in flat else flat[:-1]
+    between = [type(lay).__name__ for lay in before][::-1]
     passes = ("Dropout", "SpatialDropout2D", "Activation")
     pool_index = next((i for i, name in enumerate(between) if name not in passes), None)
     if not isinstance(dense, keras.layers.Dense) or pool_index is None \

@@ -2,7 +2,7 @@
 
     >>> from keras_geo import models
     >>> models.available()
-    ['cnfm', 'filler_cnn', 'mobilenet_v2']
+    ['cnfm', 'filler_cnn', 'mobilenet_v2', 'unet']
     >>> model = models.get("filler_cnn")(input_shape=(64, 64, 1), n_classes=3)
 """
 from keras_geo.models._registry import (
@@ -12,9 +12,12 @@ from keras_geo.models._registry import (
     describe,
     get,
     register,
+    serving,
+    tasks_of,
 )
 from keras_geo.models.filler_cnn import build_cnfm, build_filler_cnn
 from keras_geo.models.mobilenet import build_mobilenet_v2_classifier
+from keras_geo.models.unet import build_unet
 
 __all__ = [
     "accepts_any_keyword",
@@ -22,8 +25,11 @@ __all__ = [
     "build_cnfm",
     "build_filler_cnn",
     "build_mobilenet_v2_classifier",
+    "build_unet",
     "builder_arguments",
     "describe",
     "get",
     "register",
+    "serving",
+    "tasks_of",
 ]

@@ -13,17 +13,27 @@ import keras
 Builder = Callable[..., keras.Model]
 
 _BUILDERS: dict[str, Builder] = {}
+_TASKS: dict[str, tuple[str, ...]] = {}
 
 
-def register(name: str) -> Callable[[Builder], Builder]:
-    """Decorator registering a model builder under ``name``.
+def register(name: str, *, tasks: tuple[str, ...] = ("classification",)) -> Callable[[Builder], Builder]:
+    """Decorator registering a model builder under ``name``, with the tasks it serves.
+
+    A builder serves a task when it accepts the head arguments that task gives it
+    (:meth:`keras_geo.tasks.Task.head_arguments`): ``n_classes`` and
+    ``classifier_activation`` for classification and regression (a linear head of
+    ``n_classes`` outputs), ``output_channels`` and ``output_activation`` for
+    image-to-image models.
 
     Args:
         name: The registry name, e.g. ``"filler_cnn"``. Must be unique.
+        tasks: Names of the tasks the builder serves. Defaults to `("classification",)`.
 
     Returns:
         The decorator; it returns the builder unchanged.
     """
+    if isinstance(tasks, str) or not tasks:
+        raise ValueError(f"`tasks` must be a non-empty tuple of task names. Received: tasks={tasks!r}")
 
     def decorator(builder: Builder) -> Builder:
         if name in _BUILDERS and _BUILDERS[name] is not builder:
@@ -32,9 +42,21 @@ def register(name: str) -> Callable[[Builder], Builder]:
                 f"{_BUILDERS[name].__module__}.{_BUILDERS[name].__qualname__}."
             )
         _BUILDERS[name] = builder
+        _TASKS[name] = tuple(tasks)
         return builder
 
     return decorator
+
+
+def tasks_of(name: str) -> tuple[str, ...]:
+    """The tasks the builder ``name`` serves."""
+    get(name)
+    return _TASKS[name]
+
+
+def serving(task: str) -> list[str]:
+    """Names of the builders that serve ``task``, sorted."""
+    return sorted(name for name, tasks in _TASKS.items() if task in tasks)
 
 
 def get(name: str) -> Builder:

@@ -15,6 +15,7 @@ import keras
 from keras import layers
 
 from keras_geo.models._registry import register
+from keras_geo.models._top import check_top, top
 
 POOLINGS = ("max", "avg", "stride", "none")
 HEADS = ("flatten", "avg", "max")
@@ -78,11 +79,13 @@ def conv_block(
     return x
 
 
-@register("filler_cnn")
+@register("filler_cnn", tasks=("classification", "regression"))
 def build_filler_cnn(
     input_shape: Sequence[int] = (64, 64, 1),
     n_classes: int = 3,
     *,
+    include_top: bool = True,
+    classifier_activation: str | None = "softmax",
     conv_layers: int = 4,
     filters: int | Sequence[int] = 16,
     filter_growth: float = 2.0,
@@ -104,12 +107,23 @@ def build_filler_cnn(
 
     Layer names are predictable, so Grad-CAM users can pick layers by name:
     ``{name}_block{b}_conv{i}``, ``..._bn{i}``, ``..._act{i}``, ``{name}_block{b}_pool``,
-    ``{name}_head``, ``{name}_dense{k}``, ``{name}_dropout{k}`` and ``{name}_predictions``.
+    ``{name}_head``, ``{name}_dense{k}``, ``{name}_dropout{k}``, ``{name}_logits`` and
+    ``{name}_predictions`` (the output).
+
+    It follows the Keras applications contract: ``include_top=False`` gives a backbone
+    ending at the head (``head=None``: the last 4-D feature map; its ``pooling`` argument
+    names the blocks' down-sampling, so ``head`` plays the role of Keras' ``pooling``), and
+    ``classifier_activation=None`` gives logits. A regression task uses it with
+    ``n_classes`` outputs and no activation.
 
     Args:
         input_shape: ``(height, width, channels)`` of the images. Defaults to `(64, 64, 1)`.
-        n_classes: Number of classes of the softmax output. Defaults to `3`
+        n_classes: Number of outputs (classes of the softmax). Defaults to `3`
             (M-SBR, n-SBR, Rnd).
+        include_top: Whether to add the dense layers and the output layer. Defaults to `True`.
+        classifier_activation: Activation of the output, as its own layer after
+            ``{name}_logits``; ``None`` returns logits (or a linear regression output).
+            Defaults to `"softmax"`.
         conv_layers: Number of convolution blocks (the ``n`` of "CnFm"). Defaults to `4`.
         filters: Filters of the first block, or one value per block. Defaults to `16`.
         filter_growth: When ``filters`` is a number, block ``b`` has
@@ -132,13 +146,15 @@ def build_filler_cnn(
         activation: Activation of convolutions and hidden dense layers. Defaults to `"relu"`.
         head: How the last feature map becomes a vector: ``"flatten"`` (the classic CNN),
             ``"avg"`` or ``"max"`` global pooling (size independent, fewer parameters,
-            and CAM-compatible with ``dense_layers=0``). Defaults to `"avg"`.
+            and CAM-compatible with ``dense_layers=0``); ``None`` keeps the feature map
+            (only with ``include_top=False``). Defaults to `"avg"`.
         l2: L2 weight-decay factor on convolution and dense kernels; ``0`` disables it.
             Defaults to `0.0`.
         name: Model name and prefix of every layer name. Defaults to `"filler_cnn"`.
 
     Returns:
-        An uncompiled ``keras.Model`` mapping images to class probabilities.
+        An uncompiled ``keras.Model`` mapping images to class probabilities (or logits,
+        regression outputs, or features without the top).
     """
     input_shape = tuple(int(d) for d in input_shape)
     _check(
@@ -146,7 +162,7 @@ def build_filler_cnn(
         f"`input_shape` must be (height, width, channels) of positive sizes. "
         f"Received: input_shape={input_shape}",
     )
-    _check(n_classes >= 2, f"`n_classes` must be >= 2. Received: n_classes={n_classes}")
+    check_top(include_top, n_classes, classifier_activation)
     _check(conv_layers >= 0, f"`conv_layers` must be >= 0. Received: conv_layers={conv_layers}")
     _check(dense_layers >= 0, f"`dense_layers` must be >= 0. Received: dense_layers={dense_layers}")
     _check(kernel_size >= 1, f"`kernel_size` must be >= 1. Received: kernel_size={kernel_size}")
@@ -155,7 +171,8 @@ def build_filler_cnn(
         f"`convs_per_block` must be >= 1. Received: convs_per_block={convs_per_block}",
     )
     _check(pooling in POOLINGS, f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
-    _check(head in HEADS, f"`head` must be one of {HEADS}. Received: head={head!r}")
+    _check(head in HEADS or (head is None and not include_top),
+           f"`head` must be one of {HEADS} (or None with include_top=False). Received: head={head!r}")
     _check(l2 >= 0, f"`l2` must be >= 0. Received: l2={l2}")
     _check(0 <= bn_momentum < 1, f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum}")
     try:
@@ -209,21 +226,21 @@ def build_filler_cnn(
         x = layers.Flatten(name=f"{name}_head")(x)
     elif head == "avg":
         x = layers.GlobalAveragePooling2D(name=f"{name}_head")(x)
-    else:
+    elif head == "max":
         x = layers.GlobalMaxPooling2D(name=f"{name}_head")(x)
+    if not include_top:
+        return keras.Model(inputs, x, name=name)
     for k, (n_units, rate) in enumerate(zip(dense_units, dense_dropout), start=1):
         x = layers.Dense(
             n_units, activation=activation, kernel_regularizer=regularizer, name=f"{name}_dense{k}"
         )(x)
         if rate > 0:
             x = layers.Dropout(rate, name=f"{name}_dropout{k}")(x)
-    outputs = layers.Dense(
-        n_classes, activation="softmax", kernel_regularizer=regularizer, name=f"{name}_predictions"
-    )(x)
+    outputs = top(x, n_classes, classifier_activation, name=name, kernel_regularizer=regularizer)
     return keras.Model(inputs, outputs, name=name)
 
 
-@register("cnfm")
+@register("cnfm", tasks=("classification", "regression"))
 def build_cnfm(
     n: int = 4,
     m: int = 2,

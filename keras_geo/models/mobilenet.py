@@ -21,15 +21,19 @@ import keras
 from keras import layers
 
 from keras_geo.models._registry import register
+from keras_geo.models._top import check_top, top
 
 __all__ = ["build_mobilenet_v2_classifier"]
 
 
-@register("mobilenet_v2")
+@register("mobilenet_v2", tasks=("classification", "regression"))
 def build_mobilenet_v2_classifier(
     input_shape: tuple[int, int, int] = (96, 96, 3),
     n_classes: int = 5,
     *,
+    include_top: bool = True,
+    pooling: str | None = "avg",
+    classifier_activation: str | None = "softmax",
     weights: str | Path | None = None,
     alpha: float = 1.0,
     trainable_base: bool = False,
@@ -44,7 +48,15 @@ def build_mobilenet_v2_classifier(
     Args:
         input_shape: ``(height, width, channels)``, each side at least 32, channels 1 or 3.
             Defaults to `(96, 96, 3)`.
-        n_classes: Output classes. Defaults to `5`.
+        n_classes: Outputs (classes). Defaults to `5`.
+        include_top: Whether to add the head (dropout, optional dense layer, output).
+            Defaults to `True`.
+        pooling: How the base's feature map becomes a vector: ``"avg"`` or ``"max"``;
+            ``None`` keeps the 4-D feature map (only with ``include_top=False``), as in
+            ``keras.applications``. Defaults to `"avg"`.
+        classifier_activation: Activation of the output layer, as its own layer after
+            ``{name}_logits``; ``None`` gives logits (or a linear regression output).
+            Defaults to `"softmax"`.
         weights: ``None`` for random weights, or the path of a local weights file of the base
             without its top (never a download; ``"imagenet"`` is refused with the file to get).
         alpha: Width multiplier of MobileNetV2 (0.35, 0.5, 0.75, 1.0, 1.3, 1.4). Defaults to `1.0`.
@@ -72,8 +84,9 @@ def build_mobilenet_v2_classifier(
         raise ValueError(f"MobileNetV2 needs images of at least 32x32. Received: input_shape={tuple(input_shape)}")
     if channels not in (1, 3):
         raise ValueError(f"input channels must be 1 or 3. Received: input_shape={tuple(input_shape)}")
-    if n_classes < 2:
-        raise ValueError(f"n_classes must be >= 2. Received: n_classes={n_classes}")
+    check_top(include_top, n_classes, classifier_activation)
+    if pooling not in ("avg", "max") and not (pooling is None and not include_top):
+        raise ValueError(f"`pooling` must be 'avg' or 'max' (or None with include_top=False). Received: pooling={pooling!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
     if fine_tune_layers < 0:
@@ -114,10 +127,14 @@ def build_mobilenet_v2_classifier(
     # A pretrained base keeps its batch-norm statistics (inference mode, also when fine-tuned);
     # a random one must learn them.
     x = base(x, training=False) if weights is not None else base(x)
-    x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    if pooling == "avg":
+        x = layers.GlobalAveragePooling2D(name=f"{name}_pool")(x)
+    elif pooling == "max":
+        x = layers.GlobalMaxPooling2D(name=f"{name}_pool")(x)
+    if not include_top:
+        return keras.Model(inputs, x, name=name)
     if dense_units:
         x = layers.Dense(int(dense_units), activation="relu", name=f"{name}_dense")(x)
     if dropout:
         x = layers.Dropout(dropout, name=f"{name}_dropout")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name=f"{name}_predictions")(x)
-    return keras.Model(inputs, outputs, name=name)
+    return keras.Model(inputs, top(x, n_classes, classifier_activation, name=name), name=name)

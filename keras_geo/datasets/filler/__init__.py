@@ -78,6 +78,12 @@ from ._cache import _cached_structure as _cached_structure
 from ._dataset import make_dataset, make_splits, to_tf_dataset
 from ._imaging import apply_imaging
 from ._packing import _neighbours as _neighbours
+from ._properties import (
+    TARGET_NAMES,
+    PropertyDataset,
+    make_property_dataset,
+    make_property_splits,
+)
 from ._render import _sample_planes as _sample_planes
 from ._render import render_plane, slice_structure
 from ._statistics import class_statistics
@@ -88,11 +94,15 @@ __all__ = [
     "CLASSES",
     "DEFAULT_PARAMS",
     "GENERATOR_VERSION",
+    "TARGET_NAMES",
+    "PropertyDataset",
     "Structure",
     "apply_imaging",
     "class_statistics",
     "generate_structure",
     "make_dataset",
+    "make_property_dataset",
+    "make_property_splits",
     "make_splits",
     "render_plane",
     "sample_volume_plane",

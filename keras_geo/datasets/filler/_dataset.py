@@ -9,11 +9,15 @@ imported there, lazily).
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Mapping
 
 import numpy as np
+
+from keras_geo._settings import Range
+from keras_geo.datasets._registry import Dataset, register
 
 from ._cache import _cache_key, _default_cache_dir, _filler, _load_npz, _save_npz
 from ._render import _check_fov
@@ -259,3 +263,32 @@ def to_tf_dataset(
     if repeat:
         ds = ds.repeat()
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+# The one place the filler data set's physical defaults live: `make_dataset`'s signature.
+_DEFAULTS = {name: p.default for name, p in inspect.signature(make_dataset).parameters.items()}
+_Positive = Range(0.0, open_low=True)
+
+
+@register("filler", task="classification")
+def filler_classes(
+    n_train: Annotated[int, Range(1)] = 300,
+    n_val: Annotated[int, Range(1)] = 100,
+    n_test: Annotated[int, Range(1)] = 300,
+    fov_nm: Annotated[float, _Positive] = _DEFAULTS["fov_nm"],
+    image_size: Annotated[int, Range(8)] = _DEFAULTS["image_size"],
+    radius_nm: Annotated[float, _Positive] = _DEFAULTS["radius_nm"],
+    volume_fraction: Annotated[float, Range(0.0, 0.5, open_low=True)] = _DEFAULTS["volume_fraction"],
+    box_nm: Annotated[float, _Positive] | None = _DEFAULTS["box_nm"],
+    blur_sigma_px: Annotated[float, Range(0.0)] = _DEFAULTS["blur_sigma_px"],
+    noise_std: Annotated[float, Range(0.0)] = _DEFAULTS["noise_std"],
+    seed: Annotated[int, Range(0)] = 0,
+    slices_per_structure: Annotated[int, Range(1)] = _DEFAULTS["slices_per_structure"],
+) -> Dataset:
+    """Slices of the three filler classes (M-SBR, n-SBR, Rnd), slices per class in each split (make_splits)."""
+    splits = make_splits(
+        n_train, n_val, n_test, fov_nm=fov_nm, image_size=image_size, radius_nm=radius_nm,
+        volume_fraction=volume_fraction, box_nm=box_nm, blur_sigma_px=blur_sigma_px, noise_std=noise_std,
+        seed=seed, slices_per_structure=slices_per_structure,
+    )
+    return Dataset(splits, class_names=CLASSES)

@@ -1,0 +1,42 @@
+"""The Keras-applications contract every keras-geo builder follows: ``include_top``, ``n_classes``, ``classifier_activation``.
+
+A task gives a builder its head arguments (:meth:`keras_geo.tasks.Task.head_arguments`):
+a classifier gets ``n_classes`` and a softmax, a regression model ``n_classes`` outputs and
+no activation. :func:`top` builds that output the same way for every family.
+"""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+__all__ = ["check_top", "top"]
+
+
+def top(x, n_outputs: int, activation: str | None, *, name: str, kernel_regularizer=None):
+    """The output layers of a keras-geo model: ``Dense(n_outputs)``, then ``activation`` as its own layer.
+
+    Keeping the activation (softmax for classifiers) in a separate ``Activation`` layer named
+    ``{name}_predictions`` leaves the logits readable as the output of ``{name}_logits``, which
+    Grad-CAM differentiates, and computes exactly what ``Dense(activation=...)`` does. With
+    ``activation=None`` (logits, or a regression head) the dense layer itself is ``{name}_predictions``.
+    """
+    if activation is None or activation == "linear":
+        return layers.Dense(n_outputs, kernel_regularizer=kernel_regularizer, name=f"{name}_predictions")(x)
+    x = layers.Dense(n_outputs, kernel_regularizer=kernel_regularizer, name=f"{name}_logits")(x)
+    return layers.Activation(activation, name=f"{name}_predictions")(x)
+
+
+def check_top(include_top: bool, n_classes: int, classifier_activation: str | None) -> None:
+    """Checks the Keras-applications arguments every keras-geo builder takes."""
+    if not isinstance(include_top, bool):
+        raise ValueError(f"`include_top` must be true or false. Received: include_top={include_top!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
+        raise ValueError(f"`n_classes` must be an integer >= 1. Received: n_classes={n_classes!r}")
+    if classifier_activation is not None:
+        try:
+            keras.activations.get(classifier_activation)
+        except (ValueError, TypeError):
+            raise ValueError(
+                f"`classifier_activation` must be a Keras activation name or None (logits). "
+                f"Received: classifier_activation={classifier_activation!r}"
+            ) from None

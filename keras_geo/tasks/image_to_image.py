@@ -1,0 +1,188 @@
+"""Image-to-image: a model maps an image to an image (restoration, super-resolution, denoising).
+
+Pairs ``(input, target)`` of the same height and width; targets in ``[0, max_val]``
+(SSIM and PSNR are defined against that data range, and a wrong ``max_val`` silently
+changes both: see tensorflow#50400). The loss is chosen by name
+(:mod:`keras_geo.losses`: ``mse``, ``mae``, ``huber``, ``ssim``, ``ms_ssim``,
+``mixed``), PSNR and SSIM are logged every epoch, and evaluation reports PSNR, SSIM,
+MAE and MSE per split. The report's sample section shows input, output and target
+side by side.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import keras
+import numpy as np
+
+from keras_geo._settings import Range
+from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches
+
+__all__ = ["ImageReport", "ImageToImage", "image_metrics"]
+
+
+def image_metrics(y_true: np.ndarray, y_pred: np.ndarray, max_val: float = 1.0, *, filter_size: int = 11,
+                  batch_size: int = 64) -> dict[str, float]:
+    """Mean ``psnr`` (dB), ``ssim``, ``mae`` and ``mse`` over a batch of image pairs."""
+    from keras_geo import metrics
+
+    psnr, ssim = [], []
+    for i in range(0, len(y_true), batch_size):
+        t, p = y_true[i : i + batch_size], y_pred[i : i + batch_size]
+        psnr.append(keras.ops.convert_to_numpy(metrics.psnr(t, p, max_val=max_val)))
+        ssim.append(keras.ops.convert_to_numpy(metrics.ssim(t, p, max_val=max_val, filter_size=filter_size)))
+    error = y_pred.astype("float64") - y_true.astype("float64")
+    return {"psnr": float(np.concatenate(psnr).mean()), "ssim": float(np.concatenate(ssim).mean()),
+            "mae": float(np.abs(error).mean()), "mse": float((error**2).mean())}
+
+
+@dataclass
+class ImageReport(Report):
+    """Image quality of a model's outputs on one split: mean PSNR, SSIM, MAE and MSE."""
+
+    metrics: dict[str, float]
+    n: int
+
+    def scalars(self, split: str) -> dict[str, float]:
+        return {f"{split}_{name}": value for name, value in self.metrics.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"n": self.n, **self.metrics}
+
+
+class ImageToImage(Task):
+    """Image-to-image models: the builder gets ``output_channels`` and ``output_activation``.
+
+    Default objective: ``val_ssim``, maximised.
+
+    Args:
+        loss: A loss of :mod:`keras_geo.losses` by name. Defaults to `"mse"`.
+        max_val: The data range of the targets, ``[0, max_val]``; also what SSIM, PSNR
+            and the SSIM losses use. Defaults to `1.0`.
+        output_activation: Activation of the model's output; ``"sigmoid"`` keeps
+            outputs in ``[0, 1]``, ``None`` is linear. Defaults to `"sigmoid"`.
+    """
+
+    name = "image_to_image"
+    objective = ("val_ssim", "maximize")
+    head_keys = ("output_channels", "output_activation")
+
+    def __init__(self, *, loss: str = "mse", max_val: Annotated[float, Range(0.0, open_low=True)] = 1.0,
+                 output_activation: str | None = "sigmoid") -> None:
+        from keras_geo import losses
+
+        if loss not in losses.available():
+            raise ValueError(f"`loss` must be one of {', '.join(losses.available())}. Received: loss={loss!r}")
+        if not max_val > 0:
+            raise ValueError(f"`max_val` must be > 0. Received: max_val={max_val!r}")
+        self.loss = loss
+        self.max_val = float(max_val)
+        self.output_activation = output_activation
+        self.output_channels = 0
+        self._side = 0
+
+    def check_split(self, name: str, split: Any) -> tuple[np.ndarray, np.ndarray]:
+        try:
+            x, y = split
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"data[{name!r}] must be a pair (input images, target images). Received: {type(split).__name__}"
+            ) from None
+        x, y = as_inputs(x, name), np.asarray(y)
+        if y.ndim == 3:
+            y = y[..., None]
+        if x.ndim != 4 or y.ndim != 4 or y.shape[:3] != x.shape[:3]:
+            raise ValueError(f"data[{name!r}] needs one target image of the input's height and width per input. "
+                             f"Received: inputs {x.shape}, targets {y.shape}")
+        low, high = float(y.min()), float(y.max())
+        if low < 0.0 or high > self.max_val * (1 + 1e-6):
+            raise ValueError(
+                f"data[{name!r}] targets must lie in [0, max_val={self.max_val:g}] (SSIM and PSNR are defined "
+                f"against that range). Received values in [{low:g}, {high:g}]; scale them, or set task.max_val"
+            )
+        return x, y.astype("float32")
+
+    def start(self, x: np.ndarray, y: np.ndarray, dataset: Any = None) -> None:
+        self.output_channels = int(y.shape[-1])
+        self._side = int(min(y.shape[1:3]))
+
+    def _window(self, multiscale: bool) -> dict[str, Any]:
+        """SSIM settings that fit the images: the Gaussian window at most their size, and MS-SSIM
+        with as many of its five scales as hold that window (all five from 161 pixels up; the
+        weights of the scales kept, renormalised to sum to 1)."""
+        from keras_geo._ssim import MS_SSIM_WEIGHTS
+
+        size = min(11, self._side if self._side % 2 else self._side - 1)
+        if size < 3:
+            raise ValueError(f"images of {self._side} pixels are too small for SSIM (at least 3 are needed)")
+        settings: dict[str, Any] = {"filter_size": size}
+        if multiscale:
+            levels = 1
+            while levels < len(MS_SSIM_WEIGHTS) and (size - 1) * 2**levels + 1 <= self._side:
+                levels += 1
+            weights = MS_SSIM_WEIGHTS[:levels]
+            settings["power_factors"] = [w / sum(weights) for w in weights]
+        return settings
+
+    def head_arguments(self) -> dict[str, Any]:
+        return {"output_channels": self.output_channels, "output_activation": self.output_activation}
+
+    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer,
+                hparams: Mapping[str, Any]) -> None:
+        from keras_geo import losses, metrics
+
+        settings: dict[str, Any] = {}
+        if self.loss in ("ssim", "ms_ssim", "mixed"):
+            settings = {"max_val": self.max_val, **self._window(multiscale=self.loss != "ssim")}
+        model.compile(optimizer=optimizer, loss=losses.get(self.loss, **settings),
+                      metrics=[metrics.PSNR(max_val=self.max_val),
+                               metrics.SSIM(max_val=self.max_val, **self._window(multiscale=False))])
+
+    def evaluate(self, model: keras.Model, x: np.ndarray, y: np.ndarray) -> ImageReport:
+        predicted = predict_batches(model, x, batch_size=64)
+        return ImageReport(image_metrics(y, predicted, self.max_val, **self._window(multiscale=False)), len(x))
+
+    def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *,
+                       trial: str) -> tuple[str, str] | None:
+        """Input, output and target of four validation images, one row each."""
+        x, y = self.check_split("val", dataset["val"])
+        self.start(x, y, dataset)
+        chosen = np.linspace(0, len(x) - 1, num=min(4, len(x))).round().astype(int)
+        predicted = predict_batches(model, x[chosen])
+        path = Path(out_dir) / "samples_best.png"
+        _strips(x[chosen], predicted, y[chosen], path, self.max_val, title=f"The best model ({trial})")
+        quality = image_metrics(y[chosen], predicted, self.max_val, **self._window(multiscale=False))
+        text = (f"Four validation images through the best model ({trial}): input, output, target. On these "
+                f"four: PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.3f}.\n\n"
+                f"![Input, output and target]({path.name})")
+        return "Outputs of the best model", text
+
+
+def _strips(inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray, path: Path, max_val: float, *,
+            title: str = "") -> Path:
+    """A PNG grid: one row per sample, columns input / output / target (grey or RGB)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = len(inputs)
+    figure = Figure(figsize=(7.5, 2.5 * rows))
+    FigureCanvasAgg(figure)
+    for i in range(rows):
+        for j, (image, label) in enumerate(((inputs[i], "input"), (outputs[i], "output"), (targets[i], "target"))):
+            axis = figure.add_subplot(rows, 3, 3 * i + j + 1)
+            picture = np.clip(image / max_val, 0.0, 1.0)
+            if picture.shape[-1] == 1:
+                axis.imshow(picture[..., 0], cmap="gray", vmin=0.0, vmax=1.0)
+            else:
+                axis.imshow(picture[..., :3])
+            axis.set_axis_off()
+            if i == 0:
+                axis.set_title(label)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=90)
+    return path
