@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 
-.PHONY: demo test test-horovod install install-test install-horovod bench reliability clean
+.PHONY: demo test lint test-horovod install install-test install-horovod bench reliability clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +45,16 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/keras-geo-hpo export $(DEMO_OUT)/store.db --out $(DEMO_OUT)/best.keras
 	@echo "Results: $(DEMO_OUT)/report/report.html (plots, top trials), $(DEMO_OUT)/best.keras (best model)"
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test lint
 	$(PY) -m pytest
 
+# ruff: lint (pyflakes, pycodestyle, import order, bugbear, pyupgrade) and format, configured in pyproject.toml.
+lint: $(VENV)/.installed-test
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
 test-horovod: $(HVD_VENV)/.installed
-	$(HVD_PY) -m pytest tests/test_distributed.py -m horovod
+	$(HVD_PY) -m pytest tests/hpo/test_distributed.py -m horovod
 
 $(VENV)/.installed-bench: $(VENV)/.installed
 	$(PIP) install -e '.[bench]'
@@ -69,7 +74,7 @@ bench: $(VENV)/.installed-bench
 
 # The fault-injection campaign behind RELIABILITY.md (about 2 minutes): kills, worker deaths, Ctrl-C.
 reliability: $(VENV)/.installed-test
-	$(PY) tests/faults.py --repeats 3
+	$(PY) tests/faults/faults.py --repeats 3
 
 clean:
 	rm -rf $(VENV) $(HVD_VENV) build *.egg-info .pytest_cache

@@ -39,9 +39,8 @@ def run_search(workers: int, threads: int, seed: int, trials: int, folder: Path)
     """One sync search in a fresh process; its mean trial time (train_time_s) and wall time."""
     from hpo.store import TrialStore
 
-    config = yaml.safe_load(CONFIG.read_text())
-    config.update(mode="sync", batch_size=max(2, workers), seed=seed, budget={"trials": trials})
-    config["executor"] = {**config["executor"], "name": "local", "workers": workers, "threads": threads}
+    config = {"base": str(CONFIG), "mode": "sync", "batch_size": max(2, workers), "seed": seed,
+              "budget": {"trials": trials}, "executor": {"name": "local", "workers": workers, "threads": threads}}
     path = folder / f"w{workers}_t{threads}_s{seed}.yaml"
     path.write_text(yaml.safe_dump(config))
     store = folder / f"w{workers}_t{threads}_s{seed}.db"

@@ -80,6 +80,38 @@ def check_settings(
             )
 
 
+class Settings:
+    """The SSIM settings every SSIM-family loss and metric keeps: checked once, stored, and handed on.
+
+    ``power_factors`` exists only on the multi-scale ones.
+    """
+
+    def _keep_ssim_settings(self, max_val, filter_size, filter_sigma, k1, k2, power_factors=None) -> None:
+        check_settings(max_val, filter_size, filter_sigma, k1, k2, power_factors)
+        self.max_val = float(max_val)
+        self.filter_size = int(filter_size)
+        self.filter_sigma = float(filter_sigma)
+        self.k1 = float(k1)
+        self.k2 = float(k2)
+        if power_factors is not None:
+            self.power_factors = tuple(float(w) for w in power_factors)
+
+    def _ssim_settings(self, *, multiscale: bool = False) -> dict:
+        """The stored settings as keyword arguments of :func:`ssim` (or :func:`ms_ssim`)."""
+        settings = {"max_val": self.max_val, "filter_size": self.filter_size, "filter_sigma": self.filter_sigma,
+                    "k1": self.k1, "k2": self.k2}
+        if multiscale:
+            settings["power_factors"] = self.power_factors
+        return settings
+
+    def _ssim_config(self) -> dict:
+        """The stored settings as JSON for ``get_config`` (power factors as a list)."""
+        config = self._ssim_settings(multiscale=hasattr(self, "power_factors"))
+        if "power_factors" in config:
+            config["power_factors"] = list(config["power_factors"])
+        return config
+
+
 def min_ms_ssim_size(filter_size: int, levels: int) -> int:
     """Smallest height and width MS-SSIM accepts: the coarsest scale must still hold the filter.
 

@@ -46,7 +46,7 @@ __all__ = [
 
 
 @keras.saving.register_keras_serializable(package="keras_geo")
-class SSIMLoss(keras.losses.Loss):
+class SSIMLoss(_ssim.Settings, keras.losses.Loss):
     """``1 - SSIM``: the structural dissimilarity of each image pair, averaged over channels.
 
     SSIM is computed as ``tf.image.ssim`` does (Wang et al. 2004): a Gaussian
@@ -76,32 +76,18 @@ class SSIMLoss(keras.losses.Loss):
         name: str = "ssim_loss",
         reduction: str = "sum_over_batch_size",
     ):
-        _ssim.check_settings(max_val, filter_size, filter_sigma, k1, k2)
+        self._keep_ssim_settings(max_val, filter_size, filter_sigma, k1, k2)
         super().__init__(name=name, reduction=reduction)
-        self.max_val = float(max_val)
-        self.filter_size = int(filter_size)
-        self.filter_sigma = float(filter_sigma)
-        self.k1 = float(k1)
-        self.k2 = float(k2)
-
-    def _ssim_settings(self) -> dict:
-        return {
-            "max_val": self.max_val,
-            "filter_size": self.filter_size,
-            "filter_sigma": self.filter_sigma,
-            "k1": self.k1,
-            "k2": self.k2,
-        }
 
     def call(self, y_true, y_pred):
         return 1.0 - _ssim.ssim(y_true, y_pred, **self._ssim_settings())
 
     def get_config(self):
-        return {**super().get_config(), **self._ssim_settings()}
+        return {**super().get_config(), **self._ssim_config()}
 
 
 @keras.saving.register_keras_serializable(package="keras_geo")
-class MSSSIMLoss(keras.losses.Loss):
+class MSSSIMLoss(_ssim.Settings, keras.losses.Loss):
     """``1 - MS-SSIM``: multi-scale structural dissimilarity, averaged over channels.
 
     MS-SSIM is computed as ``tf.image.ssim_multiscale`` does (Wang et al. 2003):
@@ -154,36 +140,18 @@ class MSSSIMLoss(keras.losses.Loss):
         name: str = "ms_ssim_loss",
         reduction: str = "sum_over_batch_size",
     ):
-        _ssim.check_settings(max_val, filter_size, filter_sigma, k1, k2, power_factors)
+        self._keep_ssim_settings(max_val, filter_size, filter_sigma, k1, k2, power_factors)
         super().__init__(name=name, reduction=reduction)
-        self.max_val = float(max_val)
-        self.power_factors = tuple(float(w) for w in power_factors)
-        self.filter_size = int(filter_size)
-        self.filter_sigma = float(filter_sigma)
-        self.k1 = float(k1)
-        self.k2 = float(k2)
-
-    def _ssim_settings(self) -> dict:
-        return {
-            "max_val": self.max_val,
-            "power_factors": self.power_factors,
-            "filter_size": self.filter_size,
-            "filter_sigma": self.filter_sigma,
-            "k1": self.k1,
-            "k2": self.k2,
-        }
 
     def call(self, y_true, y_pred):
-        return 1.0 - _ssim.ms_ssim(y_true, y_pred, **self._ssim_settings())
+        return 1.0 - _ssim.ms_ssim(y_true, y_pred, **self._ssim_settings(multiscale=True))
 
     def get_config(self):
-        config = {**super().get_config(), **self._ssim_settings()}
-        config["power_factors"] = list(self.power_factors)
-        return config
+        return {**super().get_config(), **self._ssim_config()}
 
 
 @keras.saving.register_keras_serializable(package="keras_geo")
-class MixedLoss(keras.losses.Loss):
+class MixedLoss(_ssim.Settings, keras.losses.Loss):
     """Zhao et al.'s mix: ``alpha * (1 - MS-SSIM) + (1 - alpha) * L1 / max_val``.
 
     H. Zhao, O. Gallo, I. Frosio and J. Kautz, "Loss Functions for Image
@@ -238,45 +206,22 @@ class MixedLoss(keras.losses.Loss):
             raise ValueError(f"`alpha` must be a number in [0, 1]. Received: alpha={alpha!r}")
         if type(ms) is not bool:
             raise ValueError(f"`ms` must be True or False. Received: ms={ms!r}")
-        _ssim.check_settings(max_val, filter_size, filter_sigma, k1, k2, power_factors)
+        self._keep_ssim_settings(max_val, filter_size, filter_sigma, k1, k2, power_factors)
         super().__init__(name=name, reduction=reduction)
         self.alpha = float(alpha)
-        self.max_val = float(max_val)
-        self.power_factors = tuple(float(w) for w in power_factors)
-        self.filter_size = int(filter_size)
-        self.filter_sigma = float(filter_sigma)
-        self.k1 = float(k1)
-        self.k2 = float(k2)
         self.ms = ms
 
     def call(self, y_true, y_pred):
         x, y = _ssim.prepare(y_true, y_pred)
-        settings = {
-            "max_val": self.max_val,
-            "filter_size": self.filter_size,
-            "filter_sigma": self.filter_sigma,
-            "k1": self.k1,
-            "k2": self.k2,
-        }
         if self.ms:
-            similarity = _ssim.ms_ssim(x, y, power_factors=self.power_factors, **settings)
+            similarity = _ssim.ms_ssim(x, y, **self._ssim_settings(multiscale=True))
         else:
-            similarity = _ssim.ssim(x, y, **settings)
+            similarity = _ssim.ssim(x, y, **self._ssim_settings())
         l1 = ops.mean(ops.abs(x - y), axis=(1, 2, 3)) / self.max_val
         return self.alpha * (1.0 - similarity) + (1.0 - self.alpha) * l1
 
     def get_config(self):
-        return {
-            **super().get_config(),
-            "alpha": self.alpha,
-            "max_val": self.max_val,
-            "power_factors": list(self.power_factors),
-            "filter_size": self.filter_size,
-            "filter_sigma": self.filter_sigma,
-            "k1": self.k1,
-            "k2": self.k2,
-            "ms": self.ms,
-        }
+        return {**super().get_config(), "alpha": self.alpha, **self._ssim_config(), "ms": self.ms}
 
 
 _LOSSES = {

@@ -144,7 +144,7 @@ class PSNR(keras.metrics.MeanMetricWrapper):
 
 
 @keras.saving.register_keras_serializable(package="keras_geo")
-class SSIM(keras.metrics.MeanMetricWrapper):
+class SSIM(_ssim.Settings, keras.metrics.MeanMetricWrapper):
     """Mean SSIM (higher is better, 1 for identical images); see :func:`ssim`.
 
     Args:
@@ -169,29 +169,9 @@ class SSIM(keras.metrics.MeanMetricWrapper):
         name: str = "ssim",
         dtype=None,
     ):
-        _ssim.check_settings(max_val, filter_size, filter_sigma, k1, k2)
-        settings = {
-            "max_val": float(max_val),
-            "filter_size": int(filter_size),
-            "filter_sigma": float(filter_sigma),
-            "k1": float(k1),
-            "k2": float(k2),
-        }
-        super().__init__(fn=ssim, name=name, dtype=dtype, **settings)
-        self.max_val = settings["max_val"]
-        self.filter_size = settings["filter_size"]
-        self.filter_sigma = settings["filter_sigma"]
-        self.k1 = settings["k1"]
-        self.k2 = settings["k2"]
+        self._keep_ssim_settings(max_val, filter_size, filter_sigma, k1, k2)
+        super().__init__(fn=ssim, name=name, dtype=dtype, **self._ssim_settings())
         self._direction = "up"
 
     def get_config(self):
-        return {
-            "max_val": self.max_val,
-            "filter_size": self.filter_size,
-            "filter_sigma": self.filter_sigma,
-            "k1": self.k1,
-            "k2": self.k2,
-            "name": self.name,
-            "dtype": self.dtype,
-        }
+        return {**self._ssim_config(), "name": self.name, "dtype": self.dtype}

@@ -242,6 +242,14 @@ def run(
         data = load_data(config)
     except (OSError, ValueError) as error:
         raise ConfigError(f"dataset: {_data_error(error)}") from error
+    task = config.task.make()
+    for name in ("train", "val", "test"):  # targets the task cannot use stop the search before any trial
+        if data.get(name) is not None:
+            try:
+                task.check_split(name, data[name])
+            except ValueError as error:
+                raise ConfigError(f"task: {config.task.name} cannot use the data set {config.dataset.name!r}: "
+                                  f"{error}") from None
     # Absolute, so that workers and later `export` find the models from any folder.
     # A serial search trains in this process: it keeps the data loaded here (workers load their own).
     objective = KerasObjective(config, Path(store.path).resolve().parent / "models",

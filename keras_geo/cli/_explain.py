@@ -54,6 +54,11 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from keras_geo import explain
 
     model = _load_model(args.model)
+    if len(model.inputs[0].shape) != 4 or len(model.output_shape) != 2:
+        raise UsageError(
+            f"{args.model} maps {tuple(model.inputs[0].shape)[1:]} to {tuple(model.output_shape)[1:]}: Grad-CAM explains "
+            "models from images to one score per class (or per regression target)"
+        )
     _, height, width, channels = model.inputs[0].shape
     x, names, true, folder_classes = _explain_inputs(args.inputs, (int(height), int(width)), int(channels))
     n_classes = int(model.output_shape[-1])

@@ -34,7 +34,16 @@ from typing import Any, ClassVar
 import keras
 import numpy as np
 
-__all__ = ["Report", "Task", "as_inputs", "predict_batches"]
+__all__ = ["Report", "Task", "as_inputs", "predict_batches", "unpack"]
+
+
+def unpack(split: Any, name: str, what: str) -> tuple[Any, Any]:
+    """``(inputs, targets)`` of a split; a ValueError naming the split and ``what`` it must be otherwise."""
+    try:
+        x, y = split
+    except (TypeError, ValueError):
+        raise ValueError(f"data[{name!r}] must be a pair {what} of arrays. Received: {type(split).__name__}") from None
+    return x, y
 
 
 def as_inputs(x: Any, name: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches
+from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches, unpack
 
 __all__ = ["ClassReport", "Classification", "evaluate_classes"]
 
@@ -129,12 +129,7 @@ class Classification(Task):
         self._smoothing = 0.0
 
     def check_split(self, name: str, split: Any) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            x, y = split
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"data[{name!r}] must be a pair (images, labels) of arrays. Received: {type(split).__name__}"
-            ) from None
+        x, y = unpack(split, name, "(images, labels)")
         x = np.asarray(x)
         y = _labels(y, len(x) if x.ndim else 0, name)
         if len(x) == 0 if x.ndim else True:

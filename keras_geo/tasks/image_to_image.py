@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from keras_geo._settings import Range
-from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches
+from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches, unpack
 
 __all__ = ["ImageReport", "ImageToImage", "image_metrics"]
 
@@ -85,12 +85,7 @@ class ImageToImage(Task):
         self._side = 0
 
     def check_split(self, name: str, split: Any) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            x, y = split
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"data[{name!r}] must be a pair (input images, target images). Received: {type(split).__name__}"
-            ) from None
+        x, y = unpack(split, name, "(input images, target images)")
         x, y = as_inputs(x, name), np.asarray(y)
         if y.ndim == 3:
             y = y[..., None]

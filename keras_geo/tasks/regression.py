@@ -20,7 +20,7 @@ from typing import Any, Literal
 import keras
 import numpy as np
 
-from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches
+from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches, unpack
 
 __all__ = ["LOSSES", "Regression", "RegressionReport", "regression_metrics"]
 
@@ -130,12 +130,7 @@ class Regression(Task):
         self.std = np.ones(1, "float32")
 
     def check_split(self, name: str, split: Any) -> tuple[np.ndarray, np.ndarray]:
-        try:
-            x, y = split
-        except (TypeError, ValueError):
-            raise ValueError(
-                f"data[{name!r}] must be a pair (images, targets) of arrays. Received: {type(split).__name__}"
-            ) from None
+        x, y = unpack(split, name, "(images, targets)")
         x = as_inputs(x, name)
         y = np.asarray(y)
         if not np.issubdtype(y.dtype, np.number) or y.dtype == bool:

@@ -28,6 +28,43 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import tensorflow as tf
 
 
+def _check_imaging_and_params(blur_sigma_px: float, noise_std: float, seed: int,
+                              structure_params: Mapping[str, Mapping[str, Any]] | None
+                              ) -> tuple[float, float, int, dict[str, dict[str, Any]]]:
+    """The checked imaging settings, seed and per-class generator parameters (before any slow work)."""
+    blur = _check_float("blur_sigma_px", blur_sigma_px, low=0.0, low_open=False)
+    noise = _check_float("noise_std", noise_std, low=0.0, low_open=False)
+    seed = _check_seed(seed)
+    sp = {k: dict(v) for k, v in (structure_params or {}).items()}
+    unknown = sorted(set(sp) - set(CLASSES))
+    if unknown:
+        raise ValueError(
+            f"`structure_params` keys must be in {CLASSES}. Received: structure_params={structure_params!r}"
+        )
+    for kind in CLASSES:  # fail fast, before any slow work
+        _resolve_params(kind, sp.get(kind, {}))
+    return blur, noise, seed, sp
+
+
+def _cache_file(prefix: str, payload: Mapping[str, Any], use_cache: bool,
+                cache_dir: str | os.PathLike[str] | None) -> tuple[Path | None, Path | None, str]:
+    """``(cache folder, file, meta)`` of a data set keyed by ``payload``; None and None without a cache."""
+    cache: Path | None = None
+    if use_cache:
+        cache = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    key, meta = _cache_key(payload)
+    return cache, (cache / f"{prefix}-{key[:32]}.npz" if cache is not None else None), meta
+
+
+def _imaged_slices(structure: Any, n: int, *, fov: float, size: int, blur: float, noise: float,
+                   slice_seed: int, imaging_seed: int) -> np.ndarray:
+    """``n`` random slices of a structure, blurred and noised as asked."""
+    images = _filler().slice_structure(structure, n, fov_nm=fov, image_size=size, seed=slice_seed)
+    if blur > 0 or noise > 0:
+        images = _filler().apply_imaging(images, blur_sigma_px=blur, noise_std=noise, seed=imaging_seed % 2**63)
+    return images
+
+
 def make_dataset(
     n_per_class: int,
     *,
@@ -102,22 +139,8 @@ def make_dataset(
     phi = _check_float("volume_fraction", volume_fraction, low=0.0, high=0.5)
     box = max(1000.0, fov) if box_nm is None else _check_float("box_nm", box_nm, low=0.0)
     _check_fov(fov, box)
-    blur = _check_float("blur_sigma_px", blur_sigma_px, low=0.0, low_open=False)
-    noise = _check_float("noise_std", noise_std, low=0.0, low_open=False)
-    seed = _check_seed(seed)
     per_structure = _check_int("slices_per_structure", slices_per_structure, 1)
-    sp = {k: dict(v) for k, v in (structure_params or {}).items()}
-    unknown = sorted(set(sp) - set(CLASSES))
-    if unknown:
-        raise ValueError(
-            f"`structure_params` keys must be in {CLASSES}. Received: structure_params={structure_params!r}"
-        )
-    for kind in CLASSES:  # fail fast, before any slow work
-        _resolve_params(kind, sp.get(kind, {}))
-
-    cache: Path | None = None
-    if use_cache:
-        cache = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    blur, noise, seed, sp = _check_imaging_and_params(blur_sigma_px, noise_std, seed, structure_params)
     payload = {
         "function": "make_dataset",
         "n_per_class": n_per_class,
@@ -132,8 +155,7 @@ def make_dataset(
         "structure_params": {k: sp.get(k, {}) for k in CLASSES},
         "slices_per_structure": per_structure,
     }
-    key, meta = _cache_key(payload)
-    path = cache / f"dataset-{key[:32]}.npz" if cache is not None else None
+    cache, path, meta = _cache_file("dataset", payload, use_cache, cache_dir)
     if path is not None:
         data = _load_npz(path, meta, ("x", "y"))
         if data is not None:
@@ -164,14 +186,9 @@ def make_dataset(
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(f"{kind}: slices")
-                images = _filler().slice_structure(
-                    structure, n_here, fov_nm=fov, image_size=size, seed=_derive_seed(seed, ci, 1, j)
-                )
-                if blur > 0 or noise > 0:
-                    images = _filler().apply_imaging(
-                        images, blur_sigma_px=blur, noise_std=noise, seed=_derive_seed(seed, ci, 2, j) % 2**63
-                    )
-                xs.append(images)
+                xs.append(_imaged_slices(structure, n_here, fov=fov, size=size, blur=blur, noise=noise,
+                                         slice_seed=_derive_seed(seed, ci, 1, j),
+                                         imaging_seed=_derive_seed(seed, ci, 2, j)))
                 ys.append(np.full(n_here, ci, dtype=np.int64))
                 if bar is not None:
                     bar.update(1)

@@ -14,7 +14,6 @@ import inspect
 import math
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 import numpy as np
@@ -23,10 +22,11 @@ from scipy.spatial import cKDTree
 from keras_geo._settings import Range
 from keras_geo.datasets._registry import Dataset, register
 
-from ._cache import _cache_key, _default_cache_dir, _filler, _load_npz, _save_npz
+from ._cache import _filler, _load_npz, _save_npz
+from ._dataset import _cache_file, _check_imaging_and_params, _imaged_slices
 from ._geometry import _minimum_image
 from ._render import _check_fov
-from ._structures import CLASSES, Structure, _resolve_params
+from ._structures import CLASSES, Structure
 from ._validation import _check_float, _check_int, _check_seed, _derive_seed
 
 TARGET_NAMES: tuple[str, str] = ("volume_fraction", "mean_radius_nm")
@@ -255,21 +255,7 @@ def make_property_dataset(
                 f"(radius_nm_range={radius_nm_range!r}). Received: box_nm={box_nm!r}"
             )
     _check_fov(fov, box)
-    blur = _check_float("blur_sigma_px", blur_sigma_px, low=0.0, low_open=False)
-    noise = _check_float("noise_std", noise_std, low=0.0, low_open=False)
-    seed = _check_seed(seed)
-    sp = {k: dict(v) for k, v in (structure_params or {}).items()}
-    unknown = sorted(set(sp) - set(CLASSES))
-    if unknown:
-        raise ValueError(
-            f"`structure_params` keys must be in {CLASSES}. Received: structure_params={structure_params!r}"
-        )
-    for kind in CLASSES:  # fail fast, before any slow work
-        _resolve_params(kind, sp.get(kind, {}))
-
-    cache: Path | None = None
-    if use_cache:
-        cache = Path(cache_dir).expanduser() if cache_dir is not None else _default_cache_dir()
+    blur, noise, seed, sp = _check_imaging_and_params(blur_sigma_px, noise_std, seed, structure_params)
     payload = {
         "function": "make_property_dataset",
         "n_samples": n_samples,
@@ -286,8 +272,7 @@ def make_property_dataset(
         "structure_params": {k: sp.get(k, {}) for k in CLASSES},
     }
     names = ("x", "y", "kind", "structure_id", "nominal")
-    key, meta = _cache_key(payload)
-    path = cache / f"property-{key[:32]}.npz" if cache is not None else None
+    cache, path, meta = _cache_file("property", payload, use_cache, cache_dir)
     if path is not None:
         data = _load_npz(path, meta, names)
         if data is not None:
@@ -331,17 +316,9 @@ def make_property_dataset(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(f"structure {j + 1}/{n_structures}: slices")
-            images = _filler().slice_structure(
-                structure, n_here, fov_nm=fov, image_size=size, seed=_derive_seed(seed, _NS_STRUCTURE, j, 2)
-            )
-            if blur > 0 or noise > 0:
-                images = _filler().apply_imaging(
-                    images,
-                    blur_sigma_px=blur,
-                    noise_std=noise,
-                    seed=_derive_seed(seed, _NS_STRUCTURE, j, 3) % 2**63,
-                )
-            xs.append(images)
+            xs.append(_imaged_slices(structure, n_here, fov=fov, size=size, blur=blur, noise=noise,
+                                     slice_seed=_derive_seed(seed, _NS_STRUCTURE, j, 2),
+                                     imaging_seed=_derive_seed(seed, _NS_STRUCTURE, j, 3)))
             counts.append(n_here)
             rows.append(
                 (

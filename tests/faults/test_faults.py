@@ -1,6 +1,6 @@
 """Faults a long search meets, injected: kills, dying workers, failing trials, two drivers, damaged stores, Ctrl-C.
 
-The kill campaign's harness is ``tests/faults.py`` (run it as a script for the
+The kill campaign's harness is ``tests/faults/faults.py`` (run it as a script for the
 RELIABILITY.md table); here each fault is injected once.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 
-import faults
+from tests.faults import faults
 import pytest
 
 from hpo.store import StoreError, StoreLocked, TrialStore
@@ -193,7 +193,7 @@ def test_a_new_store_opened_by_several_processes_at_once_is_created_once(tmp_pat
 
     path = tmp_path / "new.db"
     start = time.time() + 2.0
-    script = (f"import sys, time; sys.path.insert(0, {str(Path(faults.__file__).parents[1])!r}); "
+    script = (f"import sys, time; sys.path.insert(0, {str(Path(faults.__file__).parents[2])!r}); "
               f"from hpo.store import TrialStore; time.sleep(max(0, {start} - time.time())); "
               f"s = TrialStore({str(path)!r}); print(s.searches() == [])")
     runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,

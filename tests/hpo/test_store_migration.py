@@ -24,7 +24,7 @@ from hpo.report import summary, write_report
 from hpo.space import Space
 from hpo.store import SCHEMA_VERSION, TrialStore
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 ROOT = DATA.parents[1]
 EXPECTED = json.loads((DATA / "store_v1.json").read_text())
 V1_ENGINE = {

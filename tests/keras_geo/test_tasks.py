@@ -11,8 +11,8 @@ import pytest
 
 from keras_geo import datasets, tasks, training
 from keras_geo.tasks.regression import regression_metrics
+from tests import ROOT
 
-ROOT = Path(__file__).parents[1]
 
 
 def test_the_registry_lists_every_task_with_its_objective_and_head():

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from keras_geo import _console
+from tests import ROOT
 
-ROOT = Path(__file__).parents[1]
 
 # What TensorFlow 2.21 printed at import on a CPU-only machine, plus lines that must get through.
 CHATTER = [

@@ -18,9 +18,9 @@ from hpo.loop import Budget, run_search
 from hpo.report import PLOTS, format_status, markdown_to_html, summary, write_report
 from hpo.space import Space
 from hpo.store import StoreError, TrialStore
-from test_hpo_imports import BLOCK_PRELUDE
+from tests.hpo.test_imports import BLOCK_PRELUDE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SPEC = {
     "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},

@@ -1,11 +1,11 @@
 """Fault injection for the search engine: kill, crash and lock a search, resume it, count what was lost.
 
-The tests (``tests/test_faults.py``) inject each fault once; run as a script, this
+The tests (``tests/faults/test_faults.py``) inject each fault once; run as a script, this
 module injects every fault several times and prints the reliability table of
 ``RELIABILITY.md``::
 
-    python tests/faults.py                # 3 injections per fault, about a minute
-    python tests/faults.py --repeats 10
+    python tests/faults/faults.py          # 3 injections per fault, about a minute
+    python tests/faults/faults.py --repeats 10
 
 The search under test is small and cheap (no TensorFlow): a synchronous GA over a
 float, an int and a category, 24 trials in batches of 4, seed 11, so that the same
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parents[1]))
 
 from hpo import strategies  # noqa: E402
 from hpo.executors import LocalExecutor, SerialExecutor  # noqa: E402
@@ -223,7 +223,7 @@ class Verdict:
 @contextlib.contextmanager
 def lock_held_elsewhere(path: str | Path) -> Iterator[subprocess.Popen]:
     """Another process that holds the store's writer lock (as a running search does), until the block ends."""
-    script = (f"import sys, time; sys.path.insert(0, {str(HERE.parent)!r}); from hpo.store import TrialStore; "
+    script = (f"import sys, time; sys.path.insert(0, {str(HERE.parents[1])!r}); from hpo.store import TrialStore; "
               f"TrialStore({str(path)!r}).acquire_lock(); print('locked', flush=True); time.sleep(120)")
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
@@ -236,7 +236,7 @@ def lock_held_elsewhere(path: str | Path) -> Iterator[subprocess.Popen]:
 
 def another_process_can_write(path: str | Path) -> bool:
     """Whether a fresh process could take the store's writer lock now."""
-    script = (f"import sys; sys.path.insert(0, {str(HERE.parent)!r}); from hpo.store import StoreLocked, TrialStore\n"
+    script = (f"import sys; sys.path.insert(0, {str(HERE.parents[1])!r}); from hpo.store import StoreLocked, TrialStore\n"
               f"try:\n    TrialStore({str(path)!r}).acquire_lock(); print('free')\n"
               f"except StoreLocked:\n    print('locked')")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from keras_geo.cli import main
-from test_config import BAD, MINIMAL
+from tests import ROOT
+from tests.keras_geo.test_config import BAD, MINIMAL
 
 TINY = {
     "name": "tiny",
@@ -252,7 +253,7 @@ def test_out_of_memory_trials_fail_with_the_error_and_the_search_stops_with_a_hi
 
 
 def test_a_second_driver_on_a_busy_store_exits_2_naming_the_holder(searched, tmp_path, capsys):
-    from faults import lock_held_elsewhere
+    from tests.faults.faults import lock_held_elsewhere
 
     from hpo.store import TrialStore
 
@@ -322,7 +323,7 @@ def _calls(path: Path):
 def test_no_store_config_or_cache_file_is_ever_unpickled():
     """Files are read as JSON, YAML (safe_load), SQLite, .npz without pickles and .keras in safe mode;
     pickle only hands the objective to the worker processes a search started itself."""
-    root = Path(__file__).resolve().parents[1]
+    root = ROOT
     offenders = []
     for path in [*(root / "hpo").rglob("*.py"), *(root / "keras_geo").rglob("*.py")]:
         where = path.relative_to(root)
@@ -345,7 +346,7 @@ CTRL_C_CLI = {"executor": {"name": "local", "workers": 2}, "budget": {"trials": 
 
 @pytest.mark.slow
 def test_ctrl_c_at_the_command_line_says_how_to_resume(tmp_path):
-    from faults import interruptible
+    from tests.faults.faults import interruptible
 
     from hpo.store import TrialStore
 
@@ -447,7 +448,7 @@ def test_a_config_that_is_not_yaml_text_exits_2_with_one_line_naming_it(tmp_path
 # --------------------------------------------------------------------------- #
 def test_the_shipped_regression_search_runs_reports_residuals_and_exports(tmp_path, capsys):
     """data/configs/filler_fraction.yaml, made small through a file based on it."""
-    shipped = Path(__file__).parents[1] / "data" / "configs" / "filler_fraction.yaml"
+    shipped = ROOT / "data" / "configs" / "filler_fraction.yaml"
     config = tmp_path / "small.yaml"
     config.write_text(yaml.safe_dump({
         "base": str(shipped), "store": str(tmp_path / "run" / "store.db"),
@@ -489,3 +490,50 @@ def test_an_image_to_image_search_from_npz_pairs_reports_its_strips(tmp_path, ca
     report = (tmp_path / "run" / "report" / "report.md").read_text()
     assert "## Outputs of the best model" in report and "PSNR" in report
     assert (tmp_path / "run" / "report" / "samples_best.png").is_file()
+
+
+def test_a_task_that_cannot_use_the_data_stops_the_search_before_its_first_trial(tmp_path, capsys):
+    from hpo.store import TrialStore
+
+    x = np.random.default_rng(0).random((6, 16, 16, 1)).astype("float32")
+    np.savez(tmp_path / "classes.npz", x_train=x, y_train=[0, 1] * 3, x_val=x, y_val=[0, 1] * 3)
+    config = write(tmp_path, dataset={"name": "npz", "path": str(tmp_path / "classes.npz")},
+                   model={"builder": "unet"}, task={"name": "image_to_image"}, space={"filters": [4, 8]})
+    assert main(["search", str(config)]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "task: image_to_image cannot use the data set 'npz': data['train'] needs one target image" in err, err
+    assert TrialStore(tmp_path / "run" / "store.db").trials() == []
+
+
+def test_a_store_written_by_the_previous_release_reports_and_resumes(tmp_path, capsys):
+    """tests/data/keras_geo_v1: a classification search of the release before the task layer (schema 1)."""
+    import shutil
+
+    from hpo.store import TrialStore
+
+    store = tmp_path / "store.db"
+    shutil.copyfile(ROOT / "tests" / "data" / "keras_geo_v1" / "store.db", store)
+    assert main(["status", str(store)]) == 0
+    assert "2 trials: 2 done" in capsys.readouterr().out
+    assert main(["report", str(store), "--no-samples"]) == 0  # its model files are not part of the fixture
+    assert "maximize" in (tmp_path / "report" / "report.md").read_text()
+    assert main(["resume", str(store)]) == 0  # finished already: nothing to run, nothing lost
+    assert "best of this search: trial 1, val_accuracy = 0.3333" in capsys.readouterr().out
+    config = ROOT / "tests" / "data" / "keras_geo_v1" / "config.yaml"  # the same search again: all cache hits
+    assert main(["search", str(config), "--store", str(store)]) == 0
+    assert "(2 cache hits" in capsys.readouterr().out
+    info = TrialStore(store).get_search()
+    assert (info.metric, info.direction) == ("val_accuracy", "maximize")
+    from keras_geo.search import stored_config
+
+    config = stored_config(TrialStore(store))
+    assert config.task.name == "classification" and config.search.executor["threads"] is None
+
+
+def test_explain_refuses_a_model_that_outputs_images(tmp_path, capsys):
+    from keras_geo.models import build_unet
+
+    build_unet((16, 16, 1), depth=1, filters=2).save(tmp_path / "unet.keras")
+    (tmp_path / "images").mkdir()
+    assert main(["explain", str(tmp_path / "unet.keras"), str(tmp_path / "images"), "--out", str(tmp_path / "o")]) == 2
+    assert "Grad-CAM explains models from images to one score per class" in one_line(capsys.readouterr().err)

@@ -1,8 +1,8 @@
 """A tiny synchronous search on a cheap objective, run by the distributed tests on every rank.
 
-    mpiexec -n 3 python tests/spmd_search.py mpi STORE [--die-at TRIAL]
-    horovodrun --gloo -np 2 python tests/spmd_search.py horovod STORE
-    python tests/spmd_search.py serial STORE            # the reference (also resumes a store)
+    mpiexec -n 3 python tests/hpo/spmd_search.py mpi STORE [--die-at TRIAL]
+    horovodrun --gloo -np 2 python tests/hpo/spmd_search.py horovod STORE
+    python tests/hpo/spmd_search.py serial STORE            # the reference (also resumes a store)
 
 Trials whose ``k`` is 3 raise, to check that a failed trial on any rank is recorded
 and the search goes on. ``--die-at N`` kills the whole job (SIGKILL of the rank
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hpo import strategies  # noqa: E402
 from hpo.executors import SerialExecutor, join  # noqa: E402

@@ -10,7 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Start of every script run "without frameworks": a meta-path finder that makes them unimportable.
 BLOCK_PRELUDE = textwrap.dedent(

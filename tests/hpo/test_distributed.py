@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from test_cli import TINY as CLI_TINY
 
 from hpo import distributed
 from hpo.devices import WorkerDevice
@@ -27,10 +26,11 @@ from hpo.distributed import (
 )
 from hpo.executors import CollectiveExecutor, serve
 from hpo.store import TrialStore
+from tests import ROOT
+from tests.keras_geo.test_cli import TINY as CLI_TINY
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-HELPER = ROOT / "tests" / "spmd_search.py"
+HELPER = ROOT / "tests" / "hpo" / "spmd_search.py"
 
 
 def _clean_env() -> dict[str, str]:
@@ -130,7 +130,7 @@ def test_collective_executor_with_one_rank_is_the_serial_executor(tmp_path, seri
     # The same helper run in-process through the collective code path with a single rank.
     sys.path.insert(0, str(HELPER.parent))
     try:
-        import spmd_search
+        from tests.hpo import spmd_search
     finally:
         sys.path.remove(str(HELPER.parent))
     from hpo import strategies

@@ -28,7 +28,7 @@ CASES: dict[str, tuple[str, dict]] = {name: (name, {}) for name in NAMES}
 CASES["ga[generational]"] = ("ga", {"mode": "generational"})
 CASES["ga_tpe[generational]"] = ("ga_tpe", {"mode": "generational"})
 CASES["grid[shuffle]"] = ("grid", {"shuffle": True})
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 MIXED = {
     "filters": {"type": "int", "low": 8, "high": 64, "log": True},
@@ -148,12 +148,12 @@ def test_unshuffled_grid_ignores_the_seed() -> None:
 def subprocess_traces() -> dict:
     """Every strategy's trace computed in a fresh interpreter with another hash seed."""
     code = (
-        "import json, sys; sys.path.insert(0, sys.argv[1]); import test_hpo_strategies as t; "
+        "import json, sys; sys.path.insert(0, sys.argv[1]); from tests.hpo import test_strategies as t; "
         "print(json.dumps({c: t.trace(c, seed=7) for c in t.CASES}))"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=str(ROOT))
     proc = subprocess.run(
-        [sys.executable, "-c", code, str(Path(__file__).parent)], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, env=env, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])

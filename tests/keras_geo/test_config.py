@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import yaml
 
+from tests import ROOT
 from keras_geo.config import Config, ConfigError, TaskSpec, load_config, validate_config
 
-CONFIG_DIR = Path(__file__).parents[1] / "data" / "configs"
+CONFIG_DIR = ROOT / "data" / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
 STRATEGY_FILES = [f"filler_{name}" for name in ("bayes", "ga", "ga_tpe", "grid", "random", "tpe")]
 MINIMAL = {"space": {"filters": {"type": "int", "low": 4, "high": 16}}}

@@ -219,7 +219,7 @@ def test_json_only_no_object_serialisation(store: TrialStore) -> None:
     # The engine's data path (spaces, hashing, strategies, the store) never
     # serialises Python objects.  (Executors may pickle an objective for
     # inter-process transport; that is not persistence and is not checked here.)
-    root = Path(__file__).resolve().parents[1] / "hpo"
+    root = Path(__file__).resolve().parents[2] / "hpo"
     files = [root / "__init__.py", root / "space.py", root / "trial.py", root / "store.py",
              *sorted((root / "strategies").glob("*.py"))]
     offenders = []

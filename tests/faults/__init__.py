@@ -1,0 +1,1 @@
+"""The fault-injection harness (faults.py, also a script) and its tests."""
