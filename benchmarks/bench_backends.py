@@ -16,6 +16,7 @@ Horovod runs from ``.venv-horovod`` (TensorFlow 2.17.1, see `make install-horovo
 a serial run on that environment is included so its figures have a same-TensorFlow
 reference. Results go to ``benchmarks/results/backends.{json,png}``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,6 +57,7 @@ CONFIG = {
 
 # -- the zero-cost job (runs inside mpiexec / horovodrun / plain python) ---------------------
 
+
 def _zero_cost(params, *, seed, trial_id):
     return sum(float(v) for v in params.values() if isinstance(v, (int, float)))
 
@@ -84,15 +86,27 @@ def job(backend: str, store_path: str, trials: int) -> None:
     store = TrialStore(store_path)
     store.create_search({"bench": "zero-cost"}, seed=SEED)
     started = time.perf_counter()
-    summary = run_search(_zero_cost, strategies.get("ga_tpe", space, seed=SEED, population_size=4), store,
-                         executor, Budget(trials=trials), seed=SEED, synchronous=True, batch_size=4,
-                         progress=False, keep_artifacts=False)
+    summary = run_search(
+        _zero_cost,
+        strategies.get("ga_tpe", space, seed=SEED, population_size=4),
+        store,
+        executor,
+        Budget(trials=trials),
+        seed=SEED,
+        synchronous=True,
+        batch_size=4,
+        progress=False,
+        keep_artifacts=False,
+    )
     elapsed = time.perf_counter() - started
-    print("JSON" + json.dumps({"trials": summary.done + summary.failed, "elapsed_s": elapsed,
-                               "workers": executor.n_workers}))
+    print(
+        "JSON"
+        + json.dumps({"trials": summary.done + summary.failed, "elapsed_s": elapsed, "workers": executor.n_workers})
+    )
 
 
 # -- launching ------------------------------------------------------------------------------
+
 
 def _launcher(kind: str, python: Path, n: int) -> list[str]:
     if kind == "mpi":
@@ -126,8 +140,15 @@ def run_overhead(workdir: Path, trials: int, backends) -> list[dict]:
     rows = []
     for label, launcher, python, backend, workers in backends:
         store = workdir / f"zero-{backend}-{workers}-{python.parent.parent.name}.db"
-        command = [*_launcher(launcher, python, workers), str(python), __file__, "--job", backend, str(store),
-                   str(trials)]
+        command = [
+            *_launcher(launcher, python, workers),
+            str(python),
+            __file__,
+            "--job",
+            backend,
+            str(store),
+            str(trials),
+        ]
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, env=_env(), cwd=ROOT)
         wall = time.perf_counter() - started
@@ -135,11 +156,21 @@ def run_overhead(workdir: Path, trials: int, backends) -> list[dict]:
             raise SystemExit(f"{label} failed:\n{done.stdout}\n{done.stderr[-3000:]}")
         # horovodrun prefixes each line with the rank, e.g. "[0]<stdout>:".
         figures = json.loads(next(line.split("JSON", 1)[1] for line in done.stdout.splitlines() if "JSON" in line))
-        rows.append({"backend": label, "trials": figures["trials"], "loop_s": figures["elapsed_s"],
-                     "wall_s": wall, "ms_per_trial": 1000 * figures["elapsed_s"] / figures["trials"],
-                     "startup_s": wall - figures["elapsed_s"]})
-        print(f"  overhead {label:<30} {rows[-1]['ms_per_trial']:7.2f} ms/trial, start-up and exit "
-              f"{rows[-1]['startup_s']:.1f} s", flush=True)
+        rows.append(
+            {
+                "backend": label,
+                "trials": figures["trials"],
+                "loop_s": figures["elapsed_s"],
+                "wall_s": wall,
+                "ms_per_trial": 1000 * figures["elapsed_s"] / figures["trials"],
+                "startup_s": wall - figures["elapsed_s"],
+            }
+        )
+        print(
+            f"  overhead {label:<30} {rows[-1]['ms_per_trial']:7.2f} ms/trial, start-up and exit "
+            f"{rows[-1]['startup_s']:.1f} s",
+            flush=True,
+        )
     return rows
 
 
@@ -170,8 +201,16 @@ def run_search(workdir: Path, trials: int, backends) -> list[dict]:
             continue  # a variant of the engine measurement only
         cli = python.parent / "keras-geo-hpo"
         store = workdir / f"search-{backend}-{workers}-{python.parent.parent.name}" / "store.db"
-        command = [*_launcher(launcher, python, workers), str(cli), "search", str(config_path), "--store", str(store),
-                   "--backend", backend]
+        command = [
+            *_launcher(launcher, python, workers),
+            str(cli),
+            "search",
+            str(config_path),
+            "--store",
+            str(store),
+            "--backend",
+            backend,
+        ]
         if backend == "local":
             command += ["--workers", str(workers)]
         started = time.perf_counter()
@@ -188,15 +227,25 @@ def run_search(workdir: Path, trials: int, backends) -> list[dict]:
             reference = _trials(store)
         elif reference is not None:
             same = _trials(store) == reference
-        rows.append({
-            "backend": label, "trials": len(stored), "wall_s": wall, "loop_s": loop_s,
-            "trials_per_hour": 3600 * len(stored) / wall, "trials_per_hour_in_loop": 3600 * len(stored) / loop_s,
-            "mean_trial_s": busy / len(stored), "same_trials_as_serial": same,
-            "best": max(t.value for t in stored if t.value is not None),
-        })
-        print(f"  search   {label:<30} {rows[-1]['trials_per_hour']:6.0f} trials/h (wall {wall:.0f} s), "
-              f"{rows[-1]['trials_per_hour_in_loop']:6.0f} in the loop, mean trial {rows[-1]['mean_trial_s']:.1f} s, "
-              f"same trials as serial: {same}", flush=True)
+        rows.append(
+            {
+                "backend": label,
+                "trials": len(stored),
+                "wall_s": wall,
+                "loop_s": loop_s,
+                "trials_per_hour": 3600 * len(stored) / wall,
+                "trials_per_hour_in_loop": 3600 * len(stored) / loop_s,
+                "mean_trial_s": busy / len(stored),
+                "same_trials_as_serial": same,
+                "best": max(t.value for t in stored if t.value is not None),
+            }
+        )
+        print(
+            f"  search   {label:<30} {rows[-1]['trials_per_hour']:6.0f} trials/h (wall {wall:.0f} s), "
+            f"{rows[-1]['trials_per_hour_in_loop']:6.0f} in the loop, mean trial {rows[-1]['mean_trial_s']:.1f} s, "
+            f"same trials as serial: {same}",
+            flush=True,
+        )
     return rows
 
 
@@ -210,10 +259,13 @@ def plot(results: dict, path: str) -> None:
     search = results["search"]
     labels = [r["backend"] for r in search]
     y = range(len(labels))
-    left.barh([i + 0.2 for i in y], [r["trials_per_hour_in_loop"] for r in search], height=0.4,
-              label="search loop")
-    left.barh([i - 0.2 for i in y], [r["trials_per_hour"] for r in search], height=0.4,
-              label="whole command (start-up included)")
+    left.barh([i + 0.2 for i in y], [r["trials_per_hour_in_loop"] for r in search], height=0.4, label="search loop")
+    left.barh(
+        [i - 0.2 for i in y],
+        [r["trials_per_hour"] for r in search],
+        height=0.4,
+        label="whole command (start-up included)",
+    )
     left.set_yticks(list(y), labels)
     left.invert_yaxis()
     left.set_xlabel("filler-CNN trials per hour (higher is better)")
@@ -248,8 +300,10 @@ def main() -> None:
     if not args.skip_horovod and not HOROVOD_PY.exists():
         raise SystemExit("no .venv-horovod: run `make install-horovod` first, or pass --skip-horovod")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    results = {"machine": f"{platform.machine()}, {cores} cores, {platform.python_version()}",
-               "date": datetime.date.today().isoformat()}
+    results = {
+        "machine": f"{platform.machine()}, {cores} cores, {platform.python_version()}",
+        "date": datetime.date.today().isoformat(),
+    }
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         print(f"Engine overhead: zero-cost objective, {args.overhead_trials} trials, GA+TPE, synchronous")

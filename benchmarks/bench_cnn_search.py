@@ -55,6 +55,7 @@ not which one searches best.
 Results: ``benchmarks/results/cnn_search.json`` and ``cnn_search.png``;
 ``--quick`` writes ``cnn_search_quick.*``.
 """
+
 from __future__ import annotations
 
 import os
@@ -90,8 +91,13 @@ OURS = ("random", "tpe", "ga", "ga_tpe")
 PEERS = ("optuna_tpe", "kt_random", "kt_bayes", "kt_hyperband")
 TOOLS = OURS + PEERS
 LABELS = {
-    "random": "ours random", "tpe": "ours TPE", "ga": "ours GA", "ga_tpe": "ours GA+TPE",
-    "optuna_tpe": "Optuna TPE", "kt_random": "KT RandomSearch", "kt_bayes": "KT BayesianOpt",
+    "random": "ours random",
+    "tpe": "ours TPE",
+    "ga": "ours GA",
+    "ga_tpe": "ours GA+TPE",
+    "optuna_tpe": "Optuna TPE",
+    "kt_random": "KT RandomSearch",
+    "kt_bayes": "KT BayesianOpt",
     "kt_hyperband": "KT Hyperband",
 }
 OUR_SETTINGS = {"ga_tpe": {"population_size": 6}}
@@ -130,11 +136,18 @@ class Trainer:
         try:
             result = training.train(self.builder, self.data, merged, seed=seed, class_names=self.class_names)
         except training.TrainingDiverged:
-            return {"value": None, "test_accuracy": None, "epochs": int(merged["epochs"]),
-                    "seconds": time.perf_counter() - started}
-        return {"value": float(result.metrics["val_accuracy"]),
-                "test_accuracy": float(result.metrics["test_accuracy"]),
-                "epochs": int(result.metrics["epochs"]), "seconds": time.perf_counter() - started}
+            return {
+                "value": None,
+                "test_accuracy": None,
+                "epochs": int(merged["epochs"]),
+                "seconds": time.perf_counter() - started,
+            }
+        return {
+            "value": float(result.metrics["val_accuracy"]),
+            "test_accuracy": float(result.metrics["test_accuracy"]),
+            "epochs": int(result.metrics["epochs"]),
+            "seconds": time.perf_counter() - started,
+        }
 
 
 class Recorder:
@@ -148,14 +161,16 @@ class Recorder:
     def add(self, params: Mapping[str, Any], outcome: Mapping[str, Any], *, key: str | None = None) -> None:
         """Records a finished trial; ``key`` identifies a repeat (default: the params' hash)."""
         key = key or params_hash(params)
-        self.trials.append({
-            "value": outcome.get("value"),
-            "test_accuracy": outcome.get("test_accuracy"),
-            "epochs": outcome.get("epochs"),
-            "t": time.perf_counter() - self.started,
-            "duplicate": key in self.seen,
-            "params": dict(params),
-        })
+        self.trials.append(
+            {
+                "value": outcome.get("value"),
+                "test_accuracy": outcome.get("test_accuracy"),
+                "epochs": outcome.get("epochs"),
+                "t": time.perf_counter() - self.started,
+                "duplicate": key in self.seen,
+                "params": dict(params),
+            }
+        )
         self.seen.add(key)
 
 
@@ -189,8 +204,17 @@ def run_ours(name: str, space: Space, train: Trainer, seed: int, trials: int) ->
             outcome = {**trial.metrics, "epochs": 0} if trial.cache_hit else outcomes.get(trial.id, {})
             recorder.add(trial.params, {**outcome, "value": trial.value})
 
-        run_search(objective, strategy, store, SerialExecutor(), Budget(trials=trials), seed=seed,
-                   direction="maximize", progress=False, on_trial=on_trial)
+        run_search(
+            objective,
+            strategy,
+            store,
+            SerialExecutor(),
+            Budget(trials=trials),
+            seed=seed,
+            direction="maximize",
+            progress=False,
+            on_trial=on_trial,
+        )
         store.close()
     return recorder
 
@@ -224,11 +248,13 @@ def run_keras_tuner(name: str, space: Space, train: Trainer, seed: int, trials: 
         oracle = keras_tuner.oracles.RandomSearchOracle(objective=objective, max_trials=trials, seed=kt_seed)
     elif name == "kt_bayes":
         oracle = keras_tuner.oracles.BayesianOptimizationOracle(
-            objective=objective, max_trials=trials, num_initial_points=STARTUP_TRIALS, seed=kt_seed)
+            objective=objective, max_trials=trials, num_initial_points=STARTUP_TRIALS, seed=kt_seed
+        )
     else:
         # As many iterations as it takes; run_trial stops it at the others' epoch budget.
-        oracle = keras_tuner.oracles.HyperbandOracle(objective=objective, max_epochs=max_epochs,
-                                                     factor=HYPERBAND_FACTOR, hyperband_iterations=None, seed=kt_seed)
+        oracle = keras_tuner.oracles.HyperbandOracle(
+            objective=objective, max_epochs=max_epochs, factor=HYPERBAND_FACTOR, hyperband_iterations=None, seed=kt_seed
+        )
     epoch_budget = trials * max_epochs
     recorder = Recorder()
 
@@ -253,8 +279,7 @@ def run_keras_tuner(name: str, space: Space, train: Trainer, seed: int, trials: 
 
     with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tuner = SharedTrainerTuner(oracle, hypermodel=SpaceModel(), directory=folder, project_name=name,
-                                   overwrite=True)
+        tuner = SharedTrainerTuner(oracle, hypermodel=SpaceModel(), directory=folder, project_name=name, overwrite=True)
         tuner.search(verbose=0)
     return recorder
 
@@ -333,15 +358,19 @@ def print_table(summary: Mapping[str, Any], trials: int, seeds: int) -> None:
     checkpoints = list(next(iter(summary.values()))["best_at"])
     head = " | ".join(f"best val @{c}" for c in checkpoints)
     print(f"\nMedians over {seeds} seed(s), {trials} trials (Hyperband: the same epochs, its own trial count)\n")
-    print(f"| tool | {head} | best val, end | test acc. of best | wall time (s) | s/trial | trials | epochs "
-          "| duplicates | failed |")
+    print(
+        f"| tool | {head} | best val, end | test acc. of best | wall time (s) | s/trial | trials | epochs "
+        "| duplicates | failed |"
+    )
     print("|---|" + "---|" * (len(checkpoints) + 9))
     for tool, s in summary.items():
         cells = " | ".join(f"{s['best_at'][c]:.3f}" for c in checkpoints)
         test = f"{s['test_of_best']:.3f}" if s["test_of_best"] is not None else "-"
-        print(f"| {LABELS[tool]} | {cells} | {s['best_final']:.3f} | {test} | {s['seconds']:.0f} | "
-              f"{s['seconds_per_trial']:.2f} | "
-              f"{s['trials']:.0f} | {s['epochs']:.0f} | {s['duplicates']} | {s['failed']} |")
+        print(
+            f"| {LABELS[tool]} | {cells} | {s['best_final']:.3f} | {test} | {s['seconds']:.0f} | "
+            f"{s['seconds_per_trial']:.2f} | "
+            f"{s['trials']:.0f} | {s['epochs']:.0f} | {s['duplicates']} | {s['failed']} |"
+        )
 
 
 def plot(summary: Mapping[str, Any], seeds: int, path: Path) -> None:
@@ -353,8 +382,11 @@ def plot(summary: Mapping[str, Any], seeds: int, path: Path) -> None:
         ours = tool in OURS
         # Our model-based strategies share their random start-up trials, so their curves
         # coincide at first: each is drawn thinner than the one before, to stay visible.
-        style = {"color": colors[i % len(colors)], "linewidth": 3.5 - 0.6 * i if ours else 1.3,
-                 "linestyle": "-" if ours else ":" if tool == "kt_hyperband" else "--"}
+        style = {
+            "color": colors[i % len(colors)],
+            "linewidth": 3.5 - 0.6 * i if ours else 1.3,
+            "linestyle": "-" if ours else ":" if tool == "kt_hyperband" else "--",
+        }
         curve = np.asarray(s["trial_curve"])
         by_trial.step(np.arange(1, len(curve) + 1), curve, where="post", label=LABELS[tool], **style)
         grid = np.asarray(s["time_grid"])
@@ -403,8 +435,9 @@ def warm_up(tools: list[str], space: Space, train: Trainer) -> None:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, quick="1 seed, 5 trials", trials="trials per run (default 20, quick 5)",
-                          choices=TOOLS)
+    parser = bench_parser(
+        __doc__, quick="1 seed, 5 trials", trials="trials per run (default 20, quick 5)", choices=TOOLS
+    )
     parser.add_argument("--seeds", type=int, help="seeds per tool (default 3, quick 1)")
     args = parser.parse_args()
     if args.replot:
@@ -428,23 +461,47 @@ def main() -> None:
             run = one_run(tool, space, train, seed, trials)
             runs.append(run)
             best = max((t["value"] for t in run["trials"] if t["value"] is not None), default=float("nan"))
-            print(f"seed {seed} {LABELS[tool]:16s} {len(run['trials']):3d} trials in {run['seconds']:6.1f} s, "
-                  f"best val {best:.3f}", flush=True)
+            print(
+                f"seed {seed} {LABELS[tool]:16s} {len(run['trials']):3d} trials in {run['seconds']:6.1f} s, "
+                f"best val {best:.3f}",
+                flush=True,
+            )
     elapsed = time.perf_counter() - started
 
     summary = summarise(runs, trials)
     print(f"\nMachine: {describe_machine()}; {len(runs)} runs in {elapsed:.0f} s")
-    print(f"Data: filler, FOV {config['dataset']['fov_nm']:g} nm, {config['dataset']['image_size']} px, "
-          f"{DATA['n_train']}/{DATA['n_val']}/{DATA['n_test']} images per class (train/val/test); "
-          f"{TRAINING['epochs']} epochs, batch {TRAINING['batch_size']}")
+    print(
+        f"Data: filler, FOV {config['dataset']['fov_nm']:g} nm, {config['dataset']['image_size']} px, "
+        f"{DATA['n_train']}/{DATA['n_val']}/{DATA['n_test']} images per class (train/val/test); "
+        f"{TRAINING['epochs']} epochs, batch {TRAINING['batch_size']}"
+    )
     print_table(summary, trials, seeds)
-    protocol = {"config": str(CONFIG.relative_to(CONFIG.parents[2])), "dataset": config["dataset"],
-                "training": config["training"], "model": config["model"], "space": config["space"],
-                "our_settings": OUR_SETTINGS, "startup_trials": STARTUP_TRIALS,
-                "hyperband": {"max_epochs": TRAINING["epochs"], "factor": HYPERBAND_FACTOR,
-                              "epoch_budget": trials * TRAINING["epochs"]}}
-    path = save_results(name, {"trials": trials, "seeds": seeds, "tools": args.tools, "protocol": protocol,
-                               "elapsed_s": elapsed, "summary": summary, "runs": runs})
+    protocol = {
+        "config": str(CONFIG.relative_to(CONFIG.parents[2])),
+        "dataset": config["dataset"],
+        "training": config["training"],
+        "model": config["model"],
+        "space": config["space"],
+        "our_settings": OUR_SETTINGS,
+        "startup_trials": STARTUP_TRIALS,
+        "hyperband": {
+            "max_epochs": TRAINING["epochs"],
+            "factor": HYPERBAND_FACTOR,
+            "epoch_budget": trials * TRAINING["epochs"],
+        },
+    }
+    path = save_results(
+        name,
+        {
+            "trials": trials,
+            "seeds": seeds,
+            "tools": args.tools,
+            "protocol": protocol,
+            "elapsed_s": elapsed,
+            "summary": summary,
+            "runs": runs,
+        },
+    )
     plot(summary, seeds, RESULTS / f"{name}.png")
     print(f"\nresults: {path}, plot: {RESULTS / f'{name}.png'}")
 

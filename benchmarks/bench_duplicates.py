@@ -21,6 +21,7 @@ trained.
 
 Results: ``benchmarks/results/duplicates.json`` and ``duplicates.png``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -35,33 +36,66 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import (RESULTS, bench_parser, describe_machine, hyperopt_fmin, keras_tuner_params, optuna_params,  # noqa: E402
-                    pyplot, save_results)
+from common import (  # noqa: E402
+    RESULTS,
+    bench_parser,
+    describe_machine,
+    hyperopt_fmin,
+    keras_tuner_params,
+    optuna_params,
+    pyplot,
+    save_results,
+)
 
 from hpo.space import Space, params_hash  # noqa: E402
 
-SPACE = Space.from_dict({
-    "conv_layers": {"type": "int", "low": 1, "high": 4},
-    "filters": [8, 16, 32],
-    "kernel_size": [3, 5],
-    "optimizer": ["adam", "rmsprop"],
-    "learning_rate": [1e-3, 3e-3, 1e-2],
-})
+SPACE = Space.from_dict(
+    {
+        "conv_layers": {"type": "int", "low": 1, "high": 4},
+        "filters": [8, 16, 32],
+        "kernel_size": [3, 5],
+        "optimizer": ["adam", "rmsprop"],
+        "learning_rate": [1e-3, 3e-3, 1e-2],
+    }
+)
 CONTINUED = "__continued__"
 OURS = ("random", "tpe", "ga", "ga_tpe", "bayes")
-PEERS = ("optuna_tpe", "optuna_cmaes", "optuna_nsga2", "optuna_random", "hyperopt_tpe",
-         "kt_random", "kt_bayesian", "kt_hyperband")
-LABELS = {"random": "ours random", "tpe": "ours TPE", "ga": "ours GA", "ga_tpe": "ours GA+TPE", "bayes": "ours GP-EI",
-          "optuna_tpe": "Optuna TPE", "optuna_cmaes": "Optuna CMA-ES", "optuna_nsga2": "Optuna NSGA-II",
-          "optuna_random": "Optuna random", "hyperopt_tpe": "hyperopt fmin TPE", "kt_random": "Keras Tuner random",
-          "kt_bayesian": "Keras Tuner Bayesian", "kt_hyperband": "Keras Tuner Hyperband"}
+PEERS = (
+    "optuna_tpe",
+    "optuna_cmaes",
+    "optuna_nsga2",
+    "optuna_random",
+    "hyperopt_tpe",
+    "kt_random",
+    "kt_bayesian",
+    "kt_hyperband",
+)
+LABELS = {
+    "random": "ours random",
+    "tpe": "ours TPE",
+    "ga": "ours GA",
+    "ga_tpe": "ours GA+TPE",
+    "bayes": "ours GP-EI",
+    "optuna_tpe": "Optuna TPE",
+    "optuna_cmaes": "Optuna CMA-ES",
+    "optuna_nsga2": "Optuna NSGA-II",
+    "optuna_random": "Optuna random",
+    "hyperopt_tpe": "hyperopt fmin TPE",
+    "kt_random": "Keras Tuner random",
+    "kt_bayesian": "Keras Tuner Bayesian",
+    "kt_hyperband": "Keras Tuner Hyperband",
+}
 
 
 def objective(p: dict) -> float:
     """A cheap stand-in for a validation loss, with a single best configuration."""
-    return ((p["conv_layers"] - 3) ** 2 / 4 + {8: 0.5, 16: 0.1, 32: 0.0}[p["filters"]]
-            + (0.2 if p["kernel_size"] == 5 else 0.0) + (0.1 if p["optimizer"] == "rmsprop" else 0.0)
-            + {1e-3: 0.3, 3e-3: 0.0, 1e-2: 0.4}[p["learning_rate"]])
+    return (
+        (p["conv_layers"] - 3) ** 2 / 4
+        + {8: 0.5, 16: 0.1, 32: 0.0}[p["filters"]]
+        + (0.2 if p["kernel_size"] == 5 else 0.0)
+        + (0.1 if p["optimizer"] == "rmsprop" else 0.0)
+        + {1e-3: 0.3, 3e-3: 0.0, 1e-2: 0.4}[p["learning_rate"]]
+    )
 
 
 def trainings(tool: str, seed: int, budget: int) -> list[dict]:
@@ -81,16 +115,26 @@ def trainings(tool: str, seed: int, budget: int) -> list[dict]:
         with tempfile.TemporaryDirectory() as tmp:
             store = TrialStore(Path(tmp) / "store.db")
             store.create_search({"bench": "duplicates"}, seed=seed)
-            run_search(lambda params, **_: train(params), strategies.get(tool, SPACE, seed=seed), store,
-                       SerialExecutor(), Budget(trials=budget), seed=seed, progress=False)
+            run_search(
+                lambda params, **_: train(params),
+                strategies.get(tool, SPACE, seed=seed),
+                store,
+                SerialExecutor(),
+                Budget(trials=budget),
+                seed=seed,
+                progress=False,
+            )
             store.close()
     elif tool.startswith("optuna"):
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        sampler = {"optuna_tpe": optuna.samplers.TPESampler, "optuna_random": optuna.samplers.RandomSampler,
-                   "optuna_nsga2": optuna.samplers.NSGAIISampler,
-                   "optuna_cmaes": lambda seed: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)}
+        sampler = {
+            "optuna_tpe": optuna.samplers.TPESampler,
+            "optuna_random": optuna.samplers.RandomSampler,
+            "optuna_nsga2": optuna.samplers.NSGAIISampler,
+            "optuna_cmaes": lambda seed: optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False),
+        }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             study = optuna.create_study(sampler=sampler[tool](seed=seed))
@@ -125,9 +169,9 @@ def keras_tuner_search(tool: str, seed: int, budget: int, train) -> None:
         "kt_random": lambda: kt.oracles.RandomSearchOracle(objective, max_trials=budget, seed=seed),
         "kt_bayesian": lambda: kt.oracles.BayesianOptimizationOracle(objective, max_trials=budget, seed=seed),
         # Hyperband's trial count follows from its epochs; 9 epochs and factor 3 give about 60 trainings.
-        "kt_hyperband": lambda: kt.oracles.HyperbandOracle(objective, max_epochs=9, factor=3,
-                                                          hyperband_iterations=3, seed=seed,
-                                                          hyperparameters=declared),
+        "kt_hyperband": lambda: kt.oracles.HyperbandOracle(
+            objective, max_epochs=9, factor=3, hyperband_iterations=3, seed=seed, hyperparameters=declared
+        ),
     }[tool]()
     with tempfile.TemporaryDirectory() as tmp:
         tuner = Tuner(oracle=oracle, directory=tmp, project_name="dup", overwrite=True)
@@ -139,8 +183,12 @@ def count(calls: list[dict]) -> dict:
     """Trainings, distinct configurations, repeats, and Hyperband's continuations (not counted as repeats)."""
     fresh = [c for c in calls if CONTINUED not in c]
     seen = {params_hash(SPACE.canonical(c)) for c in fresh}
-    return {"trainings": len(calls), "distinct": len(seen), "repeats": len(fresh) - len(seen),
-            "continued": len(calls) - len(fresh)}
+    return {
+        "trainings": len(calls),
+        "distinct": len(seen),
+        "repeats": len(fresh) - len(seen),
+        "continued": len(calls) - len(fresh),
+    }
 
 
 def main() -> None:
@@ -154,18 +202,25 @@ def main() -> None:
     rows = []
     for tool in tools:
         runs = [count(trainings(tool, seed, args.budget)) for seed in range(seeds)]
-        row = {"tool": tool, "runs": runs,
-               **{k: sum(r[k] for r in runs) for k in ("trainings", "distinct", "repeats", "continued")}}
+        row = {
+            "tool": tool,
+            "runs": runs,
+            **{k: sum(r[k] for r in runs) for k in ("trainings", "distinct", "repeats", "continued")},
+        }
         rows.append(row)
         print(f"{LABELS[tool]}: {row['repeats']} of {row['trainings']} trainings repeated", flush=True)
-    print(f"\nMachine: {describe_machine()}; space of {SPACE.cardinality()} configurations, "
-          f"{args.budget} trials per search, {seeds} seeds (totals over seeds)\n")
+    print(
+        f"\nMachine: {describe_machine()}; space of {SPACE.cardinality()} configurations, "
+        f"{args.budget} trials per search, {seeds} seeds (totals over seeds)\n"
+    )
     print("| tool | trainings | distinct configurations | repeated trainings (wasted) | share wasted |")
     print("|---|---|---|---|---|")
     for r in rows:
         note = f" (+ {r['continued']} continued by Hyperband)" if r["continued"] else ""
-        print(f"| {LABELS[r['tool']]} | {r['trainings']}{note} | {r['distinct']} | {r['repeats']} | "
-              f"{r['repeats'] / max(r['trainings'], 1):.0%} |")
+        print(
+            f"| {LABELS[r['tool']]} | {r['trainings']}{note} | {r['distinct']} | {r['repeats']} | "
+            f"{r['repeats'] / max(r['trainings'], 1):.0%} |"
+        )
     path = save_results(name, {"budget": args.budget, "seeds": seeds, "space_size": SPACE.cardinality(), "rows": rows})
     plot(rows, RESULTS / f"{name}.png")
     print(f"\nresults: {path}, plot: {RESULTS / f'{name}.png'}")

@@ -46,12 +46,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--box-nm", type=float, default=1000.0, help="structure box edge (default 1000)")
     parser.add_argument("--fov-nm", type=float, nargs="+", default=[250.0, 500.0, 1000.0])
     parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument(
-        "--n-slices", type=int, default=None, help="slices per timing (default 4096, quick 512)"
-    )
-    parser.add_argument(
-        "--repeats", type=int, default=None, help="timings per cell, best kept (default 3, quick 1)"
-    )
+    parser.add_argument("--n-slices", type=int, default=None, help="slices per timing (default 4096, quick 512)")
+    parser.add_argument("--repeats", type=int, default=None, help="timings per cell, best kept (default 3, quick 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", type=Path, default=None, help="also write the Markdown report here")
     parser.add_argument("--check", action="store_true", help="exit with status 1 if the goal is not met")

@@ -11,6 +11,7 @@ scaling, and their largest absolute difference is reported.
 
 Results: benchmarks/results/gradcam.json (and the table in BENCHMARKS.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,13 +51,17 @@ def models(size):
     from keras_geo.models import build_filler_cnn
 
     keras.utils.set_random_seed(0)
-    filler = build_filler_cnn(input_shape=(64, 64, 1), n_classes=3, conv_layers=4, filters=16, dense_layers=0,
-                              head="avg")
+    filler = build_filler_cnn(
+        input_shape=(64, 64, 1), n_classes=3, conv_layers=4, filters=16, dense_layers=0, head="avg"
+    )
     filler.layers[-1].activation = keras.activations.linear  # as the recipe does: scores before softmax
-    mobilenet = keras.applications.MobileNetV2(input_shape=(size, size, 3), weights=None, classes=5, alpha=1.0,
-                                               classifier_activation=None)
-    return [("filler CNN (64x64x1, 4 blocks)", filler, "filler_cnn_block4_act1", (64, 64, 1)),
-            (f"MobileNetV2 ({size}x{size}x3)", mobilenet, "out_relu", (size, size, 3))]
+    mobilenet = keras.applications.MobileNetV2(
+        input_shape=(size, size, 3), weights=None, classes=5, alpha=1.0, classifier_activation=None
+    )
+    return [
+        ("filler CNN (64x64x1, 4 blocks)", filler, "filler_cnn_block4_act1", (64, 64, 1)),
+        (f"MobileNetV2 ({size}x{size}x3)", mobilenet, "out_relu", (size, size, 3)),
+    ]
 
 
 def main() -> None:
@@ -79,8 +84,12 @@ def main() -> None:
         explain.grad_cam(model, images[:2], layer=layer, score="output")  # warm-up (tracing, allocation)
         per_image_recipe(model, images[:2], layer)
         started = time.perf_counter()
-        batched = np.concatenate([explain.grad_cam(model, images[i:i + args.batch], layer=layer, score="output")
-                                  for i in range(0, len(images), args.batch)])
+        batched = np.concatenate(
+            [
+                explain.grad_cam(model, images[i : i + args.batch], layer=layer, score="output")
+                for i in range(0, len(images), args.batch)
+            ]
+        )
         batched_s = time.perf_counter() - started
         started = time.perf_counter()
         raw = per_image_recipe(model, images, layer)
@@ -90,19 +99,31 @@ def main() -> None:
         # weighted sums before the ReLU are compared too, relative to their largest magnitude.
         features, gradients, *_ = _forward(model, images, None, layer, "output")
         ours_raw = (gradients.mean(axis=(1, 2), keepdims=True) * features).sum(axis=-1)
-        row = {"model": label, "images": len(images), "batch": args.batch,
-               "batched_images_per_s": len(images) / batched_s, "per_image_images_per_s": len(images) / single_s,
-               "speed_up": single_s / batched_s, "max_abs_difference": float(np.abs(batched - single).max()),
-               "non_zero_maps": int((batched.reshape(len(images), -1).max(axis=1) > 0).sum()),
-               "max_relative_difference_before_relu": float(np.abs(ours_raw - raw).max() / np.abs(raw).max())}
+        row = {
+            "model": label,
+            "images": len(images),
+            "batch": args.batch,
+            "batched_images_per_s": len(images) / batched_s,
+            "per_image_images_per_s": len(images) / single_s,
+            "speed_up": single_s / batched_s,
+            "max_abs_difference": float(np.abs(batched - single).max()),
+            "non_zero_maps": int((batched.reshape(len(images), -1).max(axis=1) > 0).sum()),
+            "max_relative_difference_before_relu": float(np.abs(ours_raw - raw).max() / np.abs(raw).max()),
+        }
         rows.append(row)
-        print(f"{label:<32} batched {row['batched_images_per_s']:7.1f} img/s, per image "
-              f"{row['per_image_images_per_s']:6.1f} img/s, x{row['speed_up']:.1f}, "
-              f"max |difference| {row['max_abs_difference']:.1e} ({row['non_zero_maps']} maps non-zero), "
-              f"before ReLU {row['max_relative_difference_before_relu']:.1e} relative", flush=True)
+        print(
+            f"{label:<32} batched {row['batched_images_per_s']:7.1f} img/s, per image "
+            f"{row['per_image_images_per_s']:6.1f} img/s, x{row['speed_up']:.1f}, "
+            f"max |difference| {row['max_abs_difference']:.1e} ({row['non_zero_maps']} maps non-zero), "
+            f"before ReLU {row['max_relative_difference_before_relu']:.1e} relative",
+            flush=True,
+        )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    results = {"machine": f"{platform.machine()}, {cores} cores, {platform.python_version()}",
-               "date": datetime.date.today().isoformat(), "rows": rows}
+    results = {
+        "machine": f"{platform.machine()}, {cores} cores, {platform.python_version()}",
+        "date": datetime.date.today().isoformat(),
+        "rows": rows,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
     print(f"results: {args.out}")

@@ -54,6 +54,7 @@ growth at most 50 MB over 100 trials.
 Results: ``benchmarks/results/memory.json`` and ``memory.png`` (``--quick``:
 ``memory_quick.*``).
 """
+
 from __future__ import annotations
 
 import json
@@ -72,8 +73,17 @@ import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import (RESULTS, bench_parser, describe_machine, keras_tuner_params, load_results,  # noqa: E402
-                    optuna_params, pyplot, run_worker, save_results)
+from common import (  # noqa: E402
+    RESULTS,
+    bench_parser,
+    describe_machine,
+    keras_tuner_params,
+    load_results,
+    optuna_params,
+    pyplot,
+    run_worker,
+    save_results,
+)
 
 TOOLS = ("ours_serial", "ours_local", "keras_tuner", "optuna")
 REFERENCES = ("train_only", "train_only_noclear", "ours_serial_noartifact")
@@ -157,19 +167,21 @@ def demo_config(trials: int, workdir: str, executor: str = "serial") -> dict[str
     from keras_geo.config import validate_config
 
     demo = yaml.safe_load(SPACE_CONFIG.read_text())
-    return validate_config({
-        "name": "bench-memory",
-        "seed": 0,
-        "store": str(Path(workdir) / "store.db"),
-        "dataset": DATASET,
-        "model": demo["model"],
-        "training": TRAINING,
-        "space": demo["space"],
-        "objective": {"metric": "val_accuracy", "direction": "maximize"},
-        "strategy": demo["strategy"],
-        "executor": {"name": executor, "workers": 1, "max_trials_per_worker": RECYCLE},
-        "budget": {"trials": trials},
-    })
+    return validate_config(
+        {
+            "name": "bench-memory",
+            "seed": 0,
+            "store": str(Path(workdir) / "store.db"),
+            "dataset": DATASET,
+            "model": demo["model"],
+            "training": TRAINING,
+            "space": demo["space"],
+            "objective": {"metric": "val_accuracy", "direction": "maximize"},
+            "strategy": demo["strategy"],
+            "executor": {"name": executor, "workers": 1, "max_trials_per_worker": RECYCLE},
+            "budget": {"trials": trials},
+        }
+    )
 
 
 class PlainObjective:
@@ -185,8 +197,9 @@ class PlainObjective:
         from keras_geo import training
 
         merged = {**self.config["model"]["fixed"], **self.config["training"], **params}
-        result = training.train(self.config["model"]["builder"], self.data, merged, seed=seed,
-                                class_names=self.class_names)
+        result = training.train(
+            self.config["model"]["builder"], self.data, merged, seed=seed, class_names=self.class_names
+        )
         return {"value": result.metrics["val_accuracy"], "metrics": dict(result.metrics)}
 
 
@@ -200,8 +213,9 @@ def shared_train(config: Mapping[str, Any]):
     fixed = {**config["model"]["fixed"], **config["training"]}
 
     def train(params: Mapping[str, Any]) -> float:
-        result = training.train(config["model"]["builder"], data, {**fixed, **params},
-                                seed=trial_seed(0, params), class_names=class_names)
+        result = training.train(
+            config["model"]["builder"], data, {**fixed, **params}, seed=trial_seed(0, params), class_names=class_names
+        )
         return float(result.metrics["val_accuracy"])
 
     return train
@@ -241,8 +255,9 @@ def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
         from keras_geo.search import KerasObjective, open_store
 
         store = open_store(config)
-        strategy = strategies.get(config["strategy"]["name"], Space.from_dict(config["space"]), seed=0,
-                                  **config["strategy"]["settings"])
+        strategy = strategies.get(
+            config["strategy"]["name"], Space.from_dict(config["space"]), seed=0, **config["strategy"]["settings"]
+        )
         models = Path(workdir) / "models"
         local = tool.startswith("ours_local")
         if local:
@@ -256,13 +271,26 @@ def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
             reading = sample()
             if local:
                 # The series is the worker's; the driver's own RSS rides along.
-                reading = {"driver_rss_mb": reading["rss_mb"], "t": reading["t"],
-                           "rss_mb": trial.metrics.get("worker_rss_mb"), "peak_mb": trial.metrics.get("worker_peak_mb"),
-                           "pid": trial.metrics.get("worker_pid")}
+                reading = {
+                    "driver_rss_mb": reading["rss_mb"],
+                    "t": reading["t"],
+                    "rss_mb": trial.metrics.get("worker_rss_mb"),
+                    "peak_mb": trial.metrics.get("worker_peak_mb"),
+                    "pid": trial.metrics.get("worker_pid"),
+                }
             readings.append({**reading, "status": trial.status})
 
-        run_search(objective, strategy, store, executor, Budget(trials=trials), seed=0, direction="maximize",
-                   progress=False, on_trial=on_trial)
+        run_search(
+            objective,
+            strategy,
+            store,
+            executor,
+            Budget(trials=trials),
+            seed=0,
+            direction="maximize",
+            progress=False,
+            on_trial=on_trial,
+        )
         store.close()
     elif tool == "keras_tuner":
         import keras_tuner
@@ -286,9 +314,9 @@ def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
                 readings.append({**sample(), "status": str(trial.status)})
 
         oracle = keras_tuner.oracles.RandomSearchOracle(
-            objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=trials, seed=0)
-        tuner = SharedTrainTuner(oracle, hypermodel=SpaceModel(), directory=workdir, project_name="kt",
-                                 overwrite=True)
+            objective=keras_tuner.Objective("val_accuracy", "max"), max_trials=trials, seed=0
+        )
+        tuner = SharedTrainTuner(oracle, hypermodel=SpaceModel(), directory=workdir, project_name="kt", overwrite=True)
         tuner.search(verbose=0)
     elif tool == "optuna":
         import keras
@@ -303,8 +331,11 @@ def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
             return value
 
         study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
-        study.optimize(objective, n_trials=trials,
-                       callbacks=[lambda study, trial: readings.append({**sample(), "status": trial.state.name})])
+        study.optimize(
+            objective,
+            n_trials=trials,
+            callbacks=[lambda study, trial: readings.append({**sample(), "status": trial.state.name})],
+        )
     elif tool.startswith("train_only"):
         if tool == "train_only_noclear":
             without_clear_session()
@@ -324,8 +355,9 @@ def run_tool(tool: str, trials: int, workdir: str) -> dict[str, Any]:
     """One tool in a fresh interpreter (no memory shared between tools)."""
     folder = Path(workdir) / tool
     folder.mkdir()
-    return run_worker(__file__, folder / "readings.json", "--worker", tool, "--trials", str(trials),
-                      "--workdir", str(folder))
+    return run_worker(
+        __file__, folder / "readings.json", "--worker", tool, "--trials", str(trials), "--workdir", str(folder)
+    )
 
 
 # --------------------------------------------------------------------------- #
@@ -352,7 +384,7 @@ def summarise(run: Mapping[str, Any]) -> dict[str, Any]:
         "growth_1_n_mb": float(rss[-1] - rss[0]),
         # Less noisy (RSS moves by tens of MB from one trial to the next): the mean of the
         # last 10 readings minus the mean of readings 10..19.
-        "growth_means_mb": float(rss[-WARMUP:].mean() - rss[first_fit:first_fit + WARMUP].mean()),
+        "growth_means_mb": float(rss[-WARMUP:].mean() - rss[first_fit : first_fit + WARMUP].mean()),
         "mb_per_100_trials": 100 * slope,
         "rss_mb": rss.round(2).tolist(),
     }
@@ -370,22 +402,30 @@ def summarise(run: Mapping[str, Any]) -> dict[str, Any]:
 
 def print_table(summary: Mapping[str, Any], trials: int) -> None:
     """A markdown table: RSS in MB after trials 1, 10 and N, maximum, growth and slope."""
-    print(f"\n| tool | trials | s | RSS after 1 | after {WARMUP} | after {trials} | max (peak) | "
-          f"growth {WARMUP}->{trials} | growth 1->{trials} | growth, 10-trial means | "
-          f"MB / 100 trials (fit {WARMUP}..{trials}) |")
+    print(
+        f"\n| tool | trials | s | RSS after 1 | after {WARMUP} | after {trials} | max (peak) | "
+        f"growth {WARMUP}->{trials} | growth 1->{trials} | growth, 10-trial means | "
+        f"MB / 100 trials (fit {WARMUP}..{trials}) |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for tool, s in summary.items():
-        print(f"| {LABELS[tool]} | {s['trials']} | {s['seconds']:.0f} | {s['rss_1_mb']:.0f} | {s['rss_10_mb']:.0f} | "
-              f"{s['rss_n_mb']:.0f} | {s['max_mb']:.0f} ({s['peak_mb']:.0f}) | {s['growth_10_n_mb']:+.1f} | "
-              f"{s['growth_1_n_mb']:+.1f} | {s['growth_means_mb']:+.1f} | {s['mb_per_100_trials']:+.1f} |")
+        print(
+            f"| {LABELS[tool]} | {s['trials']} | {s['seconds']:.0f} | {s['rss_1_mb']:.0f} | {s['rss_10_mb']:.0f} | "
+            f"{s['rss_n_mb']:.0f} | {s['max_mb']:.0f} ({s['peak_mb']:.0f}) | {s['growth_10_n_mb']:+.1f} | "
+            f"{s['growth_1_n_mb']:+.1f} | {s['growth_means_mb']:+.1f} | {s['mb_per_100_trials']:+.1f} |"
+        )
     for tool, s in summary.items():
         if "growth_per_life_mb" in s:
             lives = ", ".join(f"{g:+.0f}" for g in s["growth_per_life_mb"])
-            print(f"\n{LABELS[tool]}: {s['workers']} worker lives, growth within each (MB): {lives}; "
-                  f"driver {s['driver_rss_mb'][0]:.0f} -> {s['driver_rss_mb'][-1]:.0f} MB "
-                  f"({s['driver_growth_10_n_mb']:+.1f} MB from trial {WARMUP})")
-    print(f"\nGoal: worker memory growth at most {GOAL_MB:.0f} MB over 100 trials "
-          f"(max is RSS after a trial; peak is ru_maxrss, the high-water mark during training).")
+            print(
+                f"\n{LABELS[tool]}: {s['workers']} worker lives, growth within each (MB): {lives}; "
+                f"driver {s['driver_rss_mb'][0]:.0f} -> {s['driver_rss_mb'][-1]:.0f} MB "
+                f"({s['driver_growth_10_n_mb']:+.1f} MB from trial {WARMUP})"
+            )
+    print(
+        f"\nGoal: worker memory growth at most {GOAL_MB:.0f} MB over 100 trials "
+        f"(max is RSS after a trial; peak is ru_maxrss, the high-water mark during training)."
+    )
 
 
 def plot(summary: Mapping[str, Any], path: Path) -> None:
@@ -413,8 +453,14 @@ def plot(summary: Mapping[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, quick="30 trials per tool", trials="trials per tool (default 100, quick 30)",
-                          choices=TOOLS + REFERENCES, default=TOOLS, hidden=("worker", "workdir", "out"))
+    parser = bench_parser(
+        __doc__,
+        quick="30 trials per tool",
+        trials="trials per tool (default 100, quick 30)",
+        choices=TOOLS + REFERENCES,
+        default=TOOLS,
+        hidden=("worker", "workdir", "out"),
+    )
     parser.add_argument("--name", help="results file name (default memory, quick memory_quick)")
     args = parser.parse_args()
     if args.worker:
@@ -436,13 +482,27 @@ def main() -> None:
             t0 = time.perf_counter()
             summary[tool] = summarise(run_tool(tool, trials, workdir))
             s = summary[tool]
-            print(f"{LABELS[tool]}: {trials} trials in {time.perf_counter() - t0:.0f} s, RSS {s['rss_1_mb']:.0f} -> "
-                  f"{s['rss_n_mb']:.0f} MB (max {s['max_mb']:.0f})", flush=True)
+            print(
+                f"{LABELS[tool]}: {trials} trials in {time.perf_counter() - t0:.0f} s, RSS {s['rss_1_mb']:.0f} -> "
+                f"{s['rss_n_mb']:.0f} MB (max {s['max_mb']:.0f})",
+                flush=True,
+            )
     total = time.perf_counter() - began
     print(f"\nMachine: {describe_machine()}; {total:.0f} s in all")
     print_table(summary, trials)
-    path = save_results(name, {"trials": trials, "warmup": WARMUP, "recycle": RECYCLE, "goal_mb": GOAL_MB,
-                               "dataset": DATASET, "training": TRAINING, "seconds": total, "summary": summary})
+    path = save_results(
+        name,
+        {
+            "trials": trials,
+            "warmup": WARMUP,
+            "recycle": RECYCLE,
+            "goal_mb": GOAL_MB,
+            "dataset": DATASET,
+            "training": TRAINING,
+            "seconds": total,
+            "summary": summary,
+        },
+    )
     plot(summary, RESULTS / f"{name}.png")
     print(f"\nresults: {path}, plot: {RESULTS / f'{name}.png'}")
 

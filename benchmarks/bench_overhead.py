@@ -20,6 +20,7 @@ Gaussian process at 1,000 trials). Each tool runs in its own process, one after 
 with anything else). Results: ``benchmarks/results/overhead.json`` and
 ``overhead.png`` (``--quick``: ``overhead_quick.*``).
 """
+
 from __future__ import annotations
 
 import json
@@ -32,14 +33,29 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import (RESULTS, bench_parser, describe_machine, load_results, optuna_params, pyplot,  # noqa: E402
-                    run_worker, save_results)
+from common import (  # noqa: E402
+    RESULTS,
+    bench_parser,
+    describe_machine,
+    load_results,
+    optuna_params,
+    pyplot,
+    run_worker,
+    save_results,
+)
 
 OURS = ("random", "grid", "ga", "tpe", "ga_tpe", "bayes")
 PEERS = ("optuna_memory", "optuna_sqlite")
-LABELS = {"random": "ours random", "grid": "ours grid (shuffled)", "ga": "ours GA", "tpe": "ours TPE",
-          "ga_tpe": "ours GA+TPE", "bayes": "ours GP-EI", "optuna_memory": "Optuna TPE, in memory",
-          "optuna_sqlite": "Optuna TPE, SQLite"}
+LABELS = {
+    "random": "ours random",
+    "grid": "ours grid (shuffled)",
+    "ga": "ours GA",
+    "tpe": "ours TPE",
+    "ga_tpe": "ours GA+TPE",
+    "bayes": "ours GP-EI",
+    "optuna_memory": "Optuna TPE, in memory",
+    "optuna_sqlite": "Optuna TPE, SQLite",
+}
 # A Gaussian process refits on every point at every proposal (cubic in the trials): beyond
 # this many it is not a tool for long searches, and the benchmark stops it there.
 BAYES_CAP = 1000
@@ -78,9 +94,17 @@ def worker(tool: str, trials: int, workdir: str) -> dict:
         store = TrialStore(Path(workdir) / f"{tool}.db")
         store.create_search({"bench": "overhead", "strategy": tool}, seed=0)
         started = time.perf_counter()
-        run_search(zero_cost, strategies.get(tool, space(), seed=0, **settings), store, SerialExecutor(),
-                   Budget(trials=trials, wall_time_s=TIME_CAP_S), seed=0, progress=False, keep_artifacts=False,
-                   on_trial=lambda trial: stamps.append(time.perf_counter() - started))
+        run_search(
+            zero_cost,
+            strategies.get(tool, space(), seed=0, **settings),
+            store,
+            SerialExecutor(),
+            Budget(trials=trials, wall_time_s=TIME_CAP_S),
+            seed=0,
+            progress=False,
+            keep_artifacts=False,
+            on_trial=lambda trial: stamps.append(time.perf_counter() - started),
+        )
         store.close()
     else:
         import optuna
@@ -90,8 +114,12 @@ def worker(tool: str, trials: int, workdir: str) -> dict:
         study = optuna.create_study(storage=storage, sampler=optuna.samplers.TPESampler(seed=0))
         sp = space()
         started = time.perf_counter()
-        study.optimize(lambda trial: zero_cost(optuna_params(trial, sp)), n_trials=trials, timeout=TIME_CAP_S,
-                       callbacks=[lambda study, trial: stamps.append(time.perf_counter() - started)])
+        study.optimize(
+            lambda trial: zero_cost(optuna_params(trial, sp)),
+            n_trials=trials,
+            timeout=TIME_CAP_S,
+            callbacks=[lambda study, trial: stamps.append(time.perf_counter() - started)],
+        )
     return {"tool": tool, "stamps": stamps}
 
 
@@ -105,8 +133,9 @@ def windows(stamps: list[float], width: int) -> list[tuple[int, float]]:
 
 def run_tool(tool: str, trials: int, workdir: str) -> dict:
     """One tool in a fresh interpreter (no state shared between tools)."""
-    return run_worker(__file__, Path(workdir) / f"{tool}.json", "--worker", tool, "--trials", str(trials),
-                      "--workdir", workdir)
+    return run_worker(
+        __file__, Path(workdir) / f"{tool}.json", "--worker", tool, "--trials", str(trials), "--workdir", workdir
+    )
 
 
 def summarise(runs: list[dict], trials: int) -> dict:
@@ -129,13 +158,17 @@ def summarise(runs: list[dict], trials: int) -> dict:
 
 def print_table(summary: dict, trials: int) -> None:
     """A markdown table of the per-trial engine time and its share of a small CNN trial."""
-    print(f"\n| tool | trials | mean ms/trial | ms/trial, first window | ms/trial, last window | "
-          f"last window vs a {SMALL_TRIAL_S:.0f} s trial |")
+    print(
+        f"\n| tool | trials | mean ms/trial | ms/trial, first window | ms/trial, last window | "
+        f"last window vs a {SMALL_TRIAL_S:.0f} s trial |"
+    )
     print("|---|---|---|---|---|---|")
     for tool, s in summary.items():
         share = s["last_window_ms"] / (10 * SMALL_TRIAL_S)
-        print(f"| {LABELS[tool]} | {s['trials']} | {s['mean_ms']:.1f} | {s['first_window_ms']:.1f} | "
-              f"{s['last_window_ms']:.1f} | {share:.2f} % |")
+        print(
+            f"| {LABELS[tool]} | {s['trials']} | {s['mean_ms']:.1f} | {s['first_window_ms']:.1f} | "
+            f"{s['last_window_ms']:.1f} | {share:.2f} % |"
+        )
 
 
 def plot(summary: dict, path: Path) -> None:
@@ -158,8 +191,13 @@ def plot(summary: dict, path: Path) -> None:
 
 
 def main() -> None:
-    args = bench_parser(__doc__, quick="500 trials", trials="trials per tool (default 5000, quick 500)",
-                        choices=OURS + PEERS, hidden=("worker", "workdir", "out")).parse_args()
+    args = bench_parser(
+        __doc__,
+        quick="500 trials",
+        trials="trials per tool (default 5000, quick 500)",
+        choices=OURS + PEERS,
+        hidden=("worker", "workdir", "out"),
+    ).parse_args()
     if args.worker:
         Path(args.out).write_text(json.dumps(worker(args.worker, args.trials, args.workdir)))
         return

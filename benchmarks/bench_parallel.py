@@ -24,6 +24,7 @@ process start (interpreter, TensorFlow import, data loading, worker start-up);
 Results: ``benchmarks/results/parallel.json`` and ``parallel.png``
 (``--quick``: ``parallel_quick.*``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,13 @@ sys.path.insert(0, str(HERE))
 from common import RESULTS, bench_parser, describe_machine, load_results, pyplot, run_worker, save_results  # noqa: E402
 
 SETTINGS = ("ours_1", "ours_2", "optuna_1", "optuna_threads_2", "optuna_processes_2")
-LABELS = {"ours_1": "ours, 1 worker", "ours_2": "ours, 2 workers", "optuna_1": "Optuna, n_jobs=1",
-          "optuna_threads_2": "Optuna, n_jobs=2 (threads)", "optuna_processes_2": "Optuna, 2 processes, SQLite"}
+LABELS = {
+    "ours_1": "ours, 1 worker",
+    "ours_2": "ours, 2 workers",
+    "optuna_1": "Optuna, n_jobs=1",
+    "optuna_threads_2": "Optuna, n_jobs=2 (threads)",
+    "optuna_processes_2": "Optuna, 2 processes, SQLite",
+}
 BASELINE = {"ours_2": "ours_1", "optuna_threads_2": "optuna_1", "optuna_processes_2": "optuna_1"}
 
 
@@ -82,8 +88,11 @@ def run_ours(workers: int, trials: int, workdir: Path) -> dict:
     else:
         search.run(store, progress=False)
     done = [t for t in store.trials() if t.status == "done"]
-    return {"params": [t.params for t in sorted(done, key=lambda t: t.number)],
-            "spans": [(t.started, t.ended) for t in done], "failed": len(store.trials()) - len(done)}
+    return {
+        "params": [t.params for t in sorted(done, key=lambda t: t.number)],
+        "spans": [(t.started, t.ended) for t in done],
+        "failed": len(store.trials()) - len(done),
+    }
 
 
 def run_optuna(mode: str, trials: int, workdir: Path) -> dict:
@@ -98,16 +107,20 @@ def run_optuna(mode: str, trials: int, workdir: Path) -> dict:
         study.enqueue_trial(params)
     if mode == "processes_2":
         # Two processes on one storage, each taking half of the queued trials.
-        children = [subprocess.Popen([sys.executable, __file__, "--optuna-process", storage, str(workdir),
-                                      str(share)]) for share in (trials - trials // 2, trials // 2)]
+        children = [
+            subprocess.Popen([sys.executable, __file__, "--optuna-process", storage, str(workdir), str(share)])
+            for share in (trials - trials // 2, trials // 2)
+        ]
         for child in children:
             child.wait()
     else:
         study.optimize(_optuna_objective(cfg, workdir), n_trials=trials, n_jobs=2 if mode == "threads_2" else 1)
     done = [t for t in optuna.load_study(study_name="bench", storage=storage).trials if t.state.name == "COMPLETE"]
-    return {"params": [t.params for t in sorted(done, key=lambda t: t.number)],
-            "spans": [(t.datetime_start.timestamp(), t.datetime_complete.timestamp()) for t in done],
-            "failed": trials - len(done)}
+    return {
+        "params": [t.params for t in sorted(done, key=lambda t: t.number)],
+        "spans": [(t.datetime_start.timestamp(), t.datetime_complete.timestamp()) for t in done],
+        "failed": trials - len(done),
+    }
 
 
 def _optuna_objective(cfg: dict, workdir: Path):
@@ -157,22 +170,34 @@ def measure(setting: str, trials: int) -> dict:
     spans = result["spans"]
     span = max(e for _, e in spans) - min(s for s, _ in spans)
     n = len(spans)
-    return {"setting": setting, "trials": n, "failed": result["failed"], "whole_s": whole, "span_s": span,
-            "per_hour_whole": 3600 * n / whole, "per_hour_trials": 3600 * n / span,
-            "mean_trial_s": sum(e - s for s, e in spans) / n, "params": result["params"]}
+    return {
+        "setting": setting,
+        "trials": n,
+        "failed": result["failed"],
+        "whole_s": whole,
+        "span_s": span,
+        "per_hour_whole": 3600 * n / whole,
+        "per_hour_trials": 3600 * n / span,
+        "mean_trial_s": sum(e - s for s, e in spans) / n,
+        "params": result["params"],
+    }
 
 
 def print_table(rows: list[dict]) -> None:
     """Markdown: throughput per setting and the speed-up over the same tool with one worker."""
     by = {r["setting"]: r for r in rows}
-    print("\n| setting | trials/hour, whole job | trials/hour, trials only | speed-up (trials only) | "
-          "mean trial | whole job | failed |")
+    print(
+        "\n| setting | trials/hour, whole job | trials/hour, trials only | speed-up (trials only) | "
+        "mean trial | whole job | failed |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         base = by.get(BASELINE.get(r["setting"], r["setting"]))
         speedup = f"{r['per_hour_trials'] / base['per_hour_trials']:.2f}x" if base else "-"
-        print(f"| {LABELS[r['setting']]} | {r['per_hour_whole']:,.0f} | {r['per_hour_trials']:,.0f} | {speedup} | "
-              f"{r['mean_trial_s']:.1f} s | {r['whole_s']:.0f} s | {r['failed']} |")
+        print(
+            f"| {LABELS[r['setting']]} | {r['per_hour_whole']:,.0f} | {r['per_hour_trials']:,.0f} | {speedup} | "
+            f"{r['mean_trial_s']:.1f} s | {r['whole_s']:.0f} s | {r['failed']} |"
+        )
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -194,8 +219,14 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = bench_parser(__doc__, quick="6 trials per setting", trials="trials per setting (default 16, quick 6)",
-                          choices=SETTINGS, choice_flag="--settings", hidden=("worker", "out"))
+    parser = bench_parser(
+        __doc__,
+        quick="6 trials per setting",
+        trials="trials per setting (default 16, quick 6)",
+        choices=SETTINGS,
+        choice_flag="--settings",
+        hidden=("worker", "out"),
+    )
     parser.add_argument("--optuna-process", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.optuna_process:
@@ -219,8 +250,11 @@ def main() -> None:
     for setting in args.settings:
         rows.append(measure(setting, trials))
         r = rows[-1]
-        print(f"{LABELS[setting]}: {r['trials']} trials, {r['per_hour_trials']:,.0f}/h (trials), "
-              f"{r['whole_s']:.0f} s whole", flush=True)
+        print(
+            f"{LABELS[setting]}: {r['trials']} trials, {r['per_hour_trials']:,.0f}/h (trials), "
+            f"{r['whole_s']:.0f} s whole",
+            flush=True,
+        )
     same = len({json.dumps(sorted(r["params"], key=json.dumps), sort_keys=True) for r in rows}) == 1
     print(f"\nMachine: {describe_machine()}; every setting trained the same params sets: {same}")
     print_table(rows)

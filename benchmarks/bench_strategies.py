@@ -22,6 +22,7 @@ reaches it (runs that never reach it within the budget count as beyond it).
 Results: ``benchmarks/results/strategies.json`` and ``strategies.png`` (regret
 curves, median and quartiles); ``--quick`` writes ``strategies_quick.*``.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (RESULTS, bench_parser, describe_machine, hyperopt_fmin, load_results, optuna_params,  # noqa: E402
-                    pyplot, save_results)
+from common import (  # noqa: E402
+    RESULTS,
+    bench_parser,
+    describe_machine,
+    hyperopt_fmin,
+    load_results,
+    optuna_params,
+    pyplot,
+    save_results,
+)
 
 from hpo import problems, strategies  # noqa: E402
 from hpo.trial import Result  # noqa: E402
@@ -45,14 +54,32 @@ OURS = ("random", "grid", "tpe", "ga", "bayes", "ga_tpe")
 OPTUNA = ("optuna_tpe", "optuna_cmaes", "optuna_nsga2", "optuna_random")
 TOOLS = OURS + OPTUNA + ("hyperopt_tpe",)
 LABELS = {
-    "random": "ours random", "grid": "ours grid", "tpe": "ours TPE", "ga": "ours GA", "bayes": "ours GP-EI",
-    "ga_tpe": "ours GA+TPE", "optuna_tpe": "Optuna TPE", "optuna_cmaes": "Optuna CMA-ES",
-    "optuna_nsga2": "Optuna NSGA-II", "optuna_random": "Optuna random", "hyperopt_tpe": "hyperopt fmin TPE",
+    "random": "ours random",
+    "grid": "ours grid",
+    "tpe": "ours TPE",
+    "ga": "ours GA",
+    "bayes": "ours GP-EI",
+    "ga_tpe": "ours GA+TPE",
+    "optuna_tpe": "Optuna TPE",
+    "optuna_cmaes": "Optuna CMA-ES",
+    "optuna_nsga2": "Optuna NSGA-II",
+    "optuna_random": "Optuna random",
+    "hyperopt_tpe": "hyperopt fmin TPE",
 }
 # One colour per tool in every panel; TPE-like tools share a hue, ours solid and peers dashed.
-COLORS = {"random": "tab:grey", "grid": "tab:olive", "tpe": "tab:orange", "ga": "tab:blue", "bayes": "tab:purple",
-          "ga_tpe": "tab:green", "optuna_tpe": "tab:red", "optuna_cmaes": "tab:cyan", "optuna_nsga2": "tab:pink",
-          "optuna_random": "black", "hyperopt_tpe": "tab:brown"}
+COLORS = {
+    "random": "tab:grey",
+    "grid": "tab:olive",
+    "tpe": "tab:orange",
+    "ga": "tab:blue",
+    "bayes": "tab:purple",
+    "ga_tpe": "tab:green",
+    "optuna_tpe": "tab:red",
+    "optuna_cmaes": "tab:cyan",
+    "optuna_nsga2": "tab:pink",
+    "optuna_random": "black",
+    "hyperopt_tpe": "tab:brown",
+}
 # Grid search only where a full grid fits the budget exactly (10 x 10 on Branin).
 GRID_SETTINGS = {"branin": {"n_per_float": 10}}
 RANDOM_REFERENCE = 200
@@ -104,8 +131,13 @@ def one_run(job: tuple[str, str, int, int, bool]) -> dict:
         values = run_optuna(tool, problem, seed, budget)
     else:
         values = [v for _, v in hyperopt_fmin(problem.space, problem.fn, budget, seed)]
-    return {"tool": tool, "problem": problem_name, "seed": seed, "values": values,
-            "seconds": time.perf_counter() - started}
+    return {
+        "tool": tool,
+        "problem": problem_name,
+        "seed": seed,
+        "values": values,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def random_target(problem: problems.Problem, seeds: int) -> float:
@@ -142,8 +174,9 @@ def summarise(runs: list[dict], targets: dict[str, float], budget: int) -> dict:
                 hit = np.flatnonzero(np.minimum.accumulate(np.asarray(r["values"])) <= target)
                 reach.append(int(hit[0]) + 1 if hit.size else math.inf)
             out.setdefault(problem_name, {})[tool] = {
-                "regret": {str(c): [float(q) for q in np.percentile(curves[:, c - 1], [25, 50, 75])]
-                           for c in checkpoints},
+                "regret": {
+                    str(c): [float(q) for q in np.percentile(curves[:, c - 1], [25, 50, 75])] for c in checkpoints
+                },
                 "trials_to_target": [x if x != math.inf else None for x in reach],
                 "median_trials_to_target": _median_reach(reach),
                 "reached": sum(x != math.inf for x in reach),
@@ -162,8 +195,10 @@ def print_tables(summary: dict, targets: dict[str, float], budget: int, seeds: i
     """Markdown tables: median [quartiles] regret at the checkpoints, trials to the random-200 target."""
     for problem_name, tools in summary.items():
         checkpoints = list(next(iter(tools.values()))["regret"])
-        print(f"\n### {problem_name} (target = median best of {RANDOM_REFERENCE} random trials: "
-              f"regret {targets[problem_name] - problems.get(problem_name).minimum:.4g}; {seeds} seeds)\n")
+        print(
+            f"\n### {problem_name} (target = median best of {RANDOM_REFERENCE} random trials: "
+            f"regret {targets[problem_name] - problems.get(problem_name).minimum:.4g}; {seeds} seeds)\n"
+        )
         head = " | ".join(f"regret @{c}" for c in checkpoints)
         print(f"| tool | {head} | trials to target (median) | reached | ms/trial |")
         print("|---|" + "---|" * (len(checkpoints) + 3))
@@ -183,8 +218,14 @@ def plot(summary: dict, budget: int, path: Path) -> None:
         for tool, s in tools.items():
             lo, med, hi = (np.maximum(np.asarray(q), 1e-6) for q in s["curve_quartiles"])
             ours = tool in OURS
-            ax.plot(x, med, color=COLORS[tool], linewidth=2 if ours else 1.2,
-                    linestyle="-" if ours else "--", label=LABELS[tool])
+            ax.plot(
+                x,
+                med,
+                color=COLORS[tool],
+                linewidth=2 if ours else 1.2,
+                linestyle="-" if ours else "--",
+                label=LABELS[tool],
+            )
             if tool in ("ga_tpe", "optuna_tpe"):
                 ax.fill_between(x, lo, hi, color=COLORS[tool], alpha=0.15)
         ax.set_yscale("log")
@@ -216,8 +257,13 @@ def main() -> None:
     budget = args.budget or (60 if args.quick else 100)
 
     targets = {p: random_target(problems.get(p), seeds) for p in args.problems}
-    jobs = [(tool, p, seed, budget, args.quick) for p in args.problems for tool in args.tools
-            if tool != "grid" or p in GRID_SETTINGS for seed in range(seeds)]
+    jobs = [
+        (tool, p, seed, budget, args.quick)
+        for p in args.problems
+        for tool in args.tools
+        if tool != "grid" or p in GRID_SETTINGS
+        for seed in range(seeds)
+    ]
     # Slow runs first, so the pool does not end on one long straggler.
     jobs.sort(key=lambda job: job[0] != "bayes")
     started = time.perf_counter()
@@ -232,8 +278,10 @@ def main() -> None:
     summary = summarise(runs, targets, budget)
     print(f"\nMachine: {describe_machine()}; {len(jobs)} runs in {elapsed:.0f} s")
     print_tables(summary, targets, budget, seeds)
-    path = save_results(name, {"budget": budget, "seeds": seeds, "targets": targets, "elapsed_s": elapsed,
-                               "summary": summary, "runs": runs})
+    path = save_results(
+        name,
+        {"budget": budget, "seeds": seeds, "targets": targets, "elapsed_s": elapsed, "summary": summary, "runs": runs},
+    )
     plot(summary, budget, RESULTS / f"{name}.png")
     print(f"\nresults: {path}, plot: {RESULTS / f'{name}.png'}")
 

@@ -10,6 +10,7 @@ grid (fewer images, smaller images) and print both tables side by side.
     python benchmarks/bench_table1.py --quick    # 100/400 (about 15 min on 2 cores with 2 repeats)
     python benchmarks/bench_table1.py --full     # the study's 500/2000/8000
 """
+
 from __future__ import annotations
 
 import argparse

@@ -15,6 +15,7 @@ and reports the mean trial time and the search's wall time, as ratios to the fir
 
     python benchmarks/bench_threads.py [--quick] [--trials N] [--seeds 0 1]
 """
+
 from __future__ import annotations
 
 import json
@@ -39,19 +40,34 @@ def run_search(workers: int, threads: int, seed: int, trials: int, folder: Path)
     """One sync search in a fresh process; its mean trial time (train_time_s) and wall time."""
     from hpo.store import TrialStore
 
-    config = {"base": str(CONFIG), "mode": "sync", "batch_size": max(2, workers), "seed": seed,
-              "budget": {"trials": trials}, "executor": {"name": "local", "workers": workers, "threads": threads}}
+    config = {
+        "base": str(CONFIG),
+        "mode": "sync",
+        "batch_size": max(2, workers),
+        "seed": seed,
+        "budget": {"trials": trials},
+        "executor": {"name": "local", "workers": workers, "threads": threads},
+    }
     path = folder / f"w{workers}_t{threads}_s{seed}.yaml"
     path.write_text(yaml.safe_dump(config))
     store = folder / f"w{workers}_t{threads}_s{seed}.db"
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "keras_geo.cli", "search", str(path), "--store", str(store)],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "keras_geo.cli", "search", str(path), "--store", str(store)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     done = [t for t in TrialStore(store).trials() if t.status == "done"]
-    return {"workers": workers, "threads": threads, "seed": seed, "wall_s": wall,
-            "mean_trial_s": statistics.mean(t.metrics["train_time_s"] for t in done),
-            "values": [t.value for t in done]}
+    return {
+        "workers": workers,
+        "threads": threads,
+        "seed": seed,
+        "wall_s": wall,
+        "mean_trial_s": statistics.mean(t.metrics["train_time_s"] for t in done),
+        "values": [t.value for t in done],
+    }
 
 
 def main() -> None:
@@ -69,8 +85,14 @@ def main() -> None:
             for seed in seeds:
                 for workers, threads in ((1, 1), (1, cores), (cores, 1)):
                     rows.append(run_search(workers, threads, seed, trials, Path(tmp)))
-                    print(rows[-1]["workers"], "x", rows[-1]["threads"], f"seed {seed}:",
-                          f"{rows[-1]['mean_trial_s']:.2f} s/trial, {rows[-1]['wall_s']:.0f} s", flush=True)
+                    print(
+                        rows[-1]["workers"],
+                        "x",
+                        rows[-1]["threads"],
+                        f"seed {seed}:",
+                        f"{rows[-1]['mean_trial_s']:.2f} s/trial, {rows[-1]['wall_s']:.0f} s",
+                        flush=True,
+                    )
         save_results("threads_quick" if args.quick else "threads", {"rows": rows})
     print(describe_machine())
     base = {r["seed"]: r for r in rows if r["workers"] == 1 and r["threads"] == 1}

@@ -8,6 +8,7 @@ way of sampling, so every tool searches the same points with the same priors
 The peers are in the ``bench`` extra (``pip install -e '.[bench]'``); they are
 imported only by the functions that need them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,9 +64,17 @@ def save_results(name: str, data: Mapping[str, Any], *, results_dir: str | Path 
     return path
 
 
-def bench_parser(doc: str | None, *, quick: str, trials: str | None = None, choices: tuple[str, ...] = (),
-                 default: tuple[str, ...] | None = None, choice_flag: str = "--tools", replot: bool = True,
-                 hidden: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+def bench_parser(
+    doc: str | None,
+    *,
+    quick: str,
+    trials: str | None = None,
+    choices: tuple[str, ...] = (),
+    default: tuple[str, ...] | None = None,
+    choice_flag: str = "--tools",
+    replot: bool = True,
+    hidden: tuple[str, ...] = (),
+) -> argparse.ArgumentParser:
     """The command line every peer benchmark shares; each adds its own options to it.
 
     ``--quick`` (its meaning in ``quick``), ``--trials`` when ``trials`` is given,
@@ -184,6 +193,13 @@ def hyperopt_fmin(space: Space, fn, max_evals: int, seed: int) -> list[tuple[dic
         history.append((params, value))
         return {"loss": value, "status": STATUS_OK}
 
-    fmin(objective, to_hyperopt(space), algo=tpe.suggest, max_evals=max_evals, trials=Trials(),
-         rstate=np.random.default_rng(seed), show_progressbar=False)
+    fmin(
+        objective,
+        to_hyperopt(space),
+        algo=tpe.suggest,
+        max_evals=max_evals,
+        trials=Trials(),
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
+    )
     return history

@@ -22,6 +22,7 @@ Each upgrade runs inside the write transaction of the :class:`~hpo.store.TrialSt
 that found the older version (schema changes are transactional in SQLite): a crash
 during an upgrade leaves the file as it was.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,8 +41,17 @@ _V2_SEARCH_COLUMNS = (
 )
 
 # Engine record keys a version-1 configuration could hold under the same name (flat layout).
-_V1_FLAT_KEYS = ("strategy", "strategy_settings", "space", "executor", "workers", "synchronous", "batch_size",
-                 "budget", "seed")
+_V1_FLAT_KEYS = (
+    "strategy",
+    "strategy_settings",
+    "space",
+    "executor",
+    "workers",
+    "synchronous",
+    "batch_size",
+    "budget",
+    "seed",
+)
 
 
 def v1_search_fields(config: Any) -> tuple[str, str, dict[str, Any]]:
@@ -80,8 +90,10 @@ def _v1_to_v2(c: sqlite3.Connection) -> None:
         c.execute(f"ALTER TABLE search ADD COLUMN {column}")
     for search_id, config in c.execute("SELECT id, config FROM search").fetchall():
         metric, direction, engine = v1_search_fields(json.loads(config))
-        c.execute("UPDATE search SET metric = ?, direction = ?, engine = ? WHERE id = ?",
-                  (metric, direction, json.dumps(engine, allow_nan=False, separators=(",", ":")), search_id))
+        c.execute(
+            "UPDATE search SET metric = ?, direction = ?, engine = ? WHERE id = ?",
+            (metric, direction, json.dumps(engine, allow_nan=False, separators=(",", ":")), search_id),
+        )
 
 
 #: version -> the step that upgrades a store of that version to the next one.

@@ -5,6 +5,7 @@ must be set before the deep-learning framework is imported; on CPU, workers spli
 the cores so that W workers never oversubscribe the machine. This module only
 computes environment variables; it imports no framework.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,9 +49,7 @@ def visible_gpus(environ: Mapping[str, str] | None = None) -> list[str]:
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        listing = subprocess.run(
-            ["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=True
-        ).stdout
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]

@@ -28,6 +28,7 @@ by local rank before any framework is imported. Nothing here imports a deep-lear
 framework at import time; Horovod's TensorFlow binding is imported on the first
 collective call, after the rank's device environment is set.
 """
+
 from __future__ import annotations
 
 import math
@@ -90,8 +91,10 @@ class Collective(ABC):
         """Every rank returns the list of all ranks' ``obj``, in rank order."""
 
     def __repr__(self) -> str:
-        return (f"{type(self).__name__}(rank={self.rank}, size={self.size}, "
-                f"local_rank={self.local_rank}, local_size={self.local_size})")
+        return (
+            f"{type(self).__name__}(rank={self.rank}, size={self.size}, "
+            f"local_rank={self.local_rank}, local_size={self.local_size})"
+        )
 
 
 class SingleProcess(Collective):

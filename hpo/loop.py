@@ -31,6 +31,7 @@ its settings, the space, the executor, the mode, the budget -- is recorded in th
 search's row of the store as the run starts (:func:`engine_record`), so that reports
 read it from there and never from the application's configuration.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -116,8 +117,9 @@ def _strategy_settings(strategy: Strategy) -> dict[str, Any]:
     return dict(sorted(settings.items()))
 
 
-def engine_record(strategy: Strategy, executor: Executor, budget: Budget, *, seed: int, synchronous: bool,
-                  batch_size: int | None) -> dict[str, Any]:
+def engine_record(
+    strategy: Strategy, executor: Executor, budget: Budget, *, seed: int, synchronous: bool, batch_size: int | None
+) -> dict[str, Any]:
     """What the engine knows of a run, as :func:`run_search` records it in the store (``SearchInfo.engine``).
 
     Keys: ``strategy`` (its registry name), ``strategy_settings`` (see above), ``space``
@@ -167,8 +169,21 @@ class _Progress:
 
 
 class _Loop:
-    def __init__(self, objective, strategy, store, executor, budget, seed, direction, progress,
-                 warm_start, keep_artifacts, search_id, on_trial):
+    def __init__(
+        self,
+        objective,
+        strategy,
+        store,
+        executor,
+        budget,
+        seed,
+        direction,
+        progress,
+        warm_start,
+        keep_artifacts,
+        search_id,
+        on_trial,
+    ):
         if direction is not None and direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}. Received: direction={direction!r}")
         self.objective, self.strategy, self.store, self.executor = objective, strategy, store, executor
@@ -203,8 +218,9 @@ class _Loop:
         return value > reference if self.direction == "maximize" else value < reference
 
     # -- bookkeeping after a trial finished -------------------------------------------------
-    def _record(self, trial_id: int, status: str, value: float | None, *, cached: bool = False,
-                replayed: bool = False) -> None:
+    def _record(
+        self, trial_id: int, status: str, value: float | None, *, cached: bool = False, replayed: bool = False
+    ) -> None:
         self.finished += 1
         self.summary.trial_ids.append(trial_id)
         if replayed:
@@ -256,8 +272,12 @@ class _Loop:
     def _complete(self, outcome: Outcome) -> Result:
         """Stores an outcome (durably), then returns the Result to tell."""
         task = self.running.pop(outcome.trial_id)
-        ran = {"worker": outcome.worker or None, "device": outcome.device or None,
-               "started": outcome.started or None, "ended": outcome.ended or None}
+        ran = {
+            "worker": outcome.worker or None,
+            "device": outcome.device or None,
+            "started": outcome.started or None,
+            "ended": outcome.ended or None,
+        }
         if outcome.status == DONE:
             self.store.finish(outcome.trial_id, outcome.value, outcome.metrics, outcome.history, ran=ran)
         else:
@@ -320,10 +340,12 @@ class _Loop:
             return self.executor.n_workers
         return max(0, self.budget.trials - self.finished - len(self.running))
 
-
     def _check_all_failed(self) -> None:
-        if self.summary.done == 0 and self.summary.failed >= max(3, self.executor.n_workers) \
-                and self.summary.failed == self.finished - self.summary.replayed:
+        if (
+            self.summary.done == 0
+            and self.summary.failed >= max(3, self.executor.n_workers)
+            and self.summary.failed == self.finished - self.summary.replayed
+        ):
             last = self.store.trials(FAILED, search_id=self.search_id)[-1]
             last_line = (last.error or "unknown error").strip().splitlines()[-1]
             hint = ""
@@ -410,8 +432,14 @@ class _Loop:
 
     def record(self, metric: str | None, synchronous: bool, batch_size: int | None) -> None:
         """Writes what the engine knows of this run into the search's row (:func:`engine_record`)."""
-        record = engine_record(self.strategy, self.executor, self.budget, seed=self.seed, synchronous=synchronous,
-                               batch_size=self.batch_size(batch_size) if synchronous else None)
+        record = engine_record(
+            self.strategy,
+            self.executor,
+            self.budget,
+            seed=self.seed,
+            synchronous=synchronous,
+            batch_size=self.batch_size(batch_size) if synchronous else None,
+        )
         self.store.set_search_engine(record, metric=metric, direction=self.direction, search_id=self.search_id)
 
     def drive(self, objective: Callable[..., Any], synchronous: bool, batch_size: int | None) -> SearchSummary:
@@ -507,8 +535,20 @@ def run_search(
     """
     took_lock = store.acquire_lock()
     try:
-        loop = _Loop(objective, strategy, store, executor, budget, seed, direction, progress,
-                     warm_start, keep_artifacts, search_id, on_trial)
+        loop = _Loop(
+            objective,
+            strategy,
+            store,
+            executor,
+            budget,
+            seed,
+            direction,
+            progress,
+            warm_start,
+            keep_artifacts,
+            search_id,
+            on_trial,
+        )
         loop.record(metric, synchronous, batch_size)
         return loop.drive(objective, synchronous, batch_size)
     finally:

@@ -50,18 +50,22 @@ def branin(p: Mapping[str, Any]) -> float:
 
 
 _H6_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
-_H6_A = np.array([
-    [10, 3, 17, 3.5, 1.7, 8],
-    [0.05, 10, 17, 0.1, 8, 14],
-    [3, 3.5, 1.7, 10, 17, 8],
-    [17, 8, 0.05, 10, 0.1, 14],
-])
-_H6_P = 1e-4 * np.array([
-    [1312, 1696, 5569, 124, 8283, 5886],
-    [2329, 4135, 8307, 3736, 1004, 9991],
-    [2348, 1451, 3522, 2883, 3047, 6650],
-    [4047, 8828, 8732, 5743, 1091, 381],
-])
+_H6_A = np.array(
+    [
+        [10, 3, 17, 3.5, 1.7, 8],
+        [0.05, 10, 17, 0.1, 8, 14],
+        [3, 3.5, 1.7, 10, 17, 8],
+        [17, 8, 0.05, 10, 0.1, 14],
+    ]
+)
+_H6_P = 1e-4 * np.array(
+    [
+        [1312, 1696, 5569, 124, 8283, 5886],
+        [2329, 4135, 8307, 3736, 1004, 9991],
+        [2348, 1451, 3522, 2883, 3047, 6650],
+        [4047, 8828, 8732, 5743, 1091, 381],
+    ]
+)
 
 
 def hartmann6(p: Mapping[str, Any]) -> float:
@@ -75,15 +79,15 @@ _MIXED_ACT = {"a": 1.0, "b": 0.3, "c": 0.0, "d": 0.8}
 
 def mixed(p: Mapping[str, Any]) -> float:
     """A float, an integer, a log float and a category; minimum 0 at x=2.5, n=13, act='c', lr=10**-2.5."""
-    return ((p["x"] - 2.5) ** 2 / 10 + (p["n"] - 13) ** 2 / 20 + _MIXED_ACT[p["act"]]
-            + (math.log10(p["lr"]) + 2.5) ** 2)
+    return (p["x"] - 2.5) ** 2 / 10 + (p["n"] - 13) ** 2 / 20 + _MIXED_ACT[p["act"]] + (math.log10(p["lr"]) + 2.5) ** 2
 
 
 PROBLEMS: dict[str, Problem] = {
     "branin": Problem(
         "branin",
-        Space.from_dict({"x1": {"type": "float", "low": -5, "high": 10},
-                         "x2": {"type": "float", "low": 0, "high": 15}}),
+        Space.from_dict(
+            {"x1": {"type": "float", "low": -5, "high": 10}, "x2": {"type": "float", "low": 0, "high": 15}}
+        ),
         branin,
         0.397887,
     ),
@@ -95,12 +99,14 @@ PROBLEMS: dict[str, Problem] = {
     ),
     "mixed": Problem(
         "mixed",
-        Space.from_dict({
-            "x": {"type": "float", "low": -5, "high": 10},
-            "n": {"type": "int", "low": 0, "high": 20},
-            "act": ["a", "b", "c", "d"],
-            "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-        }),
+        Space.from_dict(
+            {
+                "x": {"type": "float", "low": -5, "high": 10},
+                "n": {"type": "int", "low": 0, "high": 20},
+                "act": ["a", "b", "c", "d"],
+                "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+            }
+        ),
         mixed,
         0.0,
     ),

@@ -36,7 +36,7 @@ import math
 import numbers
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +53,7 @@ __all__ = [
 ]
 
 #: The value types a params dict may hold (plain JSON scalars).
-ParamValue = Union[int, float, str, bool, None]
+ParamValue = int | float | str | bool | None
 
 # Float values are rounded to this many significant digits in canonical form:
 # enough to keep every meaningful digit of a hyperparameter, few enough that
@@ -158,9 +158,7 @@ def _parse_condition(active_if: Mapping[str, Any] | None) -> tuple[tuple[str, st
     if active_if is None:
         return ()
     if not isinstance(active_if, Mapping):
-        raise ValueError(
-            f"active_if must be a mapping like {{'dense_layers': {{'gt': 1}}}}; received {active_if!r}"
-        )
+        raise ValueError(f"active_if must be a mapping like {{'dense_layers': {{'gt': 1}}}}; received {active_if!r}")
     out: list[tuple[str, str, Any]] = []
     for parent, test in active_if.items():
         if not isinstance(parent, str):
@@ -171,10 +169,7 @@ def _parse_condition(active_if: Mapping[str, Any] | None) -> tuple[tuple[str, st
             for op, operand in test.items():
                 name = _OP_ALIASES.get(op)
                 if name is None:
-                    raise ValueError(
-                        f"active_if[{parent!r}]: unknown operator {op!r}; "
-                        f"allowed: {sorted(_OPERATORS)}"
-                    )
+                    raise ValueError(f"active_if[{parent!r}]: unknown operator {op!r}; allowed: {sorted(_OPERATORS)}")
                 if name in ("in", "not_in"):
                     if not isinstance(operand, (list, tuple)):
                         raise ValueError(f"active_if[{parent!r}]: {op!r} needs a list; received {operand!r}")
@@ -448,7 +443,11 @@ class Float(Param):
         if n_per_float == 1:
             mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
             return [_round_float(mid)]
-        pts = np.geomspace(self.low, self.high, n_per_float) if self.log else np.linspace(self.low, self.high, n_per_float)
+        pts = (
+            np.geomspace(self.low, self.high, n_per_float)
+            if self.log
+            else np.linspace(self.low, self.high, n_per_float)
+        )
         return [self.coerce(float(x)) for x in pts]
 
     def cardinality(self) -> None:
@@ -583,8 +582,16 @@ _TYPE_KEYS: dict[str, tuple[type[Param], tuple[str, ...]]] = {
     "choice": (Choice, ("options",)),
     "fixed": (Fixed, ("value",)),
 }
-_TYPE_ALIASES = {"int": "int", "integer": "int", "float": "float", "real": "float",
-                 "choice": "choice", "categorical": "choice", "fixed": "fixed", "const": "fixed"}
+_TYPE_ALIASES = {
+    "int": "int",
+    "integer": "int",
+    "float": "float",
+    "real": "float",
+    "choice": "choice",
+    "categorical": "choice",
+    "fixed": "fixed",
+    "const": "fixed",
+}
 
 
 def _param_from_spec(name: str, spec: Any) -> Param:
@@ -645,7 +652,7 @@ class Space(Mapping[str, Param]):
             if not isinstance(name, str) or not name:
                 raise ValueError(f"parameter names must be non-empty strings; received {name!r}")
             param = _param_from_spec(name, spec)
-            for parent, op, operand in param.conditions:
+            for parent, _op, _operand in param.conditions:
                 if parent not in self._params:
                     raise ValueError(
                         f"parameter {name!r}: active_if refers to {parent!r}, which must be declared "

@@ -68,8 +68,16 @@ from . import _migrations
 from .space import params_hash as _params_hash
 from .trial import DONE, INTERRUPTED, QUEUED, RUNNING, TRIAL_STATUSES, Trial
 
-__all__ = ["TrialStore", "StoreError", "StoreLocked", "SearchInfo", "SCHEMA_VERSION", "APPLICATION_ID", "DIRECTIONS",
-           "jsonable"]
+__all__ = [
+    "TrialStore",
+    "StoreError",
+    "StoreLocked",
+    "SearchInfo",
+    "SCHEMA_VERSION",
+    "APPLICATION_ID",
+    "DIRECTIONS",
+    "jsonable",
+]
 
 try:  # POSIX; elsewhere the writer lock is not available and a warning says so
     import fcntl
@@ -282,8 +290,10 @@ class TrialStore:
             # A truncated or overwritten file may still open: check its pages once (fast, linear).
             problems = [r[0] for r in c.execute("PRAGMA quick_check(3)")]
             if problems != ["ok"]:
-                raise StoreError(f"{self.path!r} is a damaged keras-geo trial store (SQLite quick_check: "
-                                 f"{'; '.join(problems)}); restore it from a copy")
+                raise StoreError(
+                    f"{self.path!r} is a damaged keras-geo trial store (SQLite quick_check: "
+                    f"{'; '.join(problems)}); restore it from a copy"
+                )
             self._version = version
         if self.path != ":memory:":
             mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -429,8 +439,10 @@ class TrialStore:
         handle.seek(0)
         handle.truncate()
         command = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv[:4]))
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()} ({command or 'python'}), since "
-                     f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+        handle.write(
+            f"pid {os.getpid()} on {socket.gethostname()} ({command or 'python'}), since "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+        )
         handle.flush()
         return handle
 
@@ -502,8 +514,15 @@ class TrialStore:
         return f"TrialStore({self.path!r})"
 
     # --------------------------------------------------------------- search --
-    def create_search(self, config: Mapping[str, Any], seed: int | None = None, name: str = "", *,
-                      metric: str = "value", direction: str = "minimize") -> int:
+    def create_search(
+        self,
+        config: Mapping[str, Any],
+        seed: int | None = None,
+        name: str = "",
+        *,
+        metric: str = "value",
+        direction: str = "minimize",
+    ) -> int:
         """Record a new search; return its id.
 
         Args:
@@ -518,13 +537,18 @@ class TrialStore:
         with self._write() as c:
             cur = c.execute(
                 "INSERT INTO search (name, config, seed, created, metric, direction) VALUES (?, ?, ?, ?, ?, ?)",
-                (str(name), _dumps(dict(config)), None if seed is None else int(seed), time.time(), metric,
-                 direction),
+                (str(name), _dumps(dict(config)), None if seed is None else int(seed), time.time(), metric, direction),
             )
             return int(cur.lastrowid)  # type: ignore[arg-type]
 
-    def set_search_engine(self, record: Mapping[str, Any], *, metric: str | None = None,
-                          direction: str | None = None, search_id: int | None = None) -> None:
+    def set_search_engine(
+        self,
+        record: Mapping[str, Any],
+        *,
+        metric: str | None = None,
+        direction: str | None = None,
+        search_id: int | None = None,
+    ) -> None:
         """Record what the engine knows of a search's run (:attr:`SearchInfo.engine`), in one transaction.
 
         ``record`` (JSON-able) replaces the previous one; ``metric`` and ``direction``, when
@@ -536,7 +560,9 @@ class TrialStore:
         with self._write() as c:
             cur = c.execute(
                 "UPDATE search SET engine = ?, metric = COALESCE(?, metric), direction = COALESCE(?, direction) "
-                "WHERE id = ?", (_dumps(dict(record)), metric, direction, sid))
+                "WHERE id = ?",
+                (_dumps(dict(record)), metric, direction, sid),
+            )
             if cur.rowcount != 1:
                 raise StoreError(f"{self.path!r} holds no search with id {sid}")
 
@@ -629,8 +655,20 @@ class TrialStore:
                 "INSERT INTO trials (search_id, number, params, params_hash, status, value, metrics, history, "
                 "seed, created, started, ended, cache_hit, cached_from) "
                 "VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, 1, ?)",
-                (sid, number, _dumps(dict(params)), h, _value(source.value), _dumps(source.metrics),
-                 _dumps(source.history), seed, now, now, now, source.id),
+                (
+                    sid,
+                    number,
+                    _dumps(dict(params)),
+                    h,
+                    _value(source.value),
+                    _dumps(source.metrics),
+                    _dumps(source.history),
+                    seed,
+                    now,
+                    now,
+                    now,
+                    source.id,
+                ),
             )
             return int(cur.lastrowid)  # type: ignore[arg-type]
 
@@ -646,7 +684,9 @@ class TrialStore:
     def start(self, trial_id: int, worker: str | None = None, device: str | None = None) -> None:
         """Mark a queued trial ``running`` on ``worker``/``device``."""
         self._transition(
-            trial_id, (QUEUED, RUNNING), "status='running', worker=?, device=?, started=?, ended=NULL, error=NULL",
+            trial_id,
+            (QUEUED, RUNNING),
+            "status='running', worker=?, device=?, started=?, ended=NULL, error=NULL",
             (worker, device, time.time()),
         )
 
@@ -672,22 +712,45 @@ class TrialStore:
             return
         self._close(trial_id, "done", v, metrics, history, None, ran)
 
-    def fail(self, trial_id: int, error: str, metrics: Mapping[str, Any] | None = None,
-             history: Mapping[str, Any] | list[Any] | None = None, *,
-             ran: Mapping[str, Any] | None = None) -> None:
+    def fail(
+        self,
+        trial_id: int,
+        error: str,
+        metrics: Mapping[str, Any] | None = None,
+        history: Mapping[str, Any] | list[Any] | None = None,
+        *,
+        ran: Mapping[str, Any] | None = None,
+    ) -> None:
         """Mark a trial ``failed`` with an ``error`` text (e.g. a traceback); ``ran`` as in :meth:`finish`."""
         self._close(trial_id, "failed", None, metrics, history, str(error), ran)
 
-    def _close(self, trial_id: int, status: str, value: float | None, metrics: Mapping[str, Any] | None,
-               history: Mapping[str, Any] | list[Any] | None, error: str | None,
-               ran: Mapping[str, Any] | None) -> None:
+    def _close(
+        self,
+        trial_id: int,
+        status: str,
+        value: float | None,
+        metrics: Mapping[str, Any] | None,
+        history: Mapping[str, Any] | list[Any] | None,
+        error: str | None,
+        ran: Mapping[str, Any] | None,
+    ) -> None:
         ran = ran or {}
         self._transition(
-            trial_id, (QUEUED, RUNNING),
+            trial_id,
+            (QUEUED, RUNNING),
             "status=?, value=?, metrics=?, history=?, error=?, ended=?, "
             "worker=COALESCE(?, worker), device=COALESCE(?, device), started=COALESCE(?, started)",
-            (status, value, _dumps(metrics or {}), _dumps(history or {}), error,
-             ran.get("ended") or time.time(), ran.get("worker"), ran.get("device"), ran.get("started")),
+            (
+                status,
+                value,
+                _dumps(metrics or {}),
+                _dumps(history or {}),
+                error,
+                ran.get("ended") or time.time(),
+                ran.get("worker"),
+                ran.get("device"),
+                ran.get("started"),
+            ),
         )
 
     def interrupt(self, trial_id: int, reason: str = "interrupted") -> None:
@@ -697,19 +760,34 @@ class TrialStore:
     def requeue(self, trial_id: int) -> None:
         """Put a running or interrupted trial back to ``queued`` (resume after a crash)."""
         self._transition(
-            trial_id, (RUNNING, INTERRUPTED, QUEUED),
-            "status='queued', worker=NULL, device=NULL, started=NULL, ended=NULL, error=NULL", (),
+            trial_id,
+            (RUNNING, INTERRUPTED, QUEUED),
+            "status='queued', worker=NULL, device=NULL, started=NULL, ended=NULL, error=NULL",
+            (),
         )
 
     # --------------------------------------------------------------- reads --
     @staticmethod
     def _trial(r: Mapping[str, Any]) -> Trial:
         return Trial(
-            id=r["id"], search_id=r["search_id"], number=r["number"], params=_loads(r["params"]),
-            params_hash=r["params_hash"], status=r["status"], value=r["value"],
-            metrics=_loads(r["metrics"]) or {}, history=_loads(r["history"]) or {}, seed=r["seed"],
-            worker=r["worker"], device=r["device"], created=r["created"], started=r["started"],
-            ended=r["ended"], error=r["error"], cache_hit=bool(r["cache_hit"]), cached_from=r["cached_from"],
+            id=r["id"],
+            search_id=r["search_id"],
+            number=r["number"],
+            params=_loads(r["params"]),
+            params_hash=r["params_hash"],
+            status=r["status"],
+            value=r["value"],
+            metrics=_loads(r["metrics"]) or {},
+            history=_loads(r["history"]) or {},
+            seed=r["seed"],
+            worker=r["worker"],
+            device=r["device"],
+            created=r["created"],
+            started=r["started"],
+            ended=r["ended"],
+            error=r["error"],
+            cache_hit=bool(r["cache_hit"]),
+            cached_from=r["cached_from"],
         )
 
     def get_trial(self, trial_id: int) -> Trial:
@@ -793,11 +871,12 @@ class TrialStore:
     def update_meta(self, values: Mapping[str, Any]) -> None:
         """Store several JSON-able values in one transaction: all of them are written, or none."""
         with self._write() as c:
-            c.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                          [(str(k), _dumps(v)) for k, v in values.items()])
+            c.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(str(k), _dumps(v)) for k, v in values.items()],
+            )
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """The value stored under ``key``, or ``default``."""
         rows = self._read("SELECT value FROM meta WHERE key = ?", (str(key),))
         return _loads(rows[0]["value"]) if rows else default
-

@@ -4,6 +4,7 @@
 layers register with Keras when Keras loads (at once if it already has), so a saved
 model that uses them loads after ``import keras_geo`` with ``safe_mode=True``.
 """
+
 import contextlib as _contextlib
 
 from keras_geo._imports import around_first_import as _around_first_import

@@ -16,6 +16,7 @@ line without the source line under them. ``keras-geo-hpo --verbose`` or
 The setting travels to worker processes through ``KERAS_GEO_LOG``. This module imports
 no framework.
 """
+
 from __future__ import annotations
 
 import contextlib

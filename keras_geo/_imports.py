@@ -12,6 +12,7 @@ package's ``exec_module`` in a context manager the caller gives; the module keep
 real loader. A package already imported is not wrapped (the caller checks
 ``sys.modules`` and acts at once where that is what it needs).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,11 +20,12 @@ import importlib.abc
 import importlib.util
 import sys
 from collections.abc import Callable
-from typing import Any, ContextManager
+from contextlib import AbstractContextManager
+from typing import Any
 
 __all__ = ["around_first_import"]
 
-Wrapper = Callable[[], ContextManager[Any]]
+Wrapper = Callable[[], AbstractContextManager[Any]]
 
 
 class _Loader(importlib.abc.Loader):

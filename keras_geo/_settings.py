@@ -14,6 +14,7 @@ the shipped defaults (nowhere else), and their annotations say what a value may 
 :class:`SettingError` naming the dotted key (``dataset.fov_nm: must be > 0; received
 -3``), which the configuration turns into its own one-line error.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -66,8 +67,11 @@ class Exists:
 
 def _parameters(function: Callable[..., Any]) -> dict[str, inspect.Parameter]:
     signature = inspect.signature(function)
-    return {name: p for name, p in signature.parameters.items()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name != "self"}
+    return {
+        name: p
+        for name, p in signature.parameters.items()
+        if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD) and name != "self"
+    }
 
 
 def defaults(function: Callable[..., Any]) -> dict[str, Any]:
@@ -139,8 +143,14 @@ def _check(key: str, value: Any, hint: Any, base: Path | None) -> Any:
     return value
 
 
-def validate(function: Callable[..., Any], settings: Mapping[str, Any] | None, *, key: str,
-             base_dir: str | Path | None = None, fill: bool = True) -> dict[str, Any]:
+def validate(
+    function: Callable[..., Any],
+    settings: Mapping[str, Any] | None,
+    *,
+    key: str,
+    base_dir: str | Path | None = None,
+    fill: bool = True,
+) -> dict[str, Any]:
     """Checks ``settings`` against the keyword parameters of ``function``.
 
     Args:

@@ -18,6 +18,7 @@ Images are batches in channels-last layout, ``(batch, height, width, channels)``
 with values in ``[0, max_val]``. Inputs that are not float32/float64 (float16,
 bfloat16, integers) are computed in float32.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,13 +56,9 @@ def check_settings(
             f"Received: max_val={max_val!r}"
         )
     if not (_is_number(filter_size) and int(filter_size) == filter_size and filter_size >= 1):
-        raise ValueError(
-            f"`filter_size` must be an integer >= 1. Received: filter_size={filter_size!r}"
-        )
+        raise ValueError(f"`filter_size` must be an integer >= 1. Received: filter_size={filter_size!r}")
     if not (_is_number(filter_sigma) and math.isfinite(filter_sigma) and filter_sigma > 0):
-        raise ValueError(
-            f"`filter_sigma` must be a positive number. Received: filter_sigma={filter_sigma!r}"
-        )
+        raise ValueError(f"`filter_sigma` must be a positive number. Received: filter_sigma={filter_sigma!r}")
     for label, value in (("k1", k1), ("k2", k2)):
         if not (_is_number(value) and math.isfinite(value) and value > 0):
             raise ValueError(
@@ -98,8 +95,13 @@ class Settings:
 
     def _ssim_settings(self, *, multiscale: bool = False) -> dict:
         """The stored settings as keyword arguments of :func:`ssim` (or :func:`ms_ssim`)."""
-        settings = {"max_val": self.max_val, "filter_size": self.filter_size, "filter_sigma": self.filter_sigma,
-                    "k1": self.k1, "k2": self.k2}
+        settings = {
+            "max_val": self.max_val,
+            "filter_size": self.filter_size,
+            "filter_sigma": self.filter_sigma,
+            "k1": self.k1,
+            "k2": self.k2,
+        }
         if multiscale:
             settings["power_factors"] = self.power_factors
         return settings
@@ -176,12 +178,8 @@ def _local_means(stacked, size: int, sigma: float):
     g = gaussian_kernel_1d(size, sigma)
     rows = np.tile(g.reshape(size, 1, 1, 1), (1, 1, channels, 1))
     cols = np.tile(g.reshape(1, size, 1, 1), (1, 1, channels, 1))
-    out = ops.depthwise_conv(
-        stacked, ops.cast(rows, stacked.dtype), 1, "valid", data_format="channels_last"
-    )
-    return ops.depthwise_conv(
-        out, ops.cast(cols, stacked.dtype), 1, "valid", data_format="channels_last"
-    )
+    out = ops.depthwise_conv(stacked, ops.cast(rows, stacked.dtype), 1, "valid", data_format="channels_last")
+    return ops.depthwise_conv(out, ops.cast(cols, stacked.dtype), 1, "valid", data_format="channels_last")
 
 
 def ssim_per_channel(x, y, *, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03):
@@ -221,9 +219,7 @@ def ssim_per_channel(x, y, *, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=
 def ssim(y_true, y_pred, *, max_val=1.0, filter_size=11, filter_sigma=1.5, k1=0.01, k2=0.03):
     """SSIM of each image pair, averaged over channels: shape ``(batch,)``, values in (-1, 1]."""
     x, y = prepare(y_true, y_pred)
-    value, _ = ssim_per_channel(
-        x, y, max_val=max_val, filter_size=filter_size, filter_sigma=filter_sigma, k1=k1, k2=k2
-    )
+    value, _ = ssim_per_channel(x, y, max_val=max_val, filter_size=filter_size, filter_sigma=filter_sigma, k1=k1, k2=k2)
     return ops.mean(value, axis=-1)
 
 

@@ -33,6 +33,7 @@ so that ``resume`` rebuilds exactly the same search.
 Every problem raises :class:`ConfigError` whose message starts with the dotted key
 (``budget.trials: must be >= 1; received -3``), so the CLI prints one line and exits 2.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -49,8 +50,17 @@ import yaml
 from hpo import executors, strategies
 from hpo.space import Space
 
-__all__ = ["DEFAULTS", "Config", "ConfigError", "DatasetSpec", "ModelSpec", "SearchSpec", "TaskSpec",
-           "load_config", "validate_config"]
+__all__ = [
+    "DEFAULTS",
+    "Config",
+    "ConfigError",
+    "DatasetSpec",
+    "ModelSpec",
+    "SearchSpec",
+    "TaskSpec",
+    "load_config",
+    "validate_config",
+]
 
 
 class ConfigError(ValueError):
@@ -164,22 +174,24 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         """The plain-JSON form, in the YAML's layout: what a store keeps."""
         s = self.search
-        return copy.deepcopy({
-            "name": s.name,
-            "seed": s.seed,
-            "store": s.store,
-            "mode": s.mode,
-            "batch_size": s.batch_size,
-            "dataset": {"name": self.dataset.name, **self.dataset.settings},
-            "task": {"name": self.task.name, **self.task.settings},
-            "model": {"builder": self.model.builder, "fixed": dict(self.model.fixed)},
-            "training": dict(self.training),
-            "space": s.space,
-            "objective": s.objective,
-            "strategy": s.strategy,
-            "executor": s.executor,
-            "budget": s.budget,
-        })
+        return copy.deepcopy(
+            {
+                "name": s.name,
+                "seed": s.seed,
+                "store": s.store,
+                "mode": s.mode,
+                "batch_size": s.batch_size,
+                "dataset": {"name": self.dataset.name, **self.dataset.settings},
+                "task": {"name": self.task.name, **self.task.settings},
+                "model": {"builder": self.model.builder, "fixed": dict(self.model.fixed)},
+                "training": dict(self.training),
+                "space": s.space,
+                "objective": s.objective,
+                "strategy": s.strategy,
+                "executor": s.executor,
+                "budget": s.budget,
+            }
+        )
 
     @classmethod
     def from_dict(cls, stored: Mapping[str, Any]) -> Config:
@@ -198,11 +210,15 @@ class Config:
             model=ModelSpec(stored["model"]["builder"], dict(stored["model"].get("fixed") or {})),
             training=dict(stored.get("training") or {}),
             search=SearchSpec(
-                name=stored.get("name", DEFAULTS["name"]), seed=int(stored.get("seed", 0)),
+                name=stored.get("name", DEFAULTS["name"]),
+                seed=int(stored.get("seed", 0)),
                 store=stored.get("store") or str(Path("runs") / stored.get("name", "search") / "store.db"),
-                mode=stored.get("mode", "async"), batch_size=stored.get("batch_size"), space=stored["space"],
+                mode=stored.get("mode", "async"),
+                batch_size=stored.get("batch_size"),
+                space=stored["space"],
                 objective=dict(stored.get("objective") or {"metric": "val_accuracy", "direction": "maximize"}),
-                strategy=dict(stored.get("strategy") or DEFAULTS["strategy"]), executor=executor,
+                strategy=dict(stored.get("strategy") or DEFAULTS["strategy"]),
+                executor=executor,
                 budget={**DEFAULTS["budget"], **(stored.get("budget") or {})},
             ),
         )
@@ -243,8 +259,9 @@ def _section(config: Mapping[str, Any], key: str, allowed: Mapping[str, Any]) ->
     return {**copy.deepcopy(dict(allowed)), **dict(value)}
 
 
-def _integer(key: str, value: Any, minimum: int | None = None, *, optional: bool = False,
-             maximum: int | None = None) -> int | None:
+def _integer(
+    key: str, value: Any, minimum: int | None = None, *, optional: bool = False, maximum: int | None = None
+) -> int | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -335,8 +352,7 @@ def _dataset(raw: Mapping[str, Any], base: Path | None) -> DatasetSpec:
         _fail("dataset", f"must be a mapping; received {section!r}")
     name = _one_of("dataset.name", section.get("name", "filler"), datasets.available())
     try:
-        settings = datasets.validate_settings(name, {k: v for k, v in section.items() if k != "name"},
-                                              base_dir=base)
+        settings = datasets.validate_settings(name, {k: v for k, v in section.items() if k != "name"}, base_dir=base)
     except SettingError as error:
         _fail(*str(error).split(": ", 1))
     return DatasetSpec(name, settings)
@@ -404,8 +420,10 @@ def _model(raw: Mapping[str, Any], task: TaskSpec) -> tuple[ModelSpec, list[str]
         _fail("model.builder", f"unknown builder {builder!r}; allowed: {', '.join(models.available())}")
     if task.name not in models.tasks_of(builder):
         serving = models.serving(task.name)
-        _fail("model.builder", f"{builder} does not serve the task {task.name}; builders that do: "
-                               f"{', '.join(serving) or 'none yet'}")
+        _fail(
+            "model.builder",
+            f"{builder} does not serve the task {task.name}; builders that do: {', '.join(serving) or 'none yet'}",
+        )
     if not isinstance(model["fixed"], Mapping):
         _fail("model.fixed", f"must be a mapping of builder arguments; received {model['fixed']!r}")
     head = set(tasks.TASKS[task.name].head_keys) | {"input_shape"}
@@ -419,8 +437,9 @@ def _model(raw: Mapping[str, Any], task: TaskSpec) -> tuple[ModelSpec, list[str]
     return ModelSpec(builder, dict(model["fixed"])), arguments, open_ended
 
 
-def _space(raw: Mapping[str, Any], arguments: list[str], open_ended: bool, builder: str,
-           task: TaskSpec) -> dict[str, Any]:
+def _space(
+    raw: Mapping[str, Any], arguments: list[str], open_ended: bool, builder: str, task: TaskSpec
+) -> dict[str, Any]:
     from keras_geo import training
 
     space_raw = raw.get("space")
@@ -429,9 +448,11 @@ def _space(raw: Mapping[str, Any], arguments: list[str], open_ended: bool, build
     allowed = [*arguments, *training.TRAINING_DEFAULTS, *task.settings]
     for key in space_raw:
         if key not in allowed and not open_ended:
-            _fail(f"space.{key}",
-                  f"neither an argument of {builder}, a training setting nor a {task.name} setting; "
-                  f"allowed: {', '.join(allowed)}")
+            _fail(
+                f"space.{key}",
+                f"neither an argument of {builder}, a training setting nor a {task.name} setting; "
+                f"allowed: {', '.join(allowed)}",
+            )
     try:
         space = Space.from_dict(dict(space_raw))
     except (ValueError, TypeError) as error:
@@ -529,9 +550,16 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
     training = _training(raw)
     space = _space(raw, arguments, open_ended, model.builder, task)
     search = SearchSpec(
-        name=name, seed=seed, store=store or str(Path("runs") / name / "store.db"), mode=mode,
-        batch_size=batch_size, space=space, objective=_objective(raw, task), strategy=_strategy(raw, space, seed),
-        executor=_executor(raw, mode), budget=_budget(raw),
+        name=name,
+        seed=seed,
+        store=store or str(Path("runs") / name / "store.db"),
+        mode=mode,
+        batch_size=batch_size,
+        space=space,
+        objective=_objective(raw, task),
+        strategy=_strategy(raw, space, seed),
+        executor=_executor(raw, mode),
+        budget=_budget(raw),
     )
     return Config(dataset=dataset, task=task, model=model, training=training, search=search)
 

@@ -23,6 +23,7 @@ The classes are registered as Keras serialisable objects (``keras_geo>SSIMLoss``
 loaded with ``keras.models.load_model("m.keras", safe_mode=True)`` in any
 process that has imported :mod:`keras_geo.losses`.
 """
+
 from __future__ import annotations
 
 import inspect

@@ -11,6 +11,7 @@ channels-last batches ``(batch, height, width, channels)`` with values in
 MS-SSIM are the implementation the losses of :mod:`keras_geo.losses` use
 (equal to ``tf.image.ssim`` / ``tf.image.ssim_multiscale`` to about 1e-6).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -77,8 +78,13 @@ def ssim(
     """
     _ssim.check_settings(max_val, filter_size, filter_sigma, k1, k2)
     return _ssim.ssim(
-        y_true, y_pred, max_val=max_val, filter_size=filter_size, filter_sigma=filter_sigma,
-        k1=k1, k2=k2,
+        y_true,
+        y_pred,
+        max_val=max_val,
+        filter_size=filter_size,
+        filter_sigma=filter_sigma,
+        k1=k1,
+        k2=k2,
     )
 
 
@@ -114,8 +120,14 @@ def ms_ssim(
     """
     _ssim.check_settings(max_val, filter_size, filter_sigma, k1, k2, power_factors)
     return _ssim.ms_ssim(
-        y_true, y_pred, max_val=max_val, power_factors=power_factors, filter_size=filter_size,
-        filter_sigma=filter_sigma, k1=k1, k2=k2,
+        y_true,
+        y_pred,
+        max_val=max_val,
+        power_factors=power_factors,
+        filter_size=filter_size,
+        filter_sigma=filter_sigma,
+        k1=k1,
+        k2=k2,
     )
 
 

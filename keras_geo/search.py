@@ -11,6 +11,7 @@ every scalar metric, the task's report of each split and the per-epoch history.
 store, strategy, executor (device pinning included) and budget.
 :func:`sample_section` draws the task's view of a store's best model for its report.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,10 +61,16 @@ def _configure_framework(device: WorkerDevice, threads: int | None = None) -> No
     }
     # The Python API makes sure TensorFlow uses them: the runtime is not initialised yet when setup runs.
     for kind, setter, getter in (
-        ("intra", tf.config.threading.set_intra_op_parallelism_threads,
-         tf.config.threading.get_intra_op_parallelism_threads),
-        ("inter", tf.config.threading.set_inter_op_parallelism_threads,
-         tf.config.threading.get_inter_op_parallelism_threads),
+        (
+            "intra",
+            tf.config.threading.set_intra_op_parallelism_threads,
+            tf.config.threading.get_intra_op_parallelism_threads,
+        ),
+        (
+            "inter",
+            tf.config.threading.set_inter_op_parallelism_threads,
+            tf.config.threading.get_inter_op_parallelism_threads,
+        ),
     ):
         if not wanted[kind]:
             continue
@@ -173,8 +180,13 @@ def open_store(config: Config, *, new_search: bool = True) -> TrialStore:
         except BaseException:
             store.close()
             raise
-        store.create_search(config.to_dict(), seed=config.search.seed, name=config.search.name,
-                            metric=config.search.metric, direction=config.search.direction)
+        store.create_search(
+            config.to_dict(),
+            seed=config.search.seed,
+            name=config.search.name,
+            metric=config.search.metric,
+            direction=config.search.direction,
+        )
     return store
 
 
@@ -248,12 +260,16 @@ def run(
             try:
                 task.check_split(name, data[name])
             except ValueError as error:
-                raise ConfigError(f"task: {config.task.name} cannot use the data set {config.dataset.name!r}: "
-                                  f"{error}") from None
+                raise ConfigError(
+                    f"task: {config.task.name} cannot use the data set {config.dataset.name!r}: {error}"
+                ) from None
     # Absolute, so that workers and later `export` find the models from any folder.
     # A serial search trains in this process: it keeps the data loaded here (workers load their own).
-    objective = KerasObjective(config, Path(store.path).resolve().parent / "models",
-                               data=data if isinstance(executor, executors.SerialExecutor) else None)
+    objective = KerasObjective(
+        config,
+        Path(store.path).resolve().parent / "models",
+        data=data if isinstance(executor, executors.SerialExecutor) else None,
+    )
     return run_search(
         objective,
         strategy,

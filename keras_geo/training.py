@@ -17,6 +17,7 @@ the head arguments the builder gets, the loss and metrics, and the evaluation of
 each split. The task defaults to the data set's own (a :class:`~keras_geo.datasets.Dataset`
 knows it) and else to classification.
 """
+
 from __future__ import annotations
 
 import gc
@@ -106,8 +107,9 @@ class TrainingResult:
     task: Task | None = None
 
 
-def split_params(params: Mapping[str, Any] | None, task: Task | None = None
-                 ) -> tuple[dict[str, Any], dict[str, Any]] | tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def split_params(
+    params: Mapping[str, Any] | None, task: Task | None = None
+) -> tuple[dict[str, Any], dict[str, Any]] | tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Splits a flat params dict into ``(builder_kwargs, training_hparams)``, plus task settings if asked.
 
     Training keys are those of :data:`TRAINING_DEFAULTS`; missing ones take their
@@ -134,9 +136,7 @@ def make_optimizer(hparams: Mapping[str, Any]) -> keras.optimizers.Optimizer:
     """Builds the optimizer named by ``hparams["optimizer"]`` with its learning rate."""
     name = str(hparams.get("optimizer", "adam")).lower()
     if name not in OPTIMIZERS:
-        raise ValueError(
-            f"`optimizer` must be one of {sorted(OPTIMIZERS)}. Received: optimizer={name!r}"
-        )
+        raise ValueError(f"`optimizer` must be one of {sorted(OPTIMIZERS)}. Received: optimizer={name!r}")
     learning_rate = float(hparams.get("learning_rate", TRAINING_DEFAULTS["learning_rate"]))
     if not learning_rate > 0:
         raise ValueError(f"`learning_rate` must be > 0. Received: learning_rate={learning_rate}")
@@ -181,8 +181,9 @@ def _drop_dead_custom_gradients() -> None:
     registry = _custom_gradient_registry()
     if registry is None:
         return
-    for key in [k for k in registry if isinstance(k, str) and k.startswith("CustomGradient-")
-                and k not in _REGISTRY_AT_IMPORT]:
+    for key in [
+        k for k in registry if isinstance(k, str) and k.startswith("CustomGradient-") and k not in _REGISTRY_AT_IMPORT
+    ]:
         del registry[key]
 
 
@@ -263,11 +264,10 @@ def train(
         task = task.fresh(**task_settings)
     batch_size, epochs = int(hparams["batch_size"]), int(hparams["epochs"])
     if batch_size < 1 or epochs < 1:
-        raise ValueError(
-            f"`batch_size` and `epochs` must be >= 1. Received: batch_size={batch_size}, epochs={epochs}"
-        )
-    splits = {name: task.check_split(name, data[name]) for name in ("train", "val", "test")
-              if data.get(name) is not None}
+        raise ValueError(f"`batch_size` and `epochs` must be >= 1. Received: batch_size={batch_size}, epochs={epochs}")
+    splits = {
+        name: task.check_split(name, data[name]) for name in ("train", "val", "test") if data.get(name) is not None
+    }
     require_finite(splits)
     source = data
     if class_names is not None:  # the caller's names win over the data set's
@@ -291,8 +291,9 @@ def train(
             )
         )
     started = time.perf_counter()
-    history = task.fit(model, splits["train"], val, batch_size=batch_size, epochs=epochs,
-                       callbacks=all_callbacks, verbose=verbose)
+    history = task.fit(
+        model, splits["train"], val, batch_size=batch_size, epochs=epochs, callbacks=all_callbacks, verbose=verbose
+    )
     train_time = time.perf_counter() - started
     losses = np.asarray(history.get("loss", [np.nan]), dtype=float)
     if not np.all(np.isfinite(losses)):

@@ -1,4 +1,5 @@
 """Test-wide settings: quiet TensorFlow, and a private dataset cache per test session."""
+
 from __future__ import annotations
 
 import os

@@ -1,6 +1,7 @@
 """Executors run trials: ``serial`` in this process, ``local`` on a pool of worker processes,
 ``mpi`` and ``horovod`` on the ranks of a distributed job (:mod:`hpo.distributed`).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,8 +37,12 @@ def _collective(backend: str):
     return build
 
 
-_EXECUTORS = {"serial": SerialExecutor, "local": LocalExecutor, "mpi": _collective("mpi"),
-              "horovod": _collective("horovod")}
+_EXECUTORS = {
+    "serial": SerialExecutor,
+    "local": LocalExecutor,
+    "mpi": _collective("mpi"),
+    "horovod": _collective("horovod"),
+}
 
 
 def available() -> list[str]:

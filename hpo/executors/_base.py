@@ -13,6 +13,7 @@ framework). A trial that raises, or whose value is NaN or infinite, becomes a
 ``failed`` outcome carrying the error text; :class:`FatalError` instead stops the
 search (the error is in the configuration, not in one trial).
 """
+
 from __future__ import annotations
 
 import math

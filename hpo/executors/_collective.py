@@ -13,6 +13,7 @@ A trial that raises becomes a failed outcome on its rank, as everywhere, and the
 search goes on. A rank whose ``setup`` fails (data it cannot load) answers each
 task with a fatal outcome carrying the error, which stops the search cleanly.
 """
+
 from __future__ import annotations
 
 import os
@@ -52,8 +53,14 @@ class _Rank:
         outcome = None
         if task is not None:
             if self.setup_error is not None or self.objective is None:
-                outcome = Outcome(task.trial_id, "failed", error=self.setup_error or "no objective", fatal=True,
-                                  worker=self.name, device=self.device.label)
+                outcome = Outcome(
+                    task.trial_id,
+                    "failed",
+                    error=self.setup_error or "no objective",
+                    fatal=True,
+                    worker=self.name,
+                    device=self.device.label,
+                )
             else:
                 outcome = evaluate(self.objective, task, worker=self.name, device=self.device.label)
         return self.collective.allgather(outcome)

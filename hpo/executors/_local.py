@@ -14,6 +14,7 @@ decides, marks the running trials ``interrupted`` and terminates them. A worker
 whose driver is gone (killed with SIGKILL, or its node's job ended) notices
 within a second and exits, mid-trial or idle, so no orphan keeps a GPU busy.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp

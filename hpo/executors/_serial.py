@@ -1,4 +1,5 @@
 """The serial executor: one trial at a time, in the calling process."""
+
 from __future__ import annotations
 
 from ..devices import WorkerDevice

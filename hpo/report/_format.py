@@ -1,4 +1,5 @@
 """Text for people: numbers, durations, params, budgets and trial counts, for the status lines and the report."""
+
 from __future__ import annotations
 
 import math
@@ -70,8 +71,10 @@ def counts_text(counts: Mapping[str, int], writer: str | None) -> str:
     head = f"{c.get(DONE, 0)} done ({c.get('cache_hits', 0)} cache hits), {c.get(FAILED, 0)} failed, "
     unfinished = c.get(RUNNING, 0) + c.get(QUEUED, 0)
     if writer is None and unfinished:
-        return (f"{head}{unfinished} unfinished (no driver holds the store: `resume` re-runs them), "
-                f"{c.get(INTERRUPTED, 0)} interrupted")
+        return (
+            f"{head}{unfinished} unfinished (no driver holds the store: `resume` re-runs them), "
+            f"{c.get(INTERRUPTED, 0)} interrupted"
+        )
     return f"{head}{c.get(RUNNING, 0)} running, {c.get(QUEUED, 0)} queued, {c.get(INTERRUPTED, 0)} interrupted"
 
 

@@ -6,6 +6,7 @@ from the store is always escaped) inside the Jinja2 template ``page.html.j2`` of
 package, which carries its own CSS: the page needs no network and no other file than
 its images.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -75,8 +76,10 @@ def _md_escape(text: Any) -> str:
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[Any]], right: Sequence[int] = ()) -> list[str]:
-    lines = ["| " + " | ".join(_md_escape(h) for h in header) + " |",
-             "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|"]
+    lines = [
+        "| " + " | ".join(_md_escape(h) for h in header) + " |",
+        "|" + "|".join("---:" if i in right else "---" for i in range(len(header))) + "|",
+    ]
     lines += ["| " + " | ".join(_md_escape(c) for c in row) + " |" for row in rows]
     return lines
 
@@ -114,8 +117,11 @@ def _engine_rows(s: SearchView) -> list[tuple[str, str]]:
     for key in _ENGINE_KEYS:
         value = e.get(key)
         if value is not None:
-            text = fmt_settings(value) if isinstance(value, Mapping) else (
-                _json_text(value) if isinstance(value, list) else fmt_num(value))
+            text = (
+                fmt_settings(value)
+                if isinstance(value, Mapping)
+                else (_json_text(value) if isinstance(value, list) else fmt_num(value))
+            )
             rows.append((key, text))
     shown = {"strategy", "seed", "space", *_ENGINE_KEYS}
     rows += [(key, _json_text(e[key])) for key in sorted(e) if key not in shown]  # keys of a newer engine
@@ -159,12 +165,16 @@ def _title(s: SearchView) -> str:
     return title + (f" ({s.info.name})" if s.info.name else "")
 
 
-def _build_markdown(s: SearchView, top: int, plots: Mapping[str, Path], skipped: Mapping[str, str],
-                    extra_sections: Sequence[tuple[str, str]]) -> str:
+def _build_markdown(
+    s: SearchView,
+    top: int,
+    plots: Mapping[str, Path],
+    skipped: Mapping[str, str],
+    extra_sections: Sequence[tuple[str, str]],
+) -> str:
     title = _title(s)
     generated = _dt.datetime.fromtimestamp(s.now).strftime("%Y-%m-%d %H:%M:%S")
-    md: list[str] = [f"# {_md_escape(title)}", "",
-                     f"Store `{s.path}`, generated {generated}.", ""]
+    md: list[str] = [f"# {_md_escape(title)}", "", f"Store `{s.path}`, generated {generated}.", ""]
 
     # -- summary --------------------------------------------------------------
     c = s.counts
@@ -173,8 +183,10 @@ def _build_markdown(s: SearchView, top: int, plots: Mapping[str, Path], skipped:
     total = sum(c.get(k, 0) for k in (QUEUED, RUNNING, DONE, FAILED, INTERRUPTED))
     md += ["## Summary", ""]
     if s.best is not None:
-        md.append(f"- **Best {_md_escape(s.metric)}: {fmt_num(s.best.value)}** — trial {s.best.id} "
-                  f"(#{s.best.number}): {_md_escape(fmt_params(s.best.params, 400))}")
+        md.append(
+            f"- **Best {_md_escape(s.metric)}: {fmt_num(s.best.value)}** — trial {s.best.id} "
+            f"(#{s.best.number}): {_md_escape(fmt_params(s.best.params, 400))}"
+        )
     else:
         md.append("- **Best:** no finished trial with a value yet")
     md += [
@@ -184,8 +196,7 @@ def _build_markdown(s: SearchView, top: int, plots: Mapping[str, Path], skipped:
         f"- Mean trial duration: {fmt_duration(timing['mean_trial_s'])} (cache hits excluded)",
     ]
     if timing["overhead"] is not None:
-        md.append(f"- Engine overhead: {100 * timing['overhead']:.1f}% of the wall time no worker was running "
-                  f"a trial")
+        md.append(f"- Engine overhead: {100 * timing['overhead']:.1f}% of the wall time no worker was running a trial")
     else:
         md.append("- Engine overhead: – (no trial times)")
     md.append("")
@@ -200,8 +211,12 @@ def _build_markdown(s: SearchView, top: int, plots: Mapping[str, Path], skipped:
         md += _md_table(["parameter", "values"], space_rows)
         md.append("")
     if s.config:
-        md += ["### Application configuration", "",
-               "As the application recorded it with the search (nested keys joined by dots).", ""]
+        md += [
+            "### Application configuration",
+            "",
+            "As the application recorded it with the search (nested keys joined by dots).",
+            "",
+        ]
         md += _md_table(["key", "value"], _flatten(s.config))
         md.append("")
 
@@ -211,9 +226,15 @@ def _build_markdown(s: SearchView, top: int, plots: Mapping[str, Path], skipped:
     if best is None:
         md += ["No trial has finished with a value yet.", ""]
     else:
-        facts = [("trial id", str(best.id)), ("trial number", str(best.number)),
-                 (s.metric, fmt_num(best.value)), ("duration", fmt_duration(best.duration)),
-                 ("worker", best.worker or "–"), ("device", best.device or "–"), ("seed", fmt_num(best.seed))]
+        facts = [
+            ("trial id", str(best.id)),
+            ("trial number", str(best.number)),
+            (s.metric, fmt_num(best.value)),
+            ("duration", fmt_duration(best.duration)),
+            ("worker", best.worker or "–"),
+            ("device", best.device or "–"),
+            ("seed", fmt_num(best.seed)),
+        ]
         if best.cache_hit:
             facts.append(("note", _trial_note(best)))
         md += _md_table(["field", "value"], facts)
@@ -243,9 +264,17 @@ def _build_markdown(s: SearchView, top: int, plots: Mapping[str, Path], skipped:
         rows = []
         for rank, t in enumerate(ranked, 1):
             trial = f"{t.id}" + (f" (cache of {t.cached_from})" if t.cache_hit else "")
-            rows.append([rank, trial, t.number, fmt_num(t.value), *(_cell(t.params[p]) if p in t.params else "–"
-                                                                      for p in pnames),
-                         "cached" if t.cache_hit else fmt_duration(t.duration), t.worker or "–"])
+            rows.append(
+                [
+                    rank,
+                    trial,
+                    t.number,
+                    fmt_num(t.value),
+                    *(_cell(t.params[p]) if p in t.params else "–" for p in pnames),
+                    "cached" if t.cache_hit else fmt_duration(t.duration),
+                    t.worker or "–",
+                ]
+            )
         md += _md_table(header, rows, right=(0, 2, 3))
         md.append("")
 
@@ -255,9 +284,10 @@ def _build_markdown(s: SearchView, top: int, plots: Mapping[str, Path], skipped:
     if not failed:
         md += ["No trial failed.", ""]
     else:
-        md += _md_table(["trial", "#", "params", "worker", "last line of the error"],
-                        [(t.id, t.number, fmt_params(t.params, 160), t.worker or "–", last_line(t.error))
-                         for t in failed])
+        md += _md_table(
+            ["trial", "#", "params", "worker", "last line of the error"],
+            [(t.id, t.number, fmt_params(t.params, 160), t.worker or "–", last_line(t.error)) for t in failed],
+        )
         md += ["", "Full tracebacks are in the store (`Trial.error`).", ""]
     interrupted = [t for t in s.trials if t.status == INTERRUPTED]
     if interrupted:
@@ -267,8 +297,14 @@ def _build_markdown(s: SearchView, top: int, plots: Mapping[str, Path], skipped:
     md += ["## Plots", ""]
     for key in PLOTS:
         if key in plots:
-            md += [f"### {PLOT_TITLES[key]}", "", PLOT_CAPTIONS[key], "",
-                   f"![{PLOT_TITLES[key]}]({plots[key].name})", ""]
+            md += [
+                f"### {PLOT_TITLES[key]}",
+                "",
+                PLOT_CAPTIONS[key],
+                "",
+                f"![{PLOT_TITLES[key]}]({plots[key].name})",
+                "",
+            ]
     if skipped:
         md += ["Plots not drawn:", ""]
         md += [f"- {PLOTS[k]}: {_md_escape(why)}" for k, why in skipped.items()]
@@ -300,8 +336,12 @@ def markdown_to_html(markdown: str) -> str:
 def _template() -> Any:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.PackageLoader("hpo.report", "."), autoescape=True,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("hpo.report", "."),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     return env.get_template(TEMPLATE)
 
 
@@ -350,8 +390,15 @@ def write_report(
     """
     if not isinstance(store, TrialStore):
         with TrialStore(store) as opened:
-            return write_report(opened, out_dir, direction=direction, top=top, search_id=search_id,
-                                extra_sections=extra_sections, plots=plots)
+            return write_report(
+                opened,
+                out_dir,
+                direction=direction,
+                top=top,
+                search_id=search_id,
+                extra_sections=extra_sections,
+                plots=plots,
+            )
     s = load(store, direction, search_id)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

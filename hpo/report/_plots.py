@@ -5,6 +5,7 @@ report changes neither the pyplot backend nor any global state. Each plot functi
 takes a :class:`~hpo.report._search.SearchView` and a path, and returns None when it
 wrote the PNG, else why it drew nothing (no finished trial, no trial times...).
 """
+
 from __future__ import annotations
 
 import inspect
@@ -42,16 +43,16 @@ PLOT_TITLES = {
 #: Plot key -> the caption under its heading.
 PLOT_CAPTIONS = {
     "best_so_far_trials": "Each dot is a finished trial (hollow: cache hit); the line is the best value so far; "
-                          "red crosses on the edge are failed trials; the star marks the best trial.",
+    "red crosses on the edge are failed trials; the star marks the best trial.",
     "best_so_far_time": "The best value so far against wall time since the first trial started; "
-                        "one marker per finished trial (grey: the trial's own value).",
+    "one marker per finished trial (grey: the trial's own value).",
     "params": "One panel per parameter: the objective against the parameter's value (box and points per option "
-              "for choices); red crosses on the edge are failed trials; the star marks the best trial.",
+    "for choices); red crosses on the edge are failed trials; the star marks the best trial.",
     "generations": "Trials grouped into generations in trial order; boxes span min to max with the median; "
-                   "the line joins each generation's best; the dashed line is the best so far.",
+    "the line joins each generation's best; the dashed line is the best so far.",
     "workers": "One row per worker (a pool's recycled worker processes share their slot's row), one bar per "
-               "trial from its start to its end, coloured by status and labelled with the trial number when wide "
-               "enough; the percentage is how busy the worker was over the whole search.",
+    "trial from its start to its end, coloured by status and labelled with the trial number when wide "
+    "enough; the percentage is how busy the worker was over the whole search.",
 }
 
 _COLORS = {
@@ -109,8 +110,18 @@ def _mark_failed(ax: Any, s: SearchView, xs: Sequence[float], label: str | None 
     from matplotlib.transforms import blended_transform_factory
 
     trans = blended_transform_factory(ax.transData, ax.transAxes)
-    ax.plot(list(xs), [_edge_y(s)] * len(xs), linestyle="none", marker="x", color=_COLORS[FAILED],
-            markersize=6, markeredgewidth=1.5, transform=trans, label=label, zorder=4)
+    ax.plot(
+        list(xs),
+        [_edge_y(s)] * len(xs),
+        linestyle="none",
+        marker="x",
+        color=_COLORS[FAILED],
+        markersize=6,
+        markeredgewidth=1.5,
+        transform=trans,
+        label=label,
+        zorder=4,
+    )
 
 
 def _finish(fig: Any, ax: Any, title: str, path: Path) -> None:
@@ -159,19 +170,43 @@ def _plot_trials(s: SearchView, path: Path) -> str | None:
     fresh = [t for t in scored if not t.cache_hit]
     cached = [t for t in scored if t.cache_hit]
     if fresh:
-        ax.scatter([t.number for t in fresh], [t.value for t in fresh], s=24, color=_COLORS[DONE], alpha=0.75,
-                   label="trial", zorder=3)
+        ax.scatter(
+            [t.number for t in fresh],
+            [t.value for t in fresh],
+            s=24,
+            color=_COLORS[DONE],
+            alpha=0.75,
+            label="trial",
+            zorder=3,
+        )
     if cached:
-        ax.scatter([t.number for t in cached], [t.value for t in cached], s=30, facecolors="none",
-                   edgecolors=_COLORS[DONE], linewidths=1.2, label="cache hit", zorder=3)
+        ax.scatter(
+            [t.number for t in cached],
+            [t.value for t in cached],
+            s=30,
+            facecolors="none",
+            edgecolors=_COLORS[DONE],
+            linewidths=1.2,
+            label="cache hit",
+            zorder=3,
+        )
     xs, ys = _best_steps([(t.number, float(t.value)) for t in scored], s.direction)  # type: ignore[arg-type]
     last = max(t.number for t in s.trials)
     if last > xs[-1]:
         xs, ys = [*xs, last], [*ys, ys[-1]]
     ax.step(xs, ys, where="post", color=_COLORS["best"], linewidth=2, label="best so far", zorder=2)
     best = s.ranked()[0]
-    ax.scatter([best.number], [best.value], marker="*", s=220, color=_COLORS["star"], edgecolors="black",
-               linewidths=0.8, zorder=5, label=f"best: trial {best.id} ({fmt_num(best.value, 4)})")
+    ax.scatter(
+        [best.number],
+        [best.value],
+        marker="*",
+        s=220,
+        color=_COLORS["star"],
+        edgecolors="black",
+        linewidths=0.8,
+        zorder=5,
+        label=f"best: trial {best.id} ({fmt_num(best.value, 4)})",
+    )
     failed = s.failed
     _mark_failed(ax, s, [t.number for t in failed], label=f"failed ({len(failed)})" if failed else None)
     _value_axis(ax, s, [float(t.value) for t in scored])  # type: ignore[arg-type]
@@ -198,8 +233,16 @@ def _plot_time(s: SearchView, path: Path) -> str | None:
     ax.scatter(xs, values, s=14, color="#9a9a9a", alpha=0.6, label="trial value", zorder=2)
     bx, by = _best_steps(list(zip(xs, values)), s.direction)
     ax.step(bx, by, where="post", color=_COLORS["best"], linewidth=2, zorder=3)
-    ax.plot(bx, by, linestyle="none", marker="o", markersize=4, color=_COLORS["best"], zorder=4,
-            label="best so far (one marker per trial)")
+    ax.plot(
+        bx,
+        by,
+        linestyle="none",
+        marker="o",
+        markersize=4,
+        color=_COLORS["best"],
+        zorder=4,
+        label="best so far (one marker per trial)",
+    )
     failed_x = [(float(t.ended) - t0) / scale for t in s.failed if t.ended is not None]
     _mark_failed(ax, s, failed_x, label=f"failed ({len(failed_x)})" if failed_x else None)
     _value_axis(ax, s, values)
@@ -237,8 +280,14 @@ def _param_panels(s: SearchView) -> list[dict[str, Any]]:
             panels.append({"name": name, "kind": "categorical", "options": list(param.options)})
         elif all(finite(v) is not None for v in values):
             nums = [float(v) for v in values]
-            panels.append({"name": name, "kind": "numeric", "log": _log_scale_ok(nums) and len(set(nums)) >= 3,
-                           "int": all(isinstance(v, int) for v in values)})
+            panels.append(
+                {
+                    "name": name,
+                    "kind": "numeric",
+                    "log": _log_scale_ok(nums) and len(set(nums)) >= 3,
+                    "int": all(isinstance(v, int) for v in values),
+                }
+            )
         else:
             options, keys = [], set()
             for v in sorted(values, key=lambda v: (str(type(v)), str(v))):
@@ -275,12 +324,26 @@ def _plot_params(s: SearchView, path: Path) -> str | None:
         if panel["kind"] == "numeric":
             ok = [t for t in ok if finite(t.params[name]) is not None]
             bad = [t for t in bad if finite(t.params[name]) is not None]
-            ax.scatter([float(t.params[name]) for t in ok], [t.value for t in ok], s=18, color=_COLORS[DONE],
-                       alpha=0.7, zorder=3)
+            ax.scatter(
+                [float(t.params[name]) for t in ok],
+                [t.value for t in ok],
+                s=18,
+                color=_COLORS[DONE],
+                alpha=0.7,
+                zorder=3,
+            )
             _mark_failed(ax, s, [float(t.params[name]) for t in bad])
             if name in best.params and finite(best.params[name]) is not None:
-                ax.scatter([float(best.params[name])], [best.value], marker="*", s=180, color=_COLORS["star"],
-                           edgecolors="black", linewidths=0.8, zorder=5)
+                ax.scatter(
+                    [float(best.params[name])],
+                    [best.value],
+                    marker="*",
+                    s=180,
+                    color=_COLORS["star"],
+                    edgecolors="black",
+                    linewidths=0.8,
+                    zorder=5,
+                )
             if panel["log"]:
                 ax.set_xscale("log")
                 # Plain numbers on a few ticks: matplotlib's minor "3x10^1" labels collide
@@ -303,22 +366,37 @@ def _plot_params(s: SearchView, path: Path) -> str | None:
                 groups[index[_key(t.params[name])]].append(float(t.value))  # type: ignore[arg-type]
             filled = [j for j, g in enumerate(groups) if g]
             if filled:
-                ax.boxplot([groups[j] for j in filled], positions=filled, widths=0.55, whis=(0, 100),
-                           showfliers=False, patch_artist=True, manage_ticks=False,
-                           boxprops={"facecolor": "#d8e6f3", "edgecolor": "#4a6f94"},
-                           medianprops={"color": "#1f3f66", "linewidth": 1.5},
-                           whiskerprops={"color": "#4a6f94"}, capprops={"color": "#4a6f94"})
+                ax.boxplot(
+                    [groups[j] for j in filled],
+                    positions=filled,
+                    widths=0.55,
+                    whis=(0, 100),
+                    showfliers=False,
+                    patch_artist=True,
+                    manage_ticks=False,
+                    boxprops={"facecolor": "#d8e6f3", "edgecolor": "#4a6f94"},
+                    medianprops={"color": "#1f3f66", "linewidth": 1.5},
+                    whiskerprops={"color": "#4a6f94"},
+                    capprops={"color": "#4a6f94"},
+                )
             xs = [index[_key(t.params[name])] + rng.uniform(-0.15, 0.15) for t in ok]
             ax.scatter(xs, [t.value for t in ok], s=14, color=_COLORS[DONE], alpha=0.7, zorder=3)
             _mark_failed(ax, s, [index[_key(t.params[name])] + rng.uniform(-0.15, 0.15) for t in bad])
             if name in best.params and _key(best.params[name]) in index:
-                ax.scatter([index[_key(best.params[name])]], [best.value], marker="*", s=180,
-                           color=_COLORS["star"], edgecolors="black", linewidths=0.8, zorder=5)
+                ax.scatter(
+                    [index[_key(best.params[name])]],
+                    [best.value],
+                    marker="*",
+                    s=180,
+                    color=_COLORS["star"],
+                    edgecolors="black",
+                    linewidths=0.8,
+                    zorder=5,
+                )
             labels = [short(str(o)) for o in options]
             ax.set_xticks(range(len(options)))
             rotate = len(options) > 4 or max(len(lb) for lb in labels) > 6
-            ax.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center",
-                               fontsize=8)
+            ax.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center", fontsize=8)
             ax.set_xlim(-0.6, len(options) - 0.4)
             ax.set_title(name, fontsize=10)
         ax.tick_params(labelsize=8)
@@ -340,8 +418,7 @@ def _generation_size(engine: Mapping[str, Any]) -> int:
     """Generation size, from the engine's record: ``strategy_settings.population_size``, ``batch_size``,
     the strategy's default, or 8."""
     settings = engine.get("strategy_settings")
-    candidates = [settings.get("population_size") if isinstance(settings, Mapping) else None,
-                  engine.get("batch_size")]
+    candidates = [settings.get("population_size") if isinstance(settings, Mapping) else None, engine.get("batch_size")]
     for v in candidates:
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 and float(v).is_integer():
             return int(v)
@@ -372,21 +449,36 @@ def _plot_generations(s: SearchView, path: Path) -> str | None:
     gens = sorted(groups)
     fig = _figure(8.0, 4.5)
     ax = fig.add_subplot()
-    ax.boxplot([groups[g] for g in gens], positions=gens, widths=0.6, whis=(0, 100), showfliers=False,
-               patch_artist=True, manage_ticks=False,
-               boxprops={"facecolor": "#d8e6f3", "edgecolor": "#4a6f94"},
-               medianprops={"color": "#1f3f66", "linewidth": 1.5},
-               whiskerprops={"color": "#4a6f94"}, capprops={"color": "#4a6f94"})
+    ax.boxplot(
+        [groups[g] for g in gens],
+        positions=gens,
+        widths=0.6,
+        whis=(0, 100),
+        showfliers=False,
+        patch_artist=True,
+        manage_ticks=False,
+        boxprops={"facecolor": "#d8e6f3", "edgecolor": "#4a6f94"},
+        medianprops={"color": "#1f3f66", "linewidth": 1.5},
+        whiskerprops={"color": "#4a6f94"},
+        capprops={"color": "#4a6f94"},
+    )
     pick = max if s.direction == "maximize" else min
-    ax.plot(gens, [pick(groups[g]) for g in gens], marker="o", markersize=4, color=_COLORS[DONE],
-            linewidth=1.2, label="generation best", zorder=3)
+    ax.plot(
+        gens,
+        [pick(groups[g]) for g in gens],
+        marker="o",
+        markersize=4,
+        color=_COLORS[DONE],
+        linewidth=1.2,
+        label="generation best",
+        zorder=3,
+    )
     bx, by = _best_steps([(g, pick(groups[g])) for g in gens], s.direction)
     ax.plot(bx, by, linestyle="--", color=_COLORS["best"], linewidth=1.8, label="best so far", zorder=4)
     failed = s.failed
     if failed:
         jitter = [((t.number % size) / max(size - 1, 1) - 0.5) * 0.5 for t in failed]
-        _mark_failed(ax, s, [t.number // size + j for t, j in zip(failed, jitter)],
-                     label=f"failed ({len(failed)})")
+        _mark_failed(ax, s, [t.number // size + j for t, j in zip(failed, jitter)], label=f"failed ({len(failed)})")
     _value_axis(ax, s, [v for g in gens for v in groups[g]])
     ax.set_xlabel(f"generation (blocks of {size} trials in trial order)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -434,11 +526,20 @@ def _plot_workers(s: SearchView, path: Path) -> str | None:
             statuses.add(t.status)
             # White edges separate back-to-back trials, but would hide the colour of thin bars.
             edge = "white" if (b - a) > 5 * min_width else color
-            ax.broken_barh([((a - t0) / scale, width)], (row - 0.38, 0.76), facecolors=color,
-                           edgecolors=edge, linewidth=0.6)
+            ax.broken_barh(
+                [((a - t0) / scale, width)], (row - 0.38, 0.76), facecolors=color, edgecolors=edge, linewidth=0.6
+            )
             if (b - a) / total > 0.035 and len(rows[name]) <= 120:
-                ax.text((a - t0 + (b - a) / 2) / scale, row, str(t.number), ha="center", va="center",
-                        fontsize=7, color="white", clip_on=True)
+                ax.text(
+                    (a - t0 + (b - a) / 2) / scale,
+                    row,
+                    str(t.number),
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white",
+                    clip_on=True,
+                )
     labels = []
     for name in names:
         busy = union_length([(a, b) for _, a, b in rows[name]]) / total
@@ -451,8 +552,14 @@ def _plot_workers(s: SearchView, path: Path) -> str | None:
     ax.grid(True, axis="x", alpha=0.3)
     order = [DONE, FAILED, RUNNING, INTERRUPTED, QUEUED]
     handles = [Patch(facecolor=_COLORS[k], label=k) for k in order if k in statuses]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18 if len(names) < 4 else -0.08),
-              ncol=len(handles), fontsize=8, frameon=False)
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.18 if len(names) < 4 else -0.08),
+        ncol=len(handles),
+        fontsize=8,
+        frameon=False,
+    )
     overhead = s.timing()["overhead"]
     extra = f"; engine overhead (no worker busy) {100 * overhead:.1f}%" if overhead is not None else ""
     plural = "s" if len(names) != 1 else ""

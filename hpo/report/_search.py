@@ -1,4 +1,5 @@
 """Loading a search for a report: its trials, counts, best trial, what the engine recorded, and timings."""
+
 from __future__ import annotations
 
 import math
@@ -124,8 +125,11 @@ class SearchView:
         elapsed = None if span is None else span[1] - span[0]
         finished = self.counts.get(DONE, 0) + self.counts.get(FAILED, 0)
         per_hour = finished / (elapsed / 3600.0) if elapsed and elapsed > 0 else None
-        durations = [d for t in self.trials
-                     if t.status in (DONE, FAILED) and not t.cache_hit and (d := t.duration) is not None and d >= 0]
+        durations = [
+            d
+            for t in self.trials
+            if t.status in (DONE, FAILED) and not t.cache_hit and (d := t.duration) is not None and d >= 0
+        ]
         mean = statistics.fmean(durations) if durations else None
         overhead = None
         spans = [(s, e) for _, s, e in self.intervals()]
@@ -133,7 +137,6 @@ class SearchView:
             busy = union_length(spans)
             overhead = min(max(1.0 - busy / elapsed, 0.0), 1.0)
         return {"elapsed_s": elapsed, "trials_per_hour": per_hour, "mean_trial_s": mean, "overhead": overhead}
-
 
 
 def load(store: TrialStore, direction: str | None, search_id: int | None) -> SearchView:
@@ -161,5 +164,6 @@ def load(store: TrialStore, direction: str | None, search_id: int | None) -> Sea
         best = store.best(direction, search_id=info.id)
         config = dict(info.config) if isinstance(info.config, Mapping) else {}
         engine, metric = dict(info.engine), info.metric
-    return SearchView(store.path, info, config, engine, direction, metric, trials, counts, best, time.time(),
-                      store.writer())
+    return SearchView(
+        store.path, info, config, engine, direction, metric, trials, counts, best, time.time(), store.writer()
+    )

@@ -1,4 +1,5 @@
 """Key figures of a search as plain JSON (:func:`summary`) and as a few lines of text (:func:`format_status`)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -65,9 +66,14 @@ def summary(store: TrialStore, *, direction: str | None = None, search_id: int |
             for t in s.failed
         ],
         "running": [
-            {"trial_id": t.id, "number": t.number, "worker": t.worker,
-             "running_s": None if t.started is None else max(0.0, s.now - t.started)}
-            for t in s.trials if t.status == RUNNING
+            {
+                "trial_id": t.id,
+                "number": t.number,
+                "worker": t.worker,
+                "running_s": None if t.started is None else max(0.0, s.now - t.started),
+            }
+            for t in s.trials
+            if t.status == RUNNING
         ],
         "writer": s.writer,
     }

@@ -106,7 +106,9 @@ class BayesStrategy(Strategy):
                 if parent not in values:
                     j = col.get(parent)
                     par = self.space[parent]
-                    values[parent] = [par.decode_gene(g) for g in genomes[:, j]] if j is not None else [par.decode_gene(0.5)] * n
+                    values[parent] = (
+                        [par.decode_gene(g) for g in genomes[:, j]] if j is not None else [par.decode_gene(0.5)] * n
+                    )
                 a &= active[parent] & np.fromiter((_test(v, op, operand) for v in values[parent]), bool, n)
             active[name] = a
             if name in col:
@@ -190,7 +192,7 @@ class BayesStrategy(Strategy):
             return np.arange(n)
         order = np.argsort(y, kind="stable")
         best = order[: self.max_points // 2]
-        rest = self.rng.choice(order[self.max_points // 2:], size=self.max_points - len(best), replace=False)
+        rest = self.rng.choice(order[self.max_points // 2 :], size=self.max_points - len(best), replace=False)
         return np.sort(np.concatenate([best, rest]))
 
     def _candidates(self, best_genomes: np.ndarray) -> np.ndarray:

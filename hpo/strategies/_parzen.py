@@ -90,7 +90,9 @@ class _Group:
 class ParzenScorer:
     """TPE's ``log l(x) - log g(x)`` on genomes (see the module docstring)."""
 
-    def __init__(self, space: Space, *, gamma: float = 1.0, prior_weight: float = 1.0, multivariate: bool = True) -> None:
+    def __init__(
+        self, space: Space, *, gamma: float = 1.0, prior_weight: float = 1.0, multivariate: bool = True
+    ) -> None:
         """An unfitted scorer for ``space``."""
         self.space = space
         self.gamma = float(gamma)

@@ -142,7 +142,7 @@ class TPEModel:
         )
         vals = doc["misc"]["vals"]
         raw: dict[str, Any] = {}
-        for name, param in self.space.items():
+        for name in self.space:
             if name in self.domain.params:
                 if vals.get(name):
                     raw[name] = from_raw(self.space, name, vals[name][0])
@@ -241,5 +241,3 @@ class TPEStrategy(Strategy):
 
     def _tell(self, results: list[Result]) -> None:
         self.model.observe(results)
-
-

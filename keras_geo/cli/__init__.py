@@ -25,6 +25,7 @@ Each command is a module of this package (``_search`` holds search and resume,
 ``_status``, ``_report``, ``_explain``, ``_export``, ``_models``, ``_train``) that imports
 what it needs only when it runs; what several share is in ``_common``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,9 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="keras-geo: scientific image recognition with parallel hyperparameter search.",
     )
     parser.add_argument(
-        "-v", "--verbose", action="store_true",
+        "-v",
+        "--verbose",
+        action="store_true",
         help=f"show the libraries' own logging (TensorFlow's start-up lines, warnings with their source); "
-             f"{_console.LOG_VARIABLE}=verbose does the same",
+        f"{_console.LOG_VARIABLE}=verbose does the same",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in _COMMANDS:

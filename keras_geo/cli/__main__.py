@@ -1,4 +1,5 @@
 """``python -m keras_geo.cli``: the ``keras-geo-hpo`` command."""
+
 import sys
 
 from keras_geo.cli import main

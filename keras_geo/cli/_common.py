@@ -1,4 +1,5 @@
 """What several commands share: the errors, opening a store, loading a model, the backend and launcher."""
+
 from __future__ import annotations
 
 import argparse

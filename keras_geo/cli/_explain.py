@@ -1,4 +1,5 @@
 """``keras-geo-hpo explain``: Grad-CAM / Grad-CAM++ / CAM overlays of a model on images."""
+
 from __future__ import annotations
 
 import argparse
@@ -32,8 +33,9 @@ def _explain_inputs(paths: Sequence[str], size: tuple[int, int], channels: int):
             labels += found.y.tolist()
             classes = found.class_names
             continue
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in folders.IMAGE_SUFFIXES) \
-            if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.iterdir() if p.suffix.lower() in folders.IMAGE_SUFFIXES) if path.is_dir() else [path]
+        )
         for file in files:
             try:
                 images.append(folders.read_image(file, size, color_mode=color_mode))
@@ -76,9 +78,17 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         if not 0 <= target < n_classes:
             raise UsageError(f"--class {target}: the model has classes 0..{n_classes - 1}")
     try:
-        explained = explain.explain_to_files(model, x, args.out, method=args.method, class_index=target,
-                                             layer=args.layer, class_names=class_names, true_labels=true,
-                                             names=names)
+        explained = explain.explain_to_files(
+            model,
+            x,
+            args.out,
+            method=args.method,
+            class_index=target,
+            layer=args.layer,
+            class_names=class_names,
+            true_labels=true,
+            names=names,
+        )
     except ValueError as error:  # e.g. cam() on a model without a GAP + dense ending, an unknown layer
         raise UsageError(str(error)) from error
     for name, predicted, confidence in zip(names, explained.predicted, explained.confidence):
@@ -92,13 +102,20 @@ def add_parser(commands) -> None:
     """Registers ``explain``."""
     explain = commands.add_parser("explain", help="Grad-CAM / Grad-CAM++ / CAM overlays of a model on images")
     explain.add_argument("model", help="a .keras model file")
-    explain.add_argument("inputs", nargs="+", metavar="IMAGES_OR_FOLDER",
-                         help="image files, folders of images, or a folder with one sub-folder per class")
+    explain.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="IMAGES_OR_FOLDER",
+        help="image files, folders of images, or a folder with one sub-folder per class",
+    )
     explain.add_argument("--out", required=True, help="output folder for the overlays and grid.png")
-    explain.add_argument("--method", choices=("gradcam", "gradcam++", "cam"), default="gradcam",
-                         help="default gradcam")
-    explain.add_argument("--class", dest="class_", metavar="C",
-                         help="class to explain, index or name (default: each image's predicted class)")
+    explain.add_argument("--method", choices=("gradcam", "gradcam++", "cam"), default="gradcam", help="default gradcam")
+    explain.add_argument(
+        "--class",
+        dest="class_",
+        metavar="C",
+        help="class to explain, index or name (default: each image's predicted class)",
+    )
     explain.add_argument("--layer", help="feature layer (default: the last 4-D layer, nested models included)")
     explain.add_argument("--class-names", help="comma-separated class names, in the model's output order")
     explain.set_defaults(run=_cmd_explain)

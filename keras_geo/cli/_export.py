@@ -1,4 +1,5 @@
 """``keras-geo-hpo export``: write the best trial's model of a store as a ``.keras`` file."""
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(artifact, out)
     trial = store.get_trial(int(store.get_meta("best_trial")))
-    print(f"exported trial {trial.id} ({model.name}, {model.count_params():,} parameters, value {trial.value:.4f}) to {out}")
+    print(
+        f"exported trial {trial.id} ({model.name}, {model.count_params():,} parameters, value {trial.value:.4f}) to {out}"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """``keras-geo-hpo models``: list the registered model builders."""
+
 from __future__ import annotations
 
 import argparse

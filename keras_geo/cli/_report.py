@@ -1,4 +1,5 @@
 """``keras-geo-hpo report``: plots and a Markdown/HTML summary of a store, with the best model at work."""
+
 from __future__ import annotations
 
 import argparse
@@ -34,6 +35,11 @@ def add_parser(commands) -> None:
     report = commands.add_parser("report", help="plots and a Markdown/HTML summary of a store")
     report.add_argument("store")
     report.add_argument("--out", help="output folder (default: report/ beside the store)")
-    report.add_argument("--no-samples", "--no-gradcam", dest="no_samples", action="store_true",
-                        help="leave out the best model's sample section (Grad-CAM, residuals or restored images)")
+    report.add_argument(
+        "--no-samples",
+        "--no-gradcam",
+        dest="no_samples",
+        action="store_true",
+        help="leave out the best model's sample section (Grad-CAM, residuals or restored images)",
+    )
     report.set_defaults(run=_cmd_report)

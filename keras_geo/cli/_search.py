@@ -1,4 +1,5 @@
 """``keras-geo-hpo search`` and ``keras-geo-hpo resume``: run a search, or continue a store's latest one."""
+
 from __future__ import annotations
 
 import argparse
@@ -87,8 +88,13 @@ def _resume(args: argparse.Namespace, backend: str | None, executor=None) -> int
 
     config = stored_config(store)
     # Any backend resumes any store: this run's executor may differ from the stored one.
-    config = config.replace(executor={**config.search.executor, **({"name": backend} if backend else {}),
-                                      **({"workers": args.workers} if args.workers else {})})
+    config = config.replace(
+        executor={
+            **config.search.executor,
+            **({"name": backend} if backend else {}),
+            **({"workers": args.workers} if args.workers else {}),
+        }
+    )
     if executor is None and config.search.executor["name"] in DISTRIBUTED:
         store.close()  # reopened on rank 0 of the job
         return _on_backend(args, _resume, config.search.executor["name"])
@@ -110,8 +116,10 @@ def add_parser(commands) -> None:
     search.add_argument(
         "--warm-start", metavar="STORE", help="an earlier store whose trained parameter sets are reused (cache)"
     )
-    backend_help = ("override executor.name: serial, local (process pool), mpi or horovod (under mpiexec/srun/"
-                    "horovodrun; the launcher's backend is the default there)")
+    backend_help = (
+        "override executor.name: serial, local (process pool), mpi or horovod (under mpiexec/srun/"
+        "horovodrun; the launcher's backend is the default there)"
+    )
     search.add_argument("--backend", choices=("serial", "local", *DISTRIBUTED), help=backend_help)
     search.set_defaults(run=_cmd_search)
 

@@ -1,4 +1,5 @@
 """``keras-geo-hpo status``: counts, best trial and failures of a store (never imports TensorFlow)."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,4 +1,5 @@
 """``keras-geo-hpo train``: generate filler slices, train the default filler CNN, print the per-class table."""
+
 from __future__ import annotations
 
 import argparse

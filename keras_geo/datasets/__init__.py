@@ -10,6 +10,7 @@ Every loaded data set is a :class:`Dataset`: a mapping of its splits plus the cl
 target names and its default task. Adding a data set is one module with a function
 decorated by :func:`register` (imported below so that it registers).
 """
+
 from keras_geo.datasets import arrays, filler, folders, shapes
 from keras_geo.datasets._registry import (
     Dataset,

@@ -12,6 +12,7 @@ module only: the configuration, the search and the CLI find it by name.
 Every data set that :func:`load` returns has passed :func:`~keras_geo.datasets.checks.require_finite`:
 no NaN or infinite value reaches a model.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -132,8 +133,9 @@ def describe(name: str) -> str:
     return doc.splitlines()[0] if doc else ""
 
 
-def validate_settings(name: str, settings: Mapping[str, Any] | None, *, base_dir: str | Path | None = None,
-                      key: str = "dataset") -> dict[str, Any]:
+def validate_settings(
+    name: str, settings: Mapping[str, Any] | None, *, base_dir: str | Path | None = None, key: str = "dataset"
+) -> dict[str, Any]:
     """The settings of data set ``name`` checked against its loader's signature, defaults filled in.
 
     Raises:

@@ -7,6 +7,7 @@ The file holds ``x_train``, ``y_train``, ``x_val``, ``y_val`` and optionally
 regression targets, integer labels are classes. A configuration's ``task:``
 section may name the task explicitly.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -45,8 +46,11 @@ def npz(path: Annotated[str, Exists("file")]) -> Dataset:
         class_names = target_names = None
         if kind == "classification":
             n_classes = int(max(int(np.max(y)) for _, y in splits.values())) + 1
-            class_names = tuple(str(n) for n in arrays["class_names"]) if "class_names" in arrays else tuple(
-                str(i) for i in range(n_classes))
+            class_names = (
+                tuple(str(n) for n in arrays["class_names"])
+                if "class_names" in arrays
+                else tuple(str(i) for i in range(n_classes))
+            )
         elif kind == "regression" and "target_names" in arrays:
             target_names = tuple(str(n) for n in arrays["target_names"])
     return Dataset(splits, task=kind, class_names=class_names, target_names=target_names)

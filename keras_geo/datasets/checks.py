@@ -5,6 +5,7 @@ model trained on NaN data may report a finite loss on one machine and NaN on ano
 Data with NaN or inf is therefore refused before training, on every machine alike,
 with one line naming the split and how many values are affected.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

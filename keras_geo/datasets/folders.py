@@ -8,6 +8,7 @@ size, and skips the rest with one warning naming each skipped file (or raises
 :func:`to_dataset` turns the arrays into a ``tf.data`` pipeline with optional
 augmentation (Keras preprocessing layers).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -23,8 +24,17 @@ from keras_geo.datasets._registry import Dataset, register
 # How many skipped files the warning names (one line, however many files a folder holds).
 _NAMED_SKIPS = 5
 
-__all__ = ["IMAGE_SUFFIXES", "ImageFolder", "ImageFolderError", "augmentation", "folder", "load_image_folder",
-           "read_image", "split", "to_dataset"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageFolder",
+    "ImageFolderError",
+    "augmentation",
+    "folder",
+    "load_image_folder",
+    "read_image",
+    "split",
+    "to_dataset",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 
@@ -43,8 +53,9 @@ class ImageFolder(NamedTuple):
     skipped: tuple[tuple[str, str], ...]
 
 
-def read_image(path: str | Path, image_size: tuple[int, int] | int | None = None, *,
-               color_mode: str = "rgb") -> np.ndarray:
+def read_image(
+    path: str | Path, image_size: tuple[int, int] | int | None = None, *, color_mode: str = "rgb"
+) -> np.ndarray:
     """One image file as float32 in [0, 1]: ``(h, w, 3)`` RGB or ``(h, w, 1)`` grey, resized if asked.
 
     8- and 16-bit files, grey, BGR and BGRA are converted; ``image_size`` is
@@ -92,8 +103,9 @@ def _convert(raw: np.ndarray, image_size: tuple[int, int] | int | None, color_mo
         height, width = (image_size, image_size) if isinstance(image_size, int) else image_size
         if image.shape[:2] != (height, width):
             shrinking = image.shape[0] > height or image.shape[1] > width
-            image = cv2.resize(image, (int(width), int(height)),
-                               interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+            image = cv2.resize(
+                image, (int(width), int(height)), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+            )
     if image.ndim == 2:
         image = image[..., None]
     return np.clip(image, 0.0, 1.0).astype("float32")
@@ -159,28 +171,29 @@ def load_image_folder(
         listing = "; ".join(f"{path} ({reason})" for path, reason in skipped[:_NAMED_SKIPS])
         if len(skipped) > _NAMED_SKIPS:
             listing += f"; and {len(skipped) - _NAMED_SKIPS} more (strict=True stops at the first)"
-        warnings.warn(f"skipped {len(skipped)} file(s) of {root} that are not readable images: {listing}",
-                      stacklevel=2)
+        warnings.warn(f"skipped {len(skipped)} file(s) of {root} that are not readable images: {listing}", stacklevel=2)
     if not images:
         raise ImageFolderError(f"{root}: no readable image in {', '.join(class_names)}")
-    return ImageFolder(np.stack(images), np.asarray(labels, dtype="int64"), tuple(class_names), tuple(paths),
-                       tuple(skipped))
+    return ImageFolder(
+        np.stack(images), np.asarray(labels, dtype="int64"), tuple(class_names), tuple(paths), tuple(skipped)
+    )
 
 
-def split(x: np.ndarray, y: np.ndarray, validation_split: float = 0.2, *, seed: int = 0
-          ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def split(
+    x: np.ndarray, y: np.ndarray, validation_split: float = 0.2, *, seed: int = 0
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """A stratified train/validation split (scikit-learn): ``{"train": (x, y), "val": (x, y)}``."""
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < validation_split < 1.0:
         raise ValueError(f"validation_split must be in (0, 1). Received: validation_split={validation_split}")
-    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=validation_split, random_state=seed,
-                                                      stratify=y)
+    x_train, x_val, y_train, y_val = train_test_split(x, y, test_size=validation_split, random_state=seed, stratify=y)
     return {"train": (x_train, y_train), "val": (x_val, y_val)}
 
 
-def augmentation(*, flip: str | None = "horizontal", rotation: float = 0.0, zoom: float = 0.0,
-                 contrast: float = 0.0, seed: int = 0) -> Any:
+def augmentation(
+    *, flip: str | None = "horizontal", rotation: float = 0.0, zoom: float = 0.0, contrast: float = 0.0, seed: int = 0
+) -> Any:
     """Keras preprocessing layers for training-time augmentation (a ``keras.Sequential``).
 
     Args:
@@ -204,8 +217,16 @@ def augmentation(*, flip: str | None = "horizontal", rotation: float = 0.0, zoom
     return keras.Sequential(steps, name="augmentation")
 
 
-def to_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int = 32, shuffle: bool = True, seed: int = 0,
-               augment: Any = None, n_classes: int | None = None) -> Any:
+def to_dataset(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    seed: int = 0,
+    augment: Any = None,
+    n_classes: int | None = None,
+) -> Any:
     """A batched ``tf.data.Dataset`` of (images, one-hot labels), shuffled and augmented if asked.
 
     Args:
@@ -228,8 +249,9 @@ def to_dataset(x: np.ndarray, y: np.ndarray, *, batch_size: int = 32, shuffle: b
     if augment is True:
         augment = augmentation(rotation=0.05, seed=seed)
     if augment:
-        data = data.map(lambda images, labels: (augment(images, training=True), labels),
-                        num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.map(
+            lambda images, labels: (augment(images, training=True), labels), num_parallel_calls=tf.data.AUTOTUNE
+        )
     return data.prefetch(tf.data.AUTOTUNE)
 
 
@@ -243,5 +265,8 @@ def folder(
 ) -> Dataset:
     """Your own images: one sub-folder per class, split stratified into training and validation."""
     found = load_image_folder(path, image_size, color_mode=color_mode)
-    return Dataset(split(found.x, found.y, validation_split, seed=seed), class_names=found.class_names,
-                   info={"skipped": len(found.skipped)})
+    return Dataset(
+        split(found.x, found.y, validation_split, seed=seed),
+        class_names=found.class_names,
+        info={"skipped": len(found.skipped)},
+    )

@@ -10,6 +10,7 @@ comes with each image, which lets tests check that Grad-CAM looks at the object.
 :func:`write_image_folder` writes the set as PNG files in one sub-folder per class,
 the layout of the seed's flower folders, for :mod:`keras_geo.datasets.folders`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -63,8 +64,23 @@ def _mask(kind: str, size: int, centre: tuple[float, float], radius: float, angl
             corners = np.array([[0, -1], [0.87, 0.5], [-0.87, 0.5]], dtype="float64")
         else:  # cross: two bars
             w = 0.33
-            corners = np.array([[-w, -1], [w, -1], [w, -w], [1, -w], [1, w], [w, w], [w, 1], [-w, 1], [-w, w],
-                                [-1, w], [-1, -w], [-w, -w]], dtype="float64")
+            corners = np.array(
+                [
+                    [-w, -1],
+                    [w, -1],
+                    [w, -w],
+                    [1, -w],
+                    [1, w],
+                    [w, w],
+                    [w, 1],
+                    [-w, 1],
+                    [-w, w],
+                    [-1, w],
+                    [-1, -w],
+                    [-w, -w],
+                ],
+                dtype="float64",
+            )
         rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
         points = (corners @ rotation.T) * radius + np.array([cx, cy])
         cv2.fillPoly(mask, [np.rint(points * scale).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=4)
@@ -155,6 +171,8 @@ def shapes(
 ) -> Dataset:
     """The synthetic 5-class shapes (images per class in each split; three independent draws)."""
     # Draws seed, seed + 1, seed + 2: no image is in two splits.
-    parts = {split: make_shapes(count, image_size, seed=seed + i)
-             for i, (split, count) in enumerate((("train", n_train), ("val", n_val), ("test", n_test)))}
+    parts = {
+        split: make_shapes(count, image_size, seed=seed + i)
+        for i, (split, count) in enumerate((("train", n_train), ("val", n_val), ("test", n_test)))
+    }
     return Dataset({split: (part.x, part.y) for split, part in parts.items()}, class_names=CLASSES)

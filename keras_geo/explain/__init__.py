@@ -1,10 +1,11 @@
 """Explanation: where a model looks. Grad-CAM, Grad-CAM++ and CAM heatmaps, drawn over images with OpenCV.
 
-    >>> from keras_geo import explain
-    >>> heat = explain.grad_cam(model, images)            # (n, h, w) in [0, 1], predicted classes
-    >>> picture = explain.overlay(images[0], heat[0])      # uint8 RGB, red = attended
-    >>> explain.save_grid("gradcam.png", images[:4], heat[:4], true_labels=..., predicted_labels=...)
+>>> from keras_geo import explain
+>>> heat = explain.grad_cam(model, images)            # (n, h, w) in [0, 1], predicted classes
+>>> picture = explain.overlay(images[0], heat[0])      # uint8 RGB, red = attended
+>>> explain.save_grid("gradcam.png", images[:4], heat[:4], true_labels=..., predicted_labels=...)
 """
+
 from keras_geo.explain._cam import cam, feature_layer, grad_cam, grad_cam_plus_plus
 from keras_geo.explain._files import (
     METHODS,

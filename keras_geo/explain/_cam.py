@@ -27,6 +27,7 @@ the layer computes it during the ordinary forward pass (the layer's ``call`` is
 wrapped for the duration of the pass and restored after), so every kind of model
 works: Sequential, functional, nested or subclassed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -80,9 +81,7 @@ def feature_layer(model: keras.Model, layer: str | keras.layers.Layer | None = N
             continue
         if _output_rank(candidate) == 4:
             return candidate
-    raise ValueError(
-        f"model {model.name!r} has no layer with a 4-D (batch, height, width, channels) output to explain"
-    )
+    raise ValueError(f"model {model.name!r} has no layer with a 4-D (batch, height, width, channels) output to explain")
 
 
 def _leaves(model: keras.Model) -> list[keras.layers.Layer]:
@@ -140,6 +139,7 @@ def _logits(model: keras.Model, score: str) -> Iterator[list]:
     if activation is not None and activation.activation is not keras.activations.linear:
         watched, take = activation, lambda inputs: inputs
     elif isinstance(dense, keras.layers.Dense) and dense.activation is not keras.activations.linear:
+
         def take(inputs):
             logits = keras.ops.matmul(inputs, dense.kernel)
             return logits if dense.bias is None else logits + dense.bias
@@ -211,8 +211,13 @@ def _forward(model, images, class_index, layer, score):
     gradients = tape.gradient(total, features)
     if gradients is None:
         raise ValueError(f"the class score does not depend on layer {target.name!r}; choose another layer")
-    return (keras.ops.convert_to_numpy(features), keras.ops.convert_to_numpy(gradients), outputs_np, classes,
-            batch.shape[1:3])
+    return (
+        keras.ops.convert_to_numpy(features),
+        keras.ops.convert_to_numpy(gradients),
+        outputs_np,
+        classes,
+        batch.shape[1:3],
+    )
 
 
 def _finish(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -303,11 +308,13 @@ def cam(
     between = [type(lay).__name__ for lay in before][::-1]
     passes = ("Dropout", "SpatialDropout2D", "Activation")
     pool_index = next((i for i, name in enumerate(between) if name not in passes), None)
-    if not isinstance(dense, keras.layers.Dense) or pool_index is None \
-            or between[pool_index] != "GlobalAveragePooling2D":
+    if (
+        not isinstance(dense, keras.layers.Dense)
+        or pool_index is None
+        or between[pool_index] != "GlobalAveragePooling2D"
+    ):
         raise ValueError(
-            "cam() needs a model ending in GlobalAveragePooling2D + Dense; use grad_cam() for "
-            f"{model.name!r}"
+            f"cam() needs a model ending in GlobalAveragePooling2D + Dense; use grad_cam() for {model.name!r}"
         )
     target = feature_layer(model, layer)
     batch = _as_batch(model, images)

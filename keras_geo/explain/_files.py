@@ -1,4 +1,5 @@
 """Explanations written to files: an overlay PNG per image and one labelled grid (CLI ``explain`` and reports)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -79,8 +80,8 @@ def explain_to_files(
     per_image = None if class_index is None else np.broadcast_to(np.asarray(class_index), (len(images),))
     heat_parts, predicted, confidence = [], [], []
     for start in range(0, len(images), batch_size):
-        chunk = images[start:start + batch_size]
-        target = None if per_image is None else per_image[start:start + batch_size]
+        chunk = images[start : start + batch_size]
+        target = None if per_image is None else per_image[start : start + batch_size]
         heat_parts.append(METHODS[method](model, chunk, target, layer))
         probabilities = np.asarray(model(chunk, training=False))
         predicted += probabilities.argmax(-1).tolist()

@@ -1,4 +1,5 @@
 """Heatmaps drawn over images with OpenCV's colormaps (JET: red = attended), and labelled grids as PNG."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,10 +1,11 @@
 """Model builders: every model is a function returning an uncompiled ``keras.Model``.
 
-    >>> from keras_geo import models
-    >>> models.available()
-    ['cnfm', 'filler_cnn', 'mobilenet_v2', 'unet']
-    >>> model = models.get("filler_cnn")(input_shape=(64, 64, 1), n_classes=3)
+>>> from keras_geo import models
+>>> models.available()
+['cnfm', 'filler_cnn', 'mobilenet_v2', 'unet']
+>>> model = models.get("filler_cnn")(input_shape=(64, 64, 1), n_classes=3)
 """
+
 from keras_geo.models._registry import (
     accepts_any_keyword,
     available,

@@ -3,10 +3,11 @@
 The search engine and the CLI refer to builders by name (``builder: filler_cnn``
 in a YAML config), so a builder becomes searchable the moment it is registered.
 """
+
 from __future__ import annotations
 
 import inspect
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 
@@ -68,9 +69,7 @@ def get(name: str) -> Builder:
     try:
         return _BUILDERS[name]
     except KeyError:
-        raise KeyError(
-            f"Unknown model builder {name!r}. Available: {', '.join(available())}."
-        ) from None
+        raise KeyError(f"Unknown model builder {name!r}. Available: {', '.join(available())}.") from None
 
 
 def available() -> list[str]:

@@ -4,6 +4,7 @@ A task gives a builder its head arguments (:meth:`keras_geo.tasks.Task.head_argu
 a classifier gets ``n_classes`` and a softmax, a regression model ``n_classes`` outputs and
 no activation. :func:`top` builds that output the same way for every family.
 """
+
 from __future__ import annotations
 
 import keras

@@ -7,6 +7,7 @@ searching. :func:`build_filler_cnn` exposes every architectural choice as a
 keyword argument so that the search engine can vary it;
 :func:`build_cnfm` is the thin named form of the paper.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,8 +29,7 @@ def _as_list(value: int | float | Sequence, length: int, argument: str) -> list:
     values = list(value)
     if len(values) != length:
         raise ValueError(
-            f"`{argument}` must be a number or a sequence of {length} numbers. "
-            f"Received: {argument}={value!r}"
+            f"`{argument}` must be a number or a sequence of {length} numbers. Received: {argument}={value!r}"
         )
     return values
 
@@ -159,8 +159,7 @@ def build_filler_cnn(
     input_shape = tuple(int(d) for d in input_shape)
     _check(
         len(input_shape) == 3 and all(d > 0 for d in input_shape),
-        f"`input_shape` must be (height, width, channels) of positive sizes. "
-        f"Received: input_shape={input_shape}",
+        f"`input_shape` must be (height, width, channels) of positive sizes. Received: input_shape={input_shape}",
     )
     check_top(include_top, n_classes, classifier_activation)
     _check(conv_layers >= 0, f"`conv_layers` must be >= 0. Received: conv_layers={conv_layers}")
@@ -171,21 +170,19 @@ def build_filler_cnn(
         f"`convs_per_block` must be >= 1. Received: convs_per_block={convs_per_block}",
     )
     _check(pooling in POOLINGS, f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
-    _check(head in HEADS or (head is None and not include_top),
-           f"`head` must be one of {HEADS} (or None with include_top=False). Received: head={head!r}")
+    _check(
+        head in HEADS or (head is None and not include_top),
+        f"`head` must be one of {HEADS} (or None with include_top=False). Received: head={head!r}",
+    )
     _check(l2 >= 0, f"`l2` must be >= 0. Received: l2={l2}")
     _check(0 <= bn_momentum < 1, f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum}")
     try:
         keras.activations.get(activation)
     except ValueError:
-        raise ValueError(
-            f"`activation` must be a Keras activation name. Received: activation={activation!r}"
-        ) from None
+        raise ValueError(f"`activation` must be a Keras activation name. Received: activation={activation!r}") from None
 
     if isinstance(filters, (int, float)):
-        block_filters = [
-            min(int(max_filters), int(round(filters * filter_growth**b))) for b in range(conv_layers)
-        ]
+        block_filters = [min(int(max_filters), int(round(filters * filter_growth**b))) for b in range(conv_layers)]
     else:
         block_filters = [int(f) for f in _as_list(filters, conv_layers, "filters")]
     _check(all(f >= 1 for f in block_filters), f"`filters` must be >= 1. Received: filters={filters!r}")
@@ -231,9 +228,7 @@ def build_filler_cnn(
     if not include_top:
         return keras.Model(inputs, x, name=name)
     for k, (n_units, rate) in enumerate(zip(dense_units, dense_dropout), start=1):
-        x = layers.Dense(
-            n_units, activation=activation, kernel_regularizer=regularizer, name=f"{name}_dense{k}"
-        )(x)
+        x = layers.Dense(n_units, activation=activation, kernel_regularizer=regularizer, name=f"{name}_dense{k}")(x)
         if rate > 0:
             x = layers.Dropout(rate, name=f"{name}_dropout{k}")(x)
     outputs = top(x, n_classes, classifier_activation, name=name, kernel_regularizer=regularizer)

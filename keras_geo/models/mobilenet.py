@@ -13,6 +13,7 @@ mode (``training=False``) so that its batch-norm statistics are kept when it is
 fine-tuned, as Keras' transfer-learning guide recommends; a random base
 (``weights=None``) learns them.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -86,7 +87,9 @@ def build_mobilenet_v2_classifier(
         raise ValueError(f"input channels must be 1 or 3. Received: input_shape={tuple(input_shape)}")
     check_top(include_top, n_classes, classifier_activation)
     if pooling not in ("avg", "max") and not (pooling is None and not include_top):
-        raise ValueError(f"`pooling` must be 'avg' or 'max' (or None with include_top=False). Received: pooling={pooling!r}")
+        raise ValueError(
+            f"`pooling` must be 'avg' or 'max' (or None with include_top=False). Received: pooling={pooling!r}"
+        )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}")
     if fine_tune_layers < 0:

@@ -10,6 +10,7 @@ The model uses Keras built-in layers only, so a saved ``.keras`` U-Net loads
 with ``safe_mode=True`` without any custom object (a model *compiled* with
 :mod:`keras_geo.losses` needs that module imported to restore its loss).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -25,9 +26,7 @@ UPSAMPLINGS = ("transpose", "bilinear")
 def _conv_stack(x, filters, *, kernel_size, convs, batch_norm, bn_momentum, activation, name):
     """``convs`` x (convolution, optional batch norm, activation), keeping the resolution."""
     for i in range(1, convs + 1):
-        x = layers.Conv2D(
-            filters, kernel_size, padding="same", use_bias=not batch_norm, name=f"{name}_conv{i}"
-        )(x)
+        x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=not batch_norm, name=f"{name}_conv{i}")(x)
         if batch_norm:
             x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn{i}")(x)
         x = layers.Activation(activation, name=f"{name}_act{i}")(x)
@@ -123,13 +122,10 @@ def build_unet(
         input_shape = tuple(None if d is None else int(d) for d in input_shape)
     except (TypeError, ValueError):
         raise ValueError(
-            "`input_shape` must be (height, width, channels). "
-            f"Received: input_shape={input_shape!r}"
+            f"`input_shape` must be (height, width, channels). Received: input_shape={input_shape!r}"
         ) from None
     _check(
-        len(input_shape) == 3
-        and input_shape[2] is not None
-        and all(d is None or d > 0 for d in input_shape),
+        len(input_shape) == 3 and input_shape[2] is not None and all(d is None or d > 0 for d in input_shape),
         "`input_shape` must be (height, width, channels) of positive sizes (height and width "
         f"may be None). Received: input_shape={input_shape}",
     )
@@ -211,18 +207,18 @@ def build_unet(
         x = layers.Dropout(dropout, name=f"{name}_bottleneck_dropout")(x)
     for b in range(depth, 0, -1):
         if upsampling == "transpose":
-            x = layers.Conv2DTranspose(
-                filters_at(b - 1), 2, strides=2, padding="same", name=f"{name}_up{b}_upsample"
-            )(x)
+            x = layers.Conv2DTranspose(filters_at(b - 1), 2, strides=2, padding="same", name=f"{name}_up{b}_upsample")(
+                x
+            )
         else:
             x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up{b}_upsample")(x)
         x = layers.Concatenate(name=f"{name}_up{b}_concat")([x, skips[b - 1]])
         x = _conv_stack(x, filters_at(b - 1), name=f"{name}_up{b}", **conv_settings)
 
     if residual:
-        x = layers.Conv2D(
-            output_channels, 1, kernel_initializer="zeros", dtype="float32", name=f"{name}_output_conv"
-        )(x)
+        x = layers.Conv2D(output_channels, 1, kernel_initializer="zeros", dtype="float32", name=f"{name}_output_conv")(
+            x
+        )
         x = layers.Add(dtype="float32", name=f"{name}_residual")([inputs, x])
         outputs = layers.Activation(output_activation or "linear", dtype="float32", name=f"{name}_output")(x)
     else:

@@ -12,6 +12,7 @@ gives a builder, evaluation into a JSON report, its default objective, and the
 report's sample section (:class:`Task`). Adding one is a module with a
 :class:`Task` subclass plus its line in :data:`TASKS`.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -23,6 +23,7 @@ Detection will fill the same interface: its targets are per-image lists of boxes
 pipeline of variable-length targets instead of arrays, and :meth:`Task.evaluate`
 computes COCO mAP.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -62,8 +63,9 @@ def predict_batches(model: keras.Model, x: np.ndarray, batch_size: int = 256) ->
     Not ``model.predict``: predict traces a new tf.function for every model, and a search
     evaluates hundreds of models (TensorFlow warns of retracing and keeps the graphs).
     """
-    return np.concatenate([keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False))
-                           for i in range(0, len(x), batch_size)])
+    return np.concatenate(
+        [keras.ops.convert_to_numpy(model(x[i : i + batch_size], training=False)) for i in range(0, len(x), batch_size)]
+    )
 
 
 class Report(ABC):
@@ -91,8 +93,7 @@ class Task(ABC):
     @property
     def settings(self) -> dict[str, Any]:
         """The task's settings (its ``__init__`` keywords) as given or defaulted."""
-        names = [p.name for p in inspect.signature(type(self).__init__).parameters.values()
-                 if p.kind == p.KEYWORD_ONLY]
+        names = [p.name for p in inspect.signature(type(self).__init__).parameters.values() if p.kind == p.KEYWORD_ONLY]
         return {name: getattr(self, name) for name in names}
 
     def fresh(self, **overrides: Any) -> Task:
@@ -125,13 +126,20 @@ class Task(ABC):
         """Builder keyword arguments for the model's output (after :meth:`start`)."""
 
     @abstractmethod
-    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                hparams: Mapping[str, Any]) -> None:
+    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, hparams: Mapping[str, Any]) -> None:
         """Compiles ``model`` with the task's loss and metrics."""
 
-    def fit(self, model: keras.Model, train: tuple[np.ndarray, np.ndarray],
-            val: tuple[np.ndarray, np.ndarray] | None, *, batch_size: int, epochs: int,
-            callbacks: Sequence[keras.callbacks.Callback], verbose: int | str) -> dict[str, list[float]]:
+    def fit(
+        self,
+        model: keras.Model,
+        train: tuple[np.ndarray, np.ndarray],
+        val: tuple[np.ndarray, np.ndarray] | None,
+        *,
+        batch_size: int,
+        epochs: int,
+        callbacks: Sequence[keras.callbacks.Callback],
+        verbose: int | str,
+    ) -> dict[str, list[float]]:
         """Fits the model on arrays (targets through :meth:`fit_targets`); the per-epoch history."""
         x, y = train
         fitted = model.fit(
@@ -155,8 +163,7 @@ class Task(ABC):
     def evaluate(self, model: keras.Model, x: np.ndarray, y: np.ndarray) -> Report:
         """Scores a finalised model on one split."""
 
-    def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *,
-                       trial: str) -> tuple[str, str] | None:
+    def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *, trial: str) -> tuple[str, str] | None:
         """A report section showing the model at work on validation samples: ``(title, markdown)``.
 
         Images it draws go into ``out_dir`` and are linked by file name. Defaults to none.

@@ -4,6 +4,7 @@ Correct answers per class out of N is the form of the filler study's Table 1
 (:class:`ClassReport`). The report's sample section is a Grad-CAM grid of the best
 model on validation images.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -72,8 +73,9 @@ class ClassReport(Report):
 def _labels(y: Any, n: int, name: str) -> np.ndarray:
     y = np.asarray(y).reshape(-1)
     if len(y) != n:
-        raise ValueError(f"data[{name!r}] needs as many labels as images, at least one. "
-                         f"Received: {n} images, {len(y)} labels")
+        raise ValueError(
+            f"data[{name!r}] needs as many labels as images, at least one. Received: {n} images, {len(y)} labels"
+        )
     return y
 
 
@@ -100,8 +102,7 @@ def evaluate_classes(
     names = tuple(class_names) if class_names is not None else tuple(str(i) for i in range(n_classes))
     if len(names) != n_classes:
         raise ValueError(
-            f"`class_names` has {len(names)} names for a model with {n_classes} outputs. "
-            f"Received: class_names={names}"
+            f"`class_names` has {len(names)} names for a model with {n_classes} outputs. Received: class_names={names}"
         )
     predicted = np.argmax(predict_batches(model, x, batch_size), axis=-1)
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
@@ -133,8 +134,9 @@ class Classification(Task):
         x = np.asarray(x)
         y = _labels(y, len(x) if x.ndim else 0, name)
         if len(x) == 0 if x.ndim else True:
-            raise ValueError(f"data[{name!r}] needs as many labels as images, at least one. "
-                             f"Received: 0 images, {len(y)} labels")
+            raise ValueError(
+                f"data[{name!r}] needs as many labels as images, at least one. Received: 0 images, {len(y)} labels"
+            )
         return as_inputs(x, name), y
 
     def start(self, x: np.ndarray, y: np.ndarray, dataset: Any = None) -> None:
@@ -145,8 +147,7 @@ class Classification(Task):
     def head_arguments(self) -> dict[str, Any]:
         return {"n_classes": self.n_classes}
 
-    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                hparams: Mapping[str, Any]) -> None:
+    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, hparams: Mapping[str, Any]) -> None:
         self._smoothing = float(hparams.get("label_smoothing", 0.0) or 0.0)
         if self._smoothing:
             loss = keras.losses.CategoricalCrossentropy(label_smoothing=self._smoothing)
@@ -160,8 +161,7 @@ class Classification(Task):
     def evaluate(self, model: keras.Model, x: np.ndarray, y: np.ndarray) -> ClassReport:
         return evaluate_classes(model, x, y, self.class_names, batch_size=256)
 
-    def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *,
-                       trial: str) -> tuple[str, str] | None:
+    def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *, trial: str) -> tuple[str, str] | None:
         """Grad-CAM overlays of two validation images per class (the last convolutional layer)."""
         from keras_geo import explain
 
@@ -169,8 +169,15 @@ class Classification(Task):
         names = getattr(dataset, "class_names", None)
         chosen = explain.pick_per_class(y, per_class=2)
         explained = explain.explain_to_files(
-            model, x[chosen], out_dir, class_names=names, true_labels=y[chosen], grid_name="gradcam_best.png",
-            grid_rows=len(chosen), overlays=False, title=f"Grad-CAM of the best model ({trial})",
+            model,
+            x[chosen],
+            out_dir,
+            class_names=names,
+            true_labels=y[chosen],
+            grid_name="gradcam_best.png",
+            grid_rows=len(chosen),
+            overlays=False,
+            title=f"Grad-CAM of the best model ({trial})",
         )
         correct = sum(int(p == t) for p, t in zip(explained.predicted, y[chosen]))
         text = (

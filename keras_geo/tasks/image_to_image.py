@@ -8,6 +8,7 @@ changes both: see tensorflow#50400). The loss is chosen by name
 MAE and MSE per split. The report's sample section shows input, output and target
 side by side.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -24,8 +25,9 @@ from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches, unpa
 __all__ = ["ImageReport", "ImageToImage", "image_metrics"]
 
 
-def image_metrics(y_true: np.ndarray, y_pred: np.ndarray, max_val: float = 1.0, *, filter_size: int = 11,
-                  batch_size: int = 64) -> dict[str, float]:
+def image_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, max_val: float = 1.0, *, filter_size: int = 11, batch_size: int = 64
+) -> dict[str, float]:
     """Mean ``psnr`` (dB), ``ssim``, ``mae`` and ``mse`` over a batch of image pairs."""
     from keras_geo import metrics
 
@@ -35,8 +37,12 @@ def image_metrics(y_true: np.ndarray, y_pred: np.ndarray, max_val: float = 1.0, 
         psnr.append(keras.ops.convert_to_numpy(metrics.psnr(t, p, max_val=max_val)))
         ssim.append(keras.ops.convert_to_numpy(metrics.ssim(t, p, max_val=max_val, filter_size=filter_size)))
     error = y_pred.astype("float64") - y_true.astype("float64")
-    return {"psnr": float(np.concatenate(psnr).mean()), "ssim": float(np.concatenate(ssim).mean()),
-            "mae": float(np.abs(error).mean()), "mse": float((error**2).mean())}
+    return {
+        "psnr": float(np.concatenate(psnr).mean()),
+        "ssim": float(np.concatenate(ssim).mean()),
+        "mae": float(np.abs(error).mean()),
+        "mse": float((error**2).mean()),
+    }
 
 
 @dataclass
@@ -70,8 +76,13 @@ class ImageToImage(Task):
     objective = ("val_ssim", "maximize")
     head_keys = ("output_channels", "output_activation")
 
-    def __init__(self, *, loss: str = "mse", max_val: Annotated[float, Range(0.0, open_low=True)] = 1.0,
-                 output_activation: str | None = "sigmoid") -> None:
+    def __init__(
+        self,
+        *,
+        loss: str = "mse",
+        max_val: Annotated[float, Range(0.0, open_low=True)] = 1.0,
+        output_activation: str | None = "sigmoid",
+    ) -> None:
         from keras_geo import losses
 
         if loss not in losses.available():
@@ -90,8 +101,10 @@ class ImageToImage(Task):
         if y.ndim == 3:
             y = y[..., None]
         if x.ndim != 4 or y.ndim != 4 or y.shape[:3] != x.shape[:3]:
-            raise ValueError(f"data[{name!r}] needs one target image of the input's height and width per input. "
-                             f"Received: inputs {x.shape}, targets {y.shape}")
+            raise ValueError(
+                f"data[{name!r}] needs one target image of the input's height and width per input. "
+                f"Received: inputs {x.shape}, targets {y.shape}"
+            )
         low, high = float(y.min()), float(y.max())
         if low < 0.0 or high > self.max_val * (1 + 1e-6):
             raise ValueError(
@@ -125,23 +138,26 @@ class ImageToImage(Task):
     def head_arguments(self) -> dict[str, Any]:
         return {"output_channels": self.output_channels, "output_activation": self.output_activation}
 
-    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                hparams: Mapping[str, Any]) -> None:
+    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, hparams: Mapping[str, Any]) -> None:
         from keras_geo import losses, metrics
 
         settings: dict[str, Any] = {}
         if self.loss in ("ssim", "ms_ssim", "mixed"):
             settings = {"max_val": self.max_val, **self._window(multiscale=self.loss != "ssim")}
-        model.compile(optimizer=optimizer, loss=losses.get(self.loss, **settings),
-                      metrics=[metrics.PSNR(max_val=self.max_val),
-                               metrics.SSIM(max_val=self.max_val, **self._window(multiscale=False))])
+        model.compile(
+            optimizer=optimizer,
+            loss=losses.get(self.loss, **settings),
+            metrics=[
+                metrics.PSNR(max_val=self.max_val),
+                metrics.SSIM(max_val=self.max_val, **self._window(multiscale=False)),
+            ],
+        )
 
     def evaluate(self, model: keras.Model, x: np.ndarray, y: np.ndarray) -> ImageReport:
         predicted = predict_batches(model, x, batch_size=64)
         return ImageReport(image_metrics(y, predicted, self.max_val, **self._window(multiscale=False)), len(x))
 
-    def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *,
-                       trial: str) -> tuple[str, str] | None:
+    def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *, trial: str) -> tuple[str, str] | None:
         """Input, output and target of four validation images, one row each."""
         x, y = self.check_split("val", dataset["val"])
         self.start(x, y, dataset)
@@ -150,14 +166,17 @@ class ImageToImage(Task):
         path = Path(out_dir) / "samples_best.png"
         _strips(x[chosen], predicted, y[chosen], path, self.max_val, title=f"The best model ({trial})")
         quality = image_metrics(y[chosen], predicted, self.max_val, **self._window(multiscale=False))
-        text = (f"Four validation images through the best model ({trial}): input, output, target. On these "
-                f"four: PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.3f}.\n\n"
-                f"![Input, output and target]({path.name})")
+        text = (
+            f"Four validation images through the best model ({trial}): input, output, target. On these "
+            f"four: PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.3f}.\n\n"
+            f"![Input, output and target]({path.name})"
+        )
         return "Outputs of the best model", text
 
 
-def _strips(inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray, path: Path, max_val: float, *,
-            title: str = "") -> Path:
+def _strips(
+    inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray, path: Path, max_val: float, *, title: str = ""
+) -> Path:
     """A PNG grid: one row per sample, columns input / output / target (grey or RGB)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

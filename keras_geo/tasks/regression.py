@@ -10,6 +10,7 @@ Evaluation per target: MAE, RMSE, R^2, bias (mean signed error) and relative err
 (mean of |error| / |target| over targets that are not 0), in the targets' units.
 The report's sample section plots predictions against targets and the residuals.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -47,8 +48,9 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, np.n
         r2 = np.where(total > 0, 1.0 - (error**2).sum(axis=0) / np.where(total > 0, total, 1.0), np.nan)
         relative = np.abs(error) / np.abs(y_true)
     nonzero = y_true != 0
-    rel = np.array([relative[nonzero[:, j], j].mean() if nonzero[:, j].any() else np.nan
-                    for j in range(y_true.shape[1])])
+    rel = np.array(
+        [relative[nonzero[:, j], j].mean() if nonzero[:, j].any() else np.nan for j in range(y_true.shape[1])]
+    )
     return {
         "mae": np.abs(error).mean(axis=0),
         "rmse": np.sqrt((error**2).mean(axis=0)),
@@ -75,8 +77,11 @@ class RegressionReport(Report):
     def scalars(self, split: str) -> dict[str, float]:
         """``{split}_r2`` (mean over targets), and per metric ``{split}_{metric}`` for one target,
         ``{split}_{metric}_{target}`` for several (errors in different units are not averaged)."""
-        out = {f"{split}_r2": float(np.nanmean(self.metrics["r2"])) if np.isfinite(self.metrics["r2"]).any()
-               else float("nan")}
+        out = {
+            f"{split}_r2": float(np.nanmean(self.metrics["r2"]))
+            if np.isfinite(self.metrics["r2"]).any()
+            else float("nan")
+        }
         for metric, values in self.metrics.items():
             if len(self.target_names) == 1:
                 out[f"{split}_{metric}"] = float(values[0])
@@ -88,8 +93,10 @@ class RegressionReport(Report):
     def to_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
-            "targets": {name: {metric: float(values[j]) for metric, values in self.metrics.items()}
-                        for j, name in enumerate(self.target_names)},
+            "targets": {
+                name: {metric: float(values[j]) for metric, values in self.metrics.items()}
+                for j, name in enumerate(self.target_names)
+            },
         }
 
     def table(self) -> str:
@@ -137,8 +144,9 @@ class Regression(Task):
             raise ValueError(f"data[{name!r}] regression targets must be numbers. Received dtype: {y.dtype}")
         y = y.astype("float32").reshape(len(y), -1) if y.ndim else y.astype("float32").reshape(1, 1)
         if len(y) != len(x):
-            raise ValueError(f"data[{name!r}] needs one target row per image. "
-                             f"Received: {len(x)} images, {len(y)} target rows")
+            raise ValueError(
+                f"data[{name!r}] needs one target row per image. Received: {len(x)} images, {len(y)} target rows"
+            )
         if y.ndim != 2:
             raise ValueError(f"data[{name!r}] regression targets must be (N,) or (N, k). Received shape: {y.shape}")
         return x, y
@@ -147,10 +155,13 @@ class Regression(Task):
         k = y.shape[1]
         names = getattr(dataset, "target_names", None)
         if names is not None and len(names) != k:
-            raise ValueError(f"the data set names {len(names)} targets but its targets have {k} columns. "
-                             f"Received: target_names={tuple(names)}")
-        self.target_names = tuple(names) if names is not None else (
-            ("target",) if k == 1 else tuple(f"target_{j}" for j in range(k)))
+            raise ValueError(
+                f"the data set names {len(names)} targets but its targets have {k} columns. "
+                f"Received: target_names={tuple(names)}"
+            )
+        self.target_names = (
+            tuple(names) if names is not None else (("target",) if k == 1 else tuple(f"target_{j}" for j in range(k)))
+        )
         if self.standardize:
             self.mean = y.mean(axis=0).astype("float32")
             std = y.std(axis=0)
@@ -164,28 +175,30 @@ class Regression(Task):
     def head_arguments(self) -> dict[str, Any]:
         return {"n_classes": len(self.target_names), "classifier_activation": None}
 
-    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer,
-                hparams: Mapping[str, Any]) -> None:
+    def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, hparams: Mapping[str, Any]) -> None:
         model.compile(optimizer=optimizer, loss=LOSSES[self.loss]())
 
     def finalize(self, model: keras.Model) -> keras.Model:
         """The model with a ``{name}_unscale`` layer: predictions in the targets' own units."""
         if not self.standardize:
             return model
-        unscale = keras.layers.Normalization(mean=self.mean, variance=self.std**2, invert=True,
-                                             name=f"{model.name}_unscale")
+        unscale = keras.layers.Normalization(
+            mean=self.mean, variance=self.std**2, invert=True, name=f"{model.name}_unscale"
+        )
         return keras.Model(model.input, unscale(model.output), name=model.name)
 
     def evaluate(self, model: keras.Model, x: np.ndarray, y: np.ndarray) -> RegressionReport:
         predicted = predict_batches(model, x).reshape(len(x), -1)
         return RegressionReport(self.target_names, regression_metrics(y, predicted), len(x))
 
-    def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *,
-                       trial: str) -> tuple[str, str] | None:
+    def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *, trial: str) -> tuple[str, str] | None:
         """Predicted against true values and the residuals on the validation split, per target."""
         x, y = self.check_split("val", dataset["val"])
-        names = getattr(dataset, "target_names", None) or self.target_names or tuple(
-            f"target_{j}" for j in range(y.shape[1]))
+        names = (
+            getattr(dataset, "target_names", None)
+            or self.target_names
+            or tuple(f"target_{j}" for j in range(y.shape[1]))
+        )
         predicted = predict_batches(model, x).reshape(len(x), -1)
         path = Path(out_dir) / "residuals_best.png"
         plot_residuals(y, predicted, names, path, title=f"Residuals of the best model ({trial})")
@@ -199,8 +212,9 @@ class Regression(Task):
         return "Residuals of the best model", text
 
 
-def plot_residuals(y_true: np.ndarray, y_pred: np.ndarray, names: tuple[str, ...], path: Path, *,
-                   title: str = "") -> Path:
+def plot_residuals(
+    y_true: np.ndarray, y_pred: np.ndarray, names: tuple[str, ...], path: Path, *, title: str = ""
+) -> Path:
     """Writes a PNG: per target, predicted against true (with the diagonal) and residual against true."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -18,6 +18,7 @@ To stay a few KB, the file uses SQLite's smallest page size (512 bytes), set on 
 empty file before the old code created its schema; nothing else differs from a store
 that code writes.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,11 @@ def main(old_code: str, out_dir: str) -> None:
         rows = [  # params, outcome, (worker, start, end)
             ({"filters": 4, "learning_rate": 0.002, "activation": "relu"}, 0.61, ("worker0.0", 0, 40)),
             ({"filters": 8, "learning_rate": 0.005, "activation": "elu"}, 0.83, ("worker1.0", 1, 52)),
-            ({"filters": 2, "learning_rate": 0.009, "activation": "relu"}, "ResourceExhaustedError: OOM",
-             ("worker0.0", 41, 45)),
+            (
+                {"filters": 2, "learning_rate": 0.009, "activation": "relu"},
+                "ResourceExhaustedError: OOM",
+                ("worker0.0", 41, 45),
+            ),
         ]
         ids = []
         for params, outcome, (worker, start, end) in rows:
@@ -77,15 +81,32 @@ def main(old_code: str, out_dir: str) -> None:
             if isinstance(outcome, str):
                 store.fail(trial, f"Traceback (most recent call last):\n  ...\n{outcome}", ran=ran)
             else:
-                store.finish(trial, outcome, {"val_accuracy": outcome, "val_loss": 1 - outcome},
-                             {"val_accuracy": [outcome / 2, outcome]}, ran=ran)
+                store.finish(
+                    trial,
+                    outcome,
+                    {"val_accuracy": outcome, "val_loss": 1 - outcome},
+                    {"val_accuracy": [outcome / 2, outcome]},
+                    ran=ran,
+                )
             ids.append(trial)
         store.add_cached(rows[1][0], store.get_trial(ids[1]), seed=3)  # a cache hit of the best trial
         running = store.add_trial({"filters": 6, "learning_rate": 0.004, "activation": "elu"}, seed=4)
         store.start(running, worker="worker1.0", device="GPU:0")  # its driver "died": left running
         figures = hpo.report.summary(store)
-    keep = ("search_id", "name", "strategy", "direction", "metric", "seed", "budget", "counts",
-            "best_trial_id", "best_number", "best_value", "best_params")
+    keep = (
+        "search_id",
+        "name",
+        "strategy",
+        "direction",
+        "metric",
+        "seed",
+        "budget",
+        "counts",
+        "best_trial_id",
+        "best_number",
+        "best_value",
+        "best_params",
+    )
     expected = {k: figures[k] for k in keep}
     (out / "store_v1.json").write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
     print(f"wrote {path} ({path.stat().st_size} bytes): {expected}")

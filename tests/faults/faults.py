@@ -19,6 +19,7 @@ inside the strategy's ``ask`` or ``tell``, in a trial, or between trials. The
 injection lives only in the killed child process (it patches the engine there); the
 engine itself carries no test hooks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
 from hpo import strategies  # noqa: E402
-from hpo.executors import LocalExecutor, SerialExecutor  # noqa: E402
 from hpo.devices import plan_devices  # noqa: E402
+from hpo.executors import LocalExecutor, SerialExecutor  # noqa: E402
 from hpo.loop import Budget, run_search  # noqa: E402
 from hpo.space import Space, params_hash  # noqa: E402
 from hpo.store import TrialStore  # noqa: E402
@@ -114,9 +115,19 @@ def search(path: str | Path, objective: Any, *, workers: int = 0, on_trial: Any 
     if store.get_search() is None:
         store.create_search({"strategy": "ga", "trials": TRIALS}, seed=SEED)
     executor = LocalExecutor(workers, devices=plan_devices(workers, gpus=[])) if workers else SerialExecutor()
-    run_search(objective, strategies.get("ga", SPACE, seed=SEED), store, executor, Budget(trials=TRIALS),
-               seed=SEED, direction="minimize", synchronous=True, batch_size=BATCH, progress=False,
-               on_trial=on_trial)
+    run_search(
+        objective,
+        strategies.get("ga", SPACE, seed=SEED),
+        store,
+        executor,
+        Budget(trials=TRIALS),
+        seed=SEED,
+        direction="minimize",
+        synchronous=True,
+        batch_size=BATCH,
+        progress=False,
+        on_trial=on_trial,
+    )
     return store
 
 
@@ -216,15 +227,23 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return (self.killed and not self.lost and not self.retrained and not self.duplicates
-                and self.same_as_reference and not self.orphans)
+        return (
+            self.killed
+            and not self.lost
+            and not self.retrained
+            and not self.duplicates
+            and self.same_as_reference
+            and not self.orphans
+        )
 
 
 @contextlib.contextmanager
 def lock_held_elsewhere(path: str | Path) -> Iterator[subprocess.Popen]:
     """Another process that holds the store's writer lock (as a running search does), until the block ends."""
-    script = (f"import sys, time; sys.path.insert(0, {str(HERE.parents[1])!r}); from hpo.store import TrialStore; "
-              f"TrialStore({str(path)!r}).acquire_lock(); print('locked', flush=True); time.sleep(120)")
+    script = (
+        f"import sys, time; sys.path.insert(0, {str(HERE.parents[1])!r}); from hpo.store import TrialStore; "
+        f"TrialStore({str(path)!r}).acquire_lock(); print('locked', flush=True); time.sleep(120)"
+    )
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None and process.stdout.readline().strip() == "locked"
@@ -236,9 +255,11 @@ def lock_held_elsewhere(path: str | Path) -> Iterator[subprocess.Popen]:
 
 def another_process_can_write(path: str | Path) -> bool:
     """Whether a fresh process could take the store's writer lock now."""
-    script = (f"import sys; sys.path.insert(0, {str(HERE.parents[1])!r}); from hpo.store import StoreLocked, TrialStore\n"
-              f"try:\n    TrialStore({str(path)!r}).acquire_lock(); print('free')\n"
-              f"except StoreLocked:\n    print('locked')")
+    script = (
+        f"import sys; sys.path.insert(0, {str(HERE.parents[1])!r}); from hpo.store import StoreLocked, TrialStore\n"
+        f"try:\n    TrialStore({str(path)!r}).acquire_lock(); print('free')\n"
+        f"except StoreLocked:\n    print('locked')"
+    )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     return out.strip() == "free"
 
@@ -290,8 +311,9 @@ def _judge_resume(verdict: Verdict, before: Mapping[int, Any], store: TrialStore
     trained_again = [line.split()[1] for line in log.read_text().splitlines()[marker:] if line.startswith("start")]
     hashes_before = {t.params_hash for t in before.values()}
     verdict.done_before = len(before)
-    verdict.lost = sum(1 for i, t in before.items()
-                       if i not in after or after[i].status != "done" or after[i].value != t.value)
+    verdict.lost = sum(
+        1 for i, t in before.items() if i not in after or after[i].status != "done" or after[i].value != t.value
+    )
     verdict.retrained = sum(1 for h in trained_again if h in hashes_before)
     verdict.rerun = len(trained_again)
     done_hashes = [t.params_hash for t in after.values() if t.status == "done"]
@@ -310,8 +332,12 @@ def inject_kill(point: str, folder: Path, nth: int | None = None) -> Verdict:
     # Output to a file, not a pipe: orphaned workers would hold a pipe open and hang the wait.
     errors = folder / f"{point}-{nth}.stderr"
     with open(errors, "w") as err:
-        child = subprocess.run([sys.executable, __file__, "--child", str(path), str(log), point, str(nth)],
-                               stdout=subprocess.DEVNULL, stderr=err, timeout=120)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", str(path), str(log), point, str(nth)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            timeout=120,
+        )
     verdict.killed = child.returncode == -signal.SIGKILL
     if not verdict.killed:
         verdict.notes.append(f"child exit {child.returncode}: {errors.read_text().strip()[-300:]}")
@@ -328,8 +354,12 @@ def inject_kill(point: str, folder: Path, nth: int | None = None) -> Verdict:
         _judge_resume(verdict, before, store, log, marker)
         ref = reference(folder)
         best = store.best()
-        verdict.same_as_reference = (sequence(store) == sequence(ref) and best.value == ref.best().value
-                                     and store.counts()["running"] == 0 and store.counts()["queued"] == 0)
+        verdict.same_as_reference = (
+            sequence(store) == sequence(ref)
+            and best.value == ref.best().value
+            and store.counts()["running"] == 0
+            and store.counts()["queued"] == 0
+        )
         # The best model's record names the best trial, and its file is there.
         model = store.get_meta("best_artifact")
         if store.get_meta("best_trial") != best.id or not model or not Path(model).is_file():
@@ -354,15 +384,24 @@ def inject_worker_kill(folder: Path, nth: int = 5) -> Verdict:
             raise ValueError(f"{store.path} exists already")
         store.create_search({}, seed=SEED)
         pool = LocalExecutor(2, devices=plan_devices(2, gpus=[]))
-        run_search(LoggedObjective(str(log), kill=(nth, "self")), strategies.get("ga", SPACE, seed=SEED), store,
-                   pool, Budget(trials=TRIALS), seed=SEED, synchronous=True, batch_size=BATCH, progress=False)
+        run_search(
+            LoggedObjective(str(log), kill=(nth, "self")),
+            strategies.get("ga", SPACE, seed=SEED),
+            store,
+            pool,
+            Budget(trials=TRIALS),
+            seed=SEED,
+            synchronous=True,
+            batch_size=BATCH,
+            progress=False,
+        )
         counts, failed = store.counts(), store.trials("failed")
         starts = [line.split()[1] for line in log.read_text().splitlines() if line.startswith("start")]
     verdict.killed = len(failed) == 1 and "died (exit code -9) during the trial" in (failed[0].error or "")
     verdict.done_before = counts["done"]
     verdict.lost = TRIALS - counts["done"] - counts["failed"]  # trials the search never recorded
     verdict.retrained = len(starts) - len(set(starts))
-    verdict.same_as_reference = (counts["done"] == TRIALS - 1 and counts["running"] == 0 and pool.replaced == 1)
+    verdict.same_as_reference = counts["done"] == TRIALS - 1 and counts["running"] == 0 and pool.replaced == 1
     verdict.notes.append(f"{counts['done']} done, {counts['failed']} failed, {pool.replaced} worker replaced")
     return verdict
 
@@ -398,8 +437,14 @@ def inject_ctrl_c(folder: Path, after: int = 3) -> Verdict:
         stale.unlink(missing_ok=True)
     verdict = Verdict("ctrl_c", after)
     script = CTRL_C_SCRIPT.format(tests=str(HERE), path=str(path), log=str(log))
-    process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True, preexec_fn=interruptible,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        start_new_session=True,
+        preexec_fn=interruptible,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not log.exists() or log.read_text().count("end ") < after):
         time.sleep(0.05)
@@ -430,8 +475,9 @@ def campaign(folder: Path, repeats: int) -> list[Verdict]:
 
     def record(verdict: Verdict) -> None:
         verdicts.append(verdict)
-        print(f"{verdict.fault:15s} at {verdict.nth:2d}: {'ok' if verdict.ok else 'FAILED'} {asdict(verdict)}",
-              flush=True)
+        print(
+            f"{verdict.fault:15s} at {verdict.nth:2d}: {'ok' if verdict.ok else 'FAILED'} {asdict(verdict)}", flush=True
+        )
 
     for point, (_, nth, step) in KILL_POINTS.items():
         for r in range(repeats):
@@ -444,22 +490,30 @@ def campaign(folder: Path, repeats: int) -> list[Verdict]:
 
 
 OTHER_FAULTS = {
-    "worker_killed": ("a pool worker killed (SIGKILL) in the middle of a trial",
-                      "worker replaced; its trial recorded failed with exit code -9; 23 done + 1 failed"),
-    "ctrl_c": ("Ctrl-C (SIGINT to driver and workers) on a pool of 2 workers, then resume",
-               "exit 130, no worker traceback, running trials marked interrupted (none left running), no worker "
-               "left; "
-               "the resume completes the 24 trials"),
+    "worker_killed": (
+        "a pool worker killed (SIGKILL) in the middle of a trial",
+        "worker replaced; its trial recorded failed with exit code -9; 23 done + 1 failed",
+    ),
+    "ctrl_c": (
+        "Ctrl-C (SIGINT to driver and workers) on a pool of 2 workers, then resume",
+        "exit 130, no worker traceback, running trials marked interrupted (none left running), no worker "
+        "left; "
+        "the resume completes the 24 trials",
+    ),
 }
 
 
 def table(verdicts: list[Verdict]) -> str:
     """The markdown table of RELIABILITY.md: one row per kill point, then the other faults."""
-    rows = ["| fault | injected (landed) | trials done at the fault | lost | retrained | re-run after resume | "
-            "duplicates | outcome as specified | orphan workers |",
-            "|---|---|---|---|---|---|---|---|---|"]
-    faults = {point: (f"driver killed (SIGKILL) {meaning}", "same 24 trials, values and best model as the "
-                      "uninterrupted run") for point, (meaning, _, _) in KILL_POINTS.items()}
+    rows = [
+        "| fault | injected (landed) | trials done at the fault | lost | retrained | re-run after resume | "
+        "duplicates | outcome as specified | orphan workers |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    faults = {
+        point: (f"driver killed (SIGKILL) {meaning}", "same 24 trials, values and best model as the uninterrupted run")
+        for point, (meaning, _, _) in KILL_POINTS.items()
+    }
     for fault, (meaning, outcome) in {**faults, **OTHER_FAULTS}.items():
         mine = [v for v in verdicts if v.fault == fault]
         if not mine:
@@ -469,7 +523,8 @@ def table(verdicts: list[Verdict]) -> str:
             f"{', '.join(str(v.done_before) for v in mine)} | {sum(v.lost for v in mine)} | "
             f"{sum(v.retrained for v in mine)} | {', '.join(str(v.rerun) for v in mine)} | "
             f"{sum(v.duplicates for v in mine)} | {outcome}: {sum(v.same_as_reference for v in mine)}/{len(mine)} | "
-            f"{sum(v.orphans for v in mine)} |")
+            f"{sum(v.orphans for v in mine)} |"
+        )
     return "\n".join(rows)
 
 

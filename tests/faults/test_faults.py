@@ -3,6 +3,7 @@
 The kill campaign's harness is ``tests/faults/faults.py`` (run it as a script for the
 RELIABILITY.md table); here each fault is injected once.
 """
+
 from __future__ import annotations
 
 import os
@@ -10,10 +11,10 @@ import sqlite3
 from dataclasses import asdict
 from pathlib import Path
 
-from tests.faults import faults
 import pytest
 
 from hpo.store import StoreError, StoreLocked, TrialStore
+from tests.faults import faults
 
 
 @pytest.fixture(scope="module")
@@ -158,7 +159,7 @@ def test_a_truncated_store_is_refused_with_a_clear_error(tmp_path, keep):
 def test_a_store_with_a_damaged_page_is_refused(tmp_path):
     data = bytearray(_filled_store(tmp_path / "whole.db"))
     page = 4096
-    data[len(data) // 2: len(data) // 2 + page] = os.urandom(page)  # one page overwritten mid-file
+    data[len(data) // 2 : len(data) // 2 + page] = os.urandom(page)  # one page overwritten mid-file
     path = tmp_path / "damaged.db"
     path.write_bytes(bytes(data))
     with pytest.raises(StoreError, match="damaged"):
@@ -193,11 +194,15 @@ def test_a_new_store_opened_by_several_processes_at_once_is_created_once(tmp_pat
 
     path = tmp_path / "new.db"
     start = time.time() + 2.0
-    script = (f"import sys, time; sys.path.insert(0, {str(Path(faults.__file__).parents[2])!r}); "
-              f"from hpo.store import TrialStore; time.sleep(max(0, {start} - time.time())); "
-              f"s = TrialStore({str(path)!r}); print(s.searches() == [])")
-    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True) for _ in range(6)]
+    script = (
+        f"import sys, time; sys.path.insert(0, {str(Path(faults.__file__).parents[2])!r}); "
+        f"from hpo.store import TrialStore; time.sleep(max(0, {start} - time.time())); "
+        f"s = TrialStore({str(path)!r}); print(s.searches() == [])"
+    )
+    runs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
     results = [run.communicate(timeout=60) for run in runs]
     assert all(run.returncode == 0 for run in runs), [err[-500:] for _, err in results]
     assert [out.strip() for out, _ in results] == ["True"] * 6

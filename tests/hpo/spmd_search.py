@@ -8,6 +8,7 @@ Trials whose ``k`` is 3 raise, to check that a failed trial on any rank is recor
 and the search goes on. ``--die-at N`` kills the whole job (SIGKILL of the rank
 that runs trial N) to check that a store left by a dead job resumes.
 """
+
 from __future__ import annotations
 
 import argparse

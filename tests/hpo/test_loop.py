@@ -1,4 +1,5 @@
 """The search loop: budgets, modes, cache, failures, artifacts (kills and resume: test_faults.py)."""
+
 from __future__ import annotations
 
 import time
@@ -112,8 +113,15 @@ def test_maximize_tells_the_strategy_the_negated_value(tmp_path):
 def test_synchronous_mode_gives_the_serial_trials_with_two_workers(tmp_path, strategy):
     serial, _ = search(tmp_path / "serial.db", strategy=strategy, trials=10, synchronous=True, batch_size=4)
     pool = LocalExecutor(2, devices=plan_devices(2, gpus=[], cores=2))
-    parallel, _ = search(tmp_path / "pool.db", slow_quadratic, strategy=strategy, trials=10, executor=pool,
-                         synchronous=True, batch_size=4)
+    parallel, _ = search(
+        tmp_path / "pool.db",
+        slow_quadratic,
+        strategy=strategy,
+        trials=10,
+        executor=pool,
+        synchronous=True,
+        batch_size=4,
+    )
     assert sequence(serial) == sequence(parallel)
     assert len({t.worker for t in parallel.trials()}) == 2
 
@@ -133,8 +141,15 @@ def test_params_done_before_are_cache_hits_not_retrained(tmp_path):
     CALLS.clear()
     store = TrialStore(path)
     store.create_search({"strategy": "random", "again": True}, seed=3)
-    summary = run_search(quadratic, strategies.get("random", SPACE, seed=3), store, SerialExecutor(),
-                         Budget(trials=8), seed=3, progress=False)
+    summary = run_search(
+        quadratic,
+        strategies.get("random", SPACE, seed=3),
+        store,
+        SerialExecutor(),
+        Budget(trials=8),
+        seed=3,
+        progress=False,
+    )
     assert CALLS == []
     assert summary.cache_hits == 8 and store.counts()["cache_hits"] == 8
     assert all(t.cache_hit and t.cached_from is not None for t in store.trials())
@@ -169,8 +184,14 @@ def test_fatal_error_stops_the_search(tmp_path):
 def test_target_budget_stops_early(tmp_path):
     store = TrialStore(tmp_path / "t.db")
     store.create_search({}, seed=0)
-    summary = run_search(quadratic, strategies.get("ga", SPACE, seed=0), store, SerialExecutor(),
-                         Budget(trials=200, target=1.0), progress=False)
+    summary = run_search(
+        quadratic,
+        strategies.get("ga", SPACE, seed=0),
+        store,
+        SerialExecutor(),
+        Budget(trials=200, target=1.0),
+        progress=False,
+    )
     assert summary.best.value <= 1.0 and summary.stopped == "target 1 reached"
     assert len(store.trials()) < 200
 
@@ -179,8 +200,9 @@ def test_exhausted_strategy_ends_the_search(tmp_path):
     small = Space.from_dict({"k": {"type": "int", "low": 0, "high": 2}, "c": ["a", "b"]})
     store = TrialStore(tmp_path / "g.db")
     store.create_search({}, seed=0)
-    summary = run_search(lambda p, **_: p["k"], strategies.get("grid", small), store, SerialExecutor(),
-                         Budget(trials=50), progress=False)
+    summary = run_search(
+        lambda p, **_: p["k"], strategies.get("grid", small), store, SerialExecutor(), Budget(trials=50), progress=False
+    )
     assert summary.done == 6 and summary.stopped == "the strategy has nothing left to propose"
 
 
@@ -215,8 +237,15 @@ def test_the_store_keeps_its_best_model_across_searches(tmp_path):
     # A second, shorter search in the same store only re-finds the first three trials (cache
     # hits whose models were not kept): the store's best model must stay the first search's.
     store.create_search({"strategy": "random"}, seed=5)
-    run_search(WritesArtifact(str(folder)), strategies.get("random", SPACE, seed=5), store, SerialExecutor(),
-               Budget(trials=3), seed=5, progress=False)
+    run_search(
+        WritesArtifact(str(folder)),
+        strategies.get("random", SPACE, seed=5),
+        store,
+        SerialExecutor(),
+        Budget(trials=3),
+        seed=5,
+        progress=False,
+    )
     assert store.get_meta("best_trial") == best_id and store.get_meta("best_value") == first.best.value
     assert Path(store.get_meta("best_artifact")).is_file()
 

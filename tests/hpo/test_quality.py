@@ -64,8 +64,9 @@ def test_problem_minimum_is_attained(name: str) -> None:
     # The stated minimum is the function's value at a known optimum, and random points are above it.
     optimum = {
         "branin": {"x1": math.pi, "x2": 2.275},
-        "hartmann6": dict(zip([f"x{i}" for i in range(1, 7)],
-                              [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573])),
+        "hartmann6": dict(
+            zip([f"x{i}" for i in range(1, 7)], [0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573])
+        ),
         "mixed": {"x": 2.5, "n": 13, "act": "c", "lr": 10**-2.5},
     }[name]
     problem = problems.get(name)

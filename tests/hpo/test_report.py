@@ -1,4 +1,5 @@
 """Search reports: plots, Markdown/HTML, the JSON summary and the status lines."""
+
 from __future__ import annotations
 
 import json
@@ -34,17 +35,31 @@ def objective(params, *, seed, trial_id):
     if params["k"] % 2:
         raise RuntimeError(f"odd k={params['k']}\nsecond line of the message")
     value = (np.log10(params["lr"]) + 2.5) ** 2 + params["k"] + (0.5 if params["c"] == "b" else 0.0)
-    return {"value": float(value), "metrics": {"acc": 1 / (1 + value), "curve": list(range(50))},
-            "history": {"loss": [value + 1, value]}}
+    return {
+        "value": float(value),
+        "metrics": {"acc": 1 / (1 + value), "curve": list(range(50))},
+        "history": {"loss": [value + 1, value]},
+    }
 
 
 def make_search(path, *, trials=20, strategy="ga", direction="minimize", seed=3, **settings):
     """A search run by the loop; its application config is opaque to the engine (the report only shows it)."""
     store = TrialStore(path)
-    store.create_search({"app": {"model": "toy", "layers": [4, 2]}, "note": "made by make_search"}, seed=seed,
-                        metric="loss", direction=direction)
-    run_search(objective, strategies.get(strategy, Space.from_dict(SPEC), seed=seed, **settings), store,
-               SerialExecutor(), Budget(trials=trials), seed=seed, progress=False)
+    store.create_search(
+        {"app": {"model": "toy", "layers": [4, 2]}, "note": "made by make_search"},
+        seed=seed,
+        metric="loss",
+        direction=direction,
+    )
+    run_search(
+        objective,
+        strategies.get(strategy, Space.from_dict(SPEC), seed=seed, **settings),
+        store,
+        SerialExecutor(),
+        Budget(trials=trials),
+        seed=seed,
+        progress=False,
+    )
     return store
 
 
@@ -52,7 +67,7 @@ def section(markdown: str, heading: str) -> str:
     """The text of the ``## heading...`` section."""
     start = markdown.index("\n## " + heading)
     end = markdown.find("\n## ", start + 1)
-    return markdown[start:end if end != -1 else None]
+    return markdown[start : end if end != -1 else None]
 
 
 def table_rows(text: str) -> list[list[str]]:
@@ -72,8 +87,9 @@ def searched(tmp_path_factory):
     store.finish(nan_id, float("nan"))  # recorded as failed
     stopped = store.add_trial({"lr": 0.02, "k": 2, "c": "c", "epochs": 3})
     store.interrupt(stopped)  # never started on a worker: no times
-    files = write_report(store, folder / "out", top=5,
-                         extra_sections=[("Grad-CAM", "![cam](cam.png)\n\nSaliency of *the best* model.")])
+    files = write_report(
+        store, folder / "out", top=5, extra_sections=[("Grad-CAM", "![cam](cam.png)\n\nSaliency of *the best* model.")]
+    )
     return store, files
 
 
@@ -298,7 +314,12 @@ def test_report_works_with_frameworks_blocked_and_leaves_pyplot_alone(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="svg")
     proc = subprocess.run(
         [sys.executable, "-c", BLOCKED_REPORT, str(tmp_path / "s.db"), str(tmp_path / "out")],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().endswith("OK")
@@ -306,13 +327,26 @@ def test_report_works_with_frameworks_blocked_and_leaves_pyplot_alone(tmp_path):
 
 def test_the_report_reads_what_the_engine_recorded_and_only_shows_the_application_config(tmp_path):
     # An application config that looks like an engine's: the report must not read it.
-    misleading = {"objective": {"metric": "accuracy", "direction": "maximize"}, "metric": "accuracy",
-                  "strategy": {"name": "tpe", "settings": {"population_size": 99}}, "executor": "mpi",
-                  "deep": {"a": {"b": {"c": 1}}}, "note": "<b>bold</b> & __init__"}
+    misleading = {
+        "objective": {"metric": "accuracy", "direction": "maximize"},
+        "metric": "accuracy",
+        "strategy": {"name": "tpe", "settings": {"population_size": 99}},
+        "executor": "mpi",
+        "deep": {"a": {"b": {"c": 1}}},
+        "note": "<b>bold</b> & __init__",
+    }
     store = TrialStore(tmp_path / "e.db")
     store.create_search(misleading, seed=5, name="<script>x</script>", metric="loss")
-    run_search(objective, strategies.get("ga", Space.from_dict(SPEC), seed=5, population_size=3), store,
-               SerialExecutor(), Budget(trials=9), seed=5, synchronous=True, progress=False)
+    run_search(
+        objective,
+        strategies.get("ga", Space.from_dict(SPEC), seed=5, population_size=3),
+        store,
+        SerialExecutor(),
+        Budget(trials=9),
+        seed=5,
+        synchronous=True,
+        progress=False,
+    )
     info = store.get_search()
     assert (info.metric, info.direction) == ("loss", "minimize")
     assert info.engine["strategy"] == "ga" and info.engine["strategy_settings"]["population_size"] == 3
@@ -322,7 +356,12 @@ def test_the_report_reads_what_the_engine_recorded_and_only_shows_the_applicatio
 
     s = summary(store)
     assert (s["strategy"], s["metric"], s["direction"], s["budget"], s["seed"]) == (
-        "ga", "loss", "minimize", {"trials": 9}, 5)
+        "ga",
+        "loss",
+        "minimize",
+        {"trials": 9},
+        5,
+    )
     assert s["best_value"] == min(t.value for t in store.trials("done"))
     files = write_report(store, tmp_path / "out")
     md = files.markdown.read_text()

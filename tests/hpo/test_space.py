@@ -50,22 +50,41 @@ def test_type_aliases_and_choice_keys() -> None:
 @pytest.mark.parametrize(
     "spec, fragments",
     [
-        ({"lr": {"type": "float", "low": 0.1, "high": 0.01}}, ["parameter 'lr'", "low must be < high", "low=0.1, high=0.01"]),
-        ({"lr": {"type": "float", "low": 0.0, "high": 1.0, "log": True}}, ["parameter 'lr'", "log scale needs low > 0"]),
+        (
+            {"lr": {"type": "float", "low": 0.1, "high": 0.01}},
+            ["parameter 'lr'", "low must be < high", "low=0.1, high=0.01"],
+        ),
+        (
+            {"lr": {"type": "float", "low": 0.0, "high": 1.0, "log": True}},
+            ["parameter 'lr'", "log scale needs low > 0"],
+        ),
         ({"n": {"type": "int", "low": 0, "high": 10, "log": True}}, ["parameter 'n'", "log scale needs low > 0"]),
         ({"n": {"type": "int", "low": 5, "high": 1}}, ["parameter 'n'", "low must be <= high", "low=5, high=1"]),
         ({"n": {"type": "int", "low": 1.5, "high": 3}}, ["parameter 'n'", "low must be an integer"]),
-        ({"x": {"type": "normal", "low": 0, "high": 1}}, ["parameter 'x'", "unknown type 'normal'", "choice", "float", "int"]),
+        (
+            {"x": {"type": "normal", "low": 0, "high": 1}},
+            ["parameter 'x'", "unknown type 'normal'", "choice", "float", "int"],
+        ),
         ({"x": {"type": "float", "low": 0, "high": 1, "lg": True}}, ["parameter 'x'", "unknown keys ['lg']", "log"]),
         ({"x": {"type": "float", "low": 0}}, ["parameter 'x'", "needs high"]),
         ({"x": {"low": 0, "high": 1}}, ["parameter 'x'", "needs a 'type'"]),
         ({"act": {"type": "choice", "options": []}}, ["parameter 'act'", "options must not be empty"]),
         ({"act": ["relu", "relu"]}, ["parameter 'act'", "distinct"]),
         ({"act": [[1, 2], 3]}, ["parameter 'act'", "plain JSON scalars"]),
-        ({"d": {"type": "float", "low": 0, "high": 1, "active_if": {"n": {"gt": 1}}}, "n": {"type": "int", "low": 0, "high": 3}},
-         ["parameter 'd'", "'n'", "declared before"]),
-        ({"n": {"type": "int", "low": 0, "high": 3}, "d": {"type": "float", "low": 0, "high": 1, "active_if": {"n": {"bigger": 1}}}},
-         ["parameter 'd'", "unknown operator 'bigger'"]),
+        (
+            {
+                "d": {"type": "float", "low": 0, "high": 1, "active_if": {"n": {"gt": 1}}},
+                "n": {"type": "int", "low": 0, "high": 3},
+            },
+            ["parameter 'd'", "'n'", "declared before"],
+        ),
+        (
+            {
+                "n": {"type": "int", "low": 0, "high": 3},
+                "d": {"type": "float", "low": 0, "high": 1, "active_if": {"n": {"bigger": 1}}},
+            },
+            ["parameter 'd'", "unknown operator 'bigger'"],
+        ),
     ],
 )
 def test_spec_errors_name_the_parameter(spec: dict, fragments: list[str]) -> None:
@@ -79,14 +98,35 @@ def test_spec_errors_name_the_parameter(spec: dict, fragments: list[str]) -> Non
     "params, fragments",
     [
         ({"units": 16}, ["parameter 'filters' is missing"]),
-        (dict(filters=65, units=16, dense_layers=0, activation="relu", lr=1e-3, epochs=20), ["parameter 'filters'", "[8, 64]", "65"]),
-        (dict(filters=8, units=20, dense_layers=0, activation="relu", lr=1e-3, epochs=20), ["parameter 'units'", "step 16"]),
-        (dict(filters=8, units=16, dense_layers=0, activation="tanh", lr=1e-3, epochs=20), ["parameter 'activation'", "one of", "'relu'"]),
+        (
+            dict(filters=65, units=16, dense_layers=0, activation="relu", lr=1e-3, epochs=20),
+            ["parameter 'filters'", "[8, 64]", "65"],
+        ),
+        (
+            dict(filters=8, units=20, dense_layers=0, activation="relu", lr=1e-3, epochs=20),
+            ["parameter 'units'", "step 16"],
+        ),
+        (
+            dict(filters=8, units=16, dense_layers=0, activation="tanh", lr=1e-3, epochs=20),
+            ["parameter 'activation'", "one of", "'relu'"],
+        ),
         (dict(filters=8, units=16, dense_layers=0, activation="relu", lr=1.0, epochs=20), ["parameter 'lr'", "0.01"]),
-        (dict(filters=8, units=16, dense_layers=0, activation="relu", lr=1e-3, epochs=21), ["parameter 'epochs'", "20"]),
-        (dict(filters=8, units=16, dense_layers=0, dropout=0.1, activation="relu", lr=1e-3, epochs=20), ["parameter 'dropout'", "inactive"]),
-        (dict(filters=8, units=16, dense_layers=2, activation="relu", lr=1e-3, epochs=20), ["parameter 'dropout' is missing"]),
-        (dict(filters=8, units=16, dense_layers=0, activation="relu", lr=1e-3, epochs=20, bogus=1), ["unknown parameter", "bogus"]),
+        (
+            dict(filters=8, units=16, dense_layers=0, activation="relu", lr=1e-3, epochs=21),
+            ["parameter 'epochs'", "20"],
+        ),
+        (
+            dict(filters=8, units=16, dense_layers=0, dropout=0.1, activation="relu", lr=1e-3, epochs=20),
+            ["parameter 'dropout'", "inactive"],
+        ),
+        (
+            dict(filters=8, units=16, dense_layers=2, activation="relu", lr=1e-3, epochs=20),
+            ["parameter 'dropout' is missing"],
+        ),
+        (
+            dict(filters=8, units=16, dense_layers=0, activation="relu", lr=1e-3, epochs=20, bogus=1),
+            ["unknown parameter", "bogus"],
+        ),
     ],
 )
 def test_validate_errors_name_the_parameter(space: Space, params: dict, fragments: list[str]) -> None:
@@ -98,8 +138,17 @@ def test_validate_errors_name_the_parameter(space: Space, params: dict, fragment
 
 
 def test_canonical_coerces_types(space: Space) -> None:
-    p = space.canonical(dict(filters=np.int64(16), units=32.0, dense_layers=2, dropout=np.float32(0.25),
-                             activation=True, lr=0.001, epochs=20.0))
+    p = space.canonical(
+        dict(
+            filters=np.int64(16),
+            units=32.0,
+            dense_layers=2,
+            dropout=np.float32(0.25),
+            activation=True,
+            lr=0.001,
+            epochs=20.0,
+        )
+    )
     assert p == dict(filters=16, units=32, dense_layers=2, dropout=0.25, activation=True, lr=0.001, epochs=20)
     assert all(type(v) in (int, float, str, bool, type(None)) for v in p.values())
     assert type(p["filters"]) is int and type(p["units"]) is int and type(p["dropout"]) is float
@@ -124,13 +173,19 @@ def test_conditional_param_absent_when_inactive(space: Space) -> None:
 
 
 def test_condition_forms() -> None:
-    s = Space.from_dict({
-        "opt": ["sgd", "adam", "rmsprop"],
-        "momentum": {"type": "float", "low": 0, "high": 0.99, "active_if": {"opt": "sgd"}},
-        "beta": {"type": "float", "low": 0.8, "high": 0.999, "active_if": {"opt": ["adam", "rmsprop"]}},
-        "nesterov": {"type": "choice", "options": [True, False], "active_if": {"momentum": {">=": 0.5}}},
-    })
-    assert s.prune({"opt": "sgd", "momentum": 0.9, "beta": 0.9, "nesterov": True}) == {"opt": "sgd", "momentum": 0.9, "nesterov": True}
+    s = Space.from_dict(
+        {
+            "opt": ["sgd", "adam", "rmsprop"],
+            "momentum": {"type": "float", "low": 0, "high": 0.99, "active_if": {"opt": "sgd"}},
+            "beta": {"type": "float", "low": 0.8, "high": 0.999, "active_if": {"opt": ["adam", "rmsprop"]}},
+            "nesterov": {"type": "choice", "options": [True, False], "active_if": {"momentum": {">=": 0.5}}},
+        }
+    )
+    assert s.prune({"opt": "sgd", "momentum": 0.9, "beta": 0.9, "nesterov": True}) == {
+        "opt": "sgd",
+        "momentum": 0.9,
+        "nesterov": True,
+    }
     assert s.prune({"opt": "sgd", "momentum": 0.1, "beta": 0.9, "nesterov": True}) == {"opt": "sgd", "momentum": 0.1}
     # nested: nesterov depends on momentum, which is inactive for adam
     assert s.prune({"opt": "adam", "momentum": 0.9, "beta": 0.9, "nesterov": True}) == {"opt": "adam", "beta": 0.9}
@@ -138,13 +193,19 @@ def test_condition_forms() -> None:
 
 # --------------------------------------------------------------------------- grid & sampler
 def test_grid_is_deterministic_complete_and_conditional() -> None:
-    s = Space.from_dict({"n": {"type": "int", "low": 1, "high": 3}, "act": ["a", "b"], "x": {"type": "float", "low": 0, "high": 1}})
+    s = Space.from_dict(
+        {"n": {"type": "int", "low": 1, "high": 3}, "act": ["a", "b"], "x": {"type": "float", "low": 0, "high": 1}}
+    )
     pts = list(s.grid(n_per_float=3))
     assert len(pts) == 3 * 2 * 3
     assert pts == list(s.grid(n_per_float=3))
     assert {p["x"] for p in pts} == {0.0, 0.5, 1.0}
-    c = Space.from_dict({"layers": {"type": "int", "low": 0, "high": 2},
-                         "drop": {"type": "float", "low": 0.0, "high": 0.4, "active_if": {"layers": {"gt": 0}}}})
+    c = Space.from_dict(
+        {
+            "layers": {"type": "int", "low": 0, "high": 2},
+            "drop": {"type": "float", "low": 0.0, "high": 0.4, "active_if": {"layers": {"gt": 0}}},
+        }
+    )
     pts = list(c.grid(n_per_float=3))
     # layers=0 gives one point (drop inactive), layers 1 and 2 three each; no duplicates
     assert len(pts) == 1 + 3 + 3
@@ -237,8 +298,9 @@ def test_space_hash_is_stable_across_types(space: Space) -> None:
     q = {k: (float(v) if isinstance(v, int) and not isinstance(v, bool) else v) for k, v in reversed(list(p.items()))}
     assert space.params_hash(p) == space.params_hash(q) == params_hash(p)
     # a known value pins the canonical form across versions/processes
-    assert canonical_json(p) == ('{"activation":"elu","dense_layers":2,"dropout":0.25,"epochs":20,'
-                                 '"filters":16,"lr":0.001,"units":32}')
+    assert canonical_json(p) == (
+        '{"activation":"elu","dense_layers":2,"dropout":0.25,"epochs":20,"filters":16,"lr":0.001,"units":32}'
+    )
 
 
 def test_params_must_be_plain_json() -> None:

@@ -14,8 +14,13 @@ from hpo import strategies
 from hpo.space import Space, params_hash
 from hpo.store import APPLICATION_ID, SCHEMA_VERSION, StoreError, TrialStore
 
-SPACE = Space.from_dict({"units": {"type": "int", "low": 8, "high": 64}, "act": ["relu", "elu"],
-                         "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True}})
+SPACE = Space.from_dict(
+    {
+        "units": {"type": "int", "low": 8, "high": 64},
+        "act": ["relu", "elu"],
+        "lr": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+    }
+)
 P1 = {"units": 32, "act": "relu", "lr": 0.001}
 P2 = {"units": 16, "act": "elu", "lr": 0.01}
 
@@ -147,7 +152,10 @@ def test_replay_finished_trials_into_a_strategy(store: TrialStore) -> None:
 
 
 def test_failures_best_and_transitions(store: TrialStore) -> None:
-    ids = [store.add_trial(p) for p in (P1, P2, {"units": 9, "act": "relu", "lr": 0.1}, {"units": 10, "act": "relu", "lr": 0.1})]
+    ids = [
+        store.add_trial(p)
+        for p in (P1, P2, {"units": 9, "act": "relu", "lr": 0.1}, {"units": 10, "act": "relu", "lr": 0.1})
+    ]
     for t in ids:
         store.start(t, "w", None)
     store.finish(ids[0], 0.7)
@@ -220,12 +228,25 @@ def test_json_only_no_object_serialisation(store: TrialStore) -> None:
     # serialises Python objects.  (Executors may pickle an objective for
     # inter-process transport; that is not persistence and is not checked here.)
     root = Path(__file__).resolve().parents[2] / "hpo"
-    files = [root / "__init__.py", root / "space.py", root / "trial.py", root / "store.py",
-             *sorted((root / "strategies").glob("*.py"))]
+    files = [
+        root / "__init__.py",
+        root / "space.py",
+        root / "trial.py",
+        root / "store.py",
+        *sorted((root / "strategies").glob("*.py")),
+    ]
     offenders = []
     for f in files:
         text = f.read_text()
-        for bad in ("import pickle", "from pickle", "cloudpickle", "pickle.dump", "pickle.load", "import shelve", "marshal."):
+        for bad in (
+            "import pickle",
+            "from pickle",
+            "cloudpickle",
+            "pickle.dump",
+            "pickle.load",
+            "import shelve",
+            "marshal.",
+        ):
             if bad in text:
                 offenders.append(f"{f.name}: {bad}")
     assert offenders == []

@@ -3,6 +3,7 @@
 ``data/store_v1.db`` was written by the previous release's code (see ``data/make_store_v1.py``),
 and ``data/store_v1.json`` holds what that code's ``hpo.report.summary`` said of it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -85,7 +86,11 @@ def check_v1_search(store: TrialStore) -> None:
     assert trials[3].cache_hit and trials[3].cached_from == 2 and trials[3].value == 0.83
     best = store.best(info.direction, search_id=1)
     assert (best.id, best.number, best.value, best.params) == (
-        EXPECTED["best_trial_id"], EXPECTED["best_number"], EXPECTED["best_value"], EXPECTED["best_params"])
+        EXPECTED["best_trial_id"],
+        EXPECTED["best_number"],
+        EXPECTED["best_value"],
+        EXPECTED["best_params"],
+    )
     expected_counts = {k: v for k, v in EXPECTED["counts"].items() if k not in ("total", "finished")}
     assert store.counts(search_id=1) == expected_counts
 
@@ -127,12 +132,22 @@ def test_the_writer_upgrades_a_version_1_store_in_place_to_the_schema_of_a_new_s
         check_v1_search(store)
         sid = store.create_search({"anything": True}, seed=0, metric="loss")
         space = Space.from_dict({"x": {"type": "float", "low": 0.0, "high": 1.0}})
-        run_search(lambda p, **_: (p["x"] - 0.3) ** 2, strategies.get("random", space, seed=0), store,
-                   SerialExecutor(), Budget(trials=4), progress=False)
+        run_search(
+            lambda p, **_: (p["x"] - 0.3) ** 2,
+            strategies.get("random", space, seed=0),
+            store,
+            SerialExecutor(),
+            Budget(trials=4),
+            progress=False,
+        )
         assert [s.id for s in store.searches()] == [1, sid]
         info = store.get_search(sid)
         assert (info.metric, info.direction, info.engine["strategy"], info.engine["budget"]) == (
-            "loss", "minimize", "random", {"trials": 4})
+            "loss",
+            "minimize",
+            "random",
+            {"trials": 4},
+        )
         assert store.counts(search_id=sid)["done"] == 4
         check_v1_search(store)  # the old search is untouched
 
@@ -194,8 +209,13 @@ KILLED_UPGRADE = textwrap.dedent(
 
 
 def test_a_driver_killed_during_the_upgrade_leaves_a_version_1_store_that_upgrades_later(v1: Path):
-    proc = subprocess.run([sys.executable, "-c", KILLED_UPGRADE, str(v1), str(ROOT)], capture_output=True,
-                          text=True, timeout=60, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", KILLED_UPGRADE, str(v1), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert proc.returncode == -9, proc.stderr
     with TrialStore(v1) as store:  # opens (quick_check passes), still version 1, reads as before
         check_v1_search(store)
@@ -216,11 +236,19 @@ def test_the_version_1_reading_of_both_config_layouts():
     }
     metric, direction, engine = _migrations.v1_search_fields(nested)
     assert (metric, direction) == ("val_accuracy", "maximize")
-    assert engine == {"strategy": "ga", "strategy_settings": {"population_size": 4}, "executor": "local",
-                      "workers": 3, "synchronous": True}
+    assert engine == {
+        "strategy": "ga",
+        "strategy_settings": {"population_size": 4},
+        "executor": "local",
+        "workers": 3,
+        "synchronous": True,
+    }
     flat = {"strategy": "tpe", "direction": "maximize", "metric": "loss", "workers": 2, "budget": 9, "space": {}}
     assert _migrations.v1_search_fields(flat) == (
-        "loss", "maximize", {"strategy": "tpe", "workers": 2, "budget": 9, "space": {}})
+        "loss",
+        "maximize",
+        {"strategy": "tpe", "workers": 2, "budget": 9, "space": {}},
+    )
     assert _migrations.v1_search_fields({"executor": {"name": "serial", "workers": 4}})[2]["workers"] == 1
     assert _migrations.v1_search_fields({"direction": "sideways"})[:2] == ("value", "minimize")
     assert _migrations.v1_search_fields(["not", "a", "mapping"]) == ("value", "minimize", {})

@@ -152,9 +152,7 @@ def subprocess_traces() -> dict:
         "print(json.dumps({c: t.trace(c, seed=7) for c in t.CASES}))"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
-        [sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, env=env, timeout=120
-    )
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -321,9 +319,17 @@ def test_ga_rejects_bad_settings(setting: dict) -> None:
         strategies.get("ga", MIXED, **setting)
 
 
-@pytest.mark.parametrize("name, setting", [("tpe", {"gamma": 0}), ("tpe", {"n_startup": -1}),
-                                            ("ga_tpe", {"tpe_fraction": 1.5}), ("bayes", {"output_transform": "x"}),
-                                            ("bayes", {"refit_growth": -0.1}), ("bayes", {"max_points": 5})])
+@pytest.mark.parametrize(
+    "name, setting",
+    [
+        ("tpe", {"gamma": 0}),
+        ("tpe", {"n_startup": -1}),
+        ("ga_tpe", {"tpe_fraction": 1.5}),
+        ("bayes", {"output_transform": "x"}),
+        ("bayes", {"refit_growth": -0.1}),
+        ("bayes", {"max_points": 5}),
+    ],
+)
 def test_model_strategies_reject_bad_settings(name: str, setting: dict) -> None:
     with pytest.raises(ValueError):
         strategies.get(name, MIXED, **setting)
@@ -375,9 +381,16 @@ def test_to_hyperopt_unquantized_models_integers_as_continuous() -> None:
     raws = [sample(hs, rng=np.random.default_rng(i)) for i in range(200)]
     assert any(raw["filters"] != int(raw["filters"]) for raw in raws)
     for raw in raws:
-        p = space.canonical(space.prune({name: from_raw(space, name, raw[name])
-                                         if name in ("filters", "units", "dense_layers") else raw[name]
-                                         for name in raw}))
+        p = space.canonical(
+            space.prune(
+                {
+                    name: from_raw(space, name, raw[name])
+                    if name in ("filters", "units", "dense_layers")
+                    else raw[name]
+                    for name in raw
+                }
+            )
+        )
         assert space.contains(p)
         assert p["filters"] == min(max(round(raw["filters"]), 8), 64)
 

@@ -1,4 +1,5 @@
 """keras-geo-hpo end to end: search, status, report, export, load in a fresh process; errors exit 2."""
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,15 @@ from tests.keras_geo.test_config import BAD, MINIMAL
 TINY = {
     "name": "tiny",
     "seed": 1,
-    "dataset": {"name": "filler", "fov_nm": 250, "box_nm": 300, "image_size": 16, "n_train": 20, "n_val": 10, "n_test": 10},
+    "dataset": {
+        "name": "filler",
+        "fov_nm": 250,
+        "box_nm": 300,
+        "image_size": 16,
+        "n_train": 20,
+        "n_val": 10,
+        "n_test": 10,
+    },
     "model": {"builder": "filler_cnn", "fixed": {"conv_layers": 2}},
     "training": {"epochs": 2, "batch_size": 16},
     "space": {
@@ -228,20 +237,27 @@ def _register_oom_builder():
     from keras_geo import models
 
     if "oom_cnn" not in models.available():
+
         @models.register("oom_cnn")
         def oom_cnn(input_shape, n_classes, filters: int = 8):
             """A builder that runs out of GPU memory, as a too large model does."""
             import tensorflow as tf
 
-            raise tf.errors.ResourceExhaustedError(None, None, f"OOM when allocating tensor with shape[{filters},4096,4096]")
+            raise tf.errors.ResourceExhaustedError(
+                None, None, f"OOM when allocating tensor with shape[{filters},4096,4096]"
+            )
 
 
 def test_out_of_memory_trials_fail_with_the_error_and_the_search_stops_with_a_hint(tmp_path, capsys):
     from hpo.store import TrialStore
 
     _register_oom_builder()
-    config = write(tmp_path, model={"builder": "oom_cnn"}, space={"filters": {"type": "int", "low": 2, "high": 8}},
-                   budget={"trials": 6})
+    config = write(
+        tmp_path,
+        model={"builder": "oom_cnn"},
+        space={"filters": {"type": "int", "low": 2, "high": 8}},
+        budget={"trials": 6},
+    )
     assert main(["search", str(config)]) == 1
     err = one_line(capsys.readouterr().err)
     assert "the first 3 trials all failed" in err and "ResourceExhaustedError: OOM when allocating" in err
@@ -253,9 +269,8 @@ def test_out_of_memory_trials_fail_with_the_error_and_the_search_stops_with_a_hi
 
 
 def test_a_second_driver_on_a_busy_store_exits_2_naming_the_holder(searched, tmp_path, capsys):
-    from tests.faults.faults import lock_held_elsewhere
-
     from hpo.store import TrialStore
+    from tests.faults.faults import lock_held_elsewhere
 
     _, store_path = searched
     reader = TrialStore(store_path)
@@ -290,8 +305,9 @@ def test_models_with_code_inside_are_refused_by_safe_mode(tmp_path, capsys):
     import keras
 
     inputs = keras.Input((8, 8, 1))
-    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(
-        keras.layers.Lambda(lambda x: x * 2)(inputs)))
+    outputs = keras.layers.Dense(2, activation="softmax")(
+        keras.layers.GlobalAveragePooling2D()(keras.layers.Lambda(lambda x: x * 2)(inputs))
+    )
     keras.Model(inputs, outputs).save(tmp_path / "lambda.keras")
     image = tmp_path / "img.png"
     import cv2
@@ -329,8 +345,17 @@ def test_no_store_config_or_cache_file_is_ever_unpickled():
         where = path.relative_to(root)
         for name, keywords in _calls(path):
             last = name.rsplit(".", 1)[-1]
-            if name in ("pickle.load", "yaml.load", "yaml.unsafe_load", "marshal.load", "marshal.loads",
-                        "shelve.open", "joblib.load", "dill.load", "dill.loads"):
+            if name in (
+                "pickle.load",
+                "yaml.load",
+                "yaml.unsafe_load",
+                "marshal.load",
+                "marshal.loads",
+                "shelve.open",
+                "joblib.load",
+                "dill.load",
+                "dill.loads",
+            ):
                 offenders.append(f"{where}: {name}")
             elif name == "pickle.loads" and where.parts[:2] != ("hpo", "executors"):
                 offenders.append(f"{where}: pickle.loads outside the executors")
@@ -341,22 +366,30 @@ def test_no_store_config_or_cache_file_is_ever_unpickled():
     assert not offenders, offenders
 
 
-CTRL_C_CLI = {"executor": {"name": "local", "workers": 2}, "budget": {"trials": 40}, "training": {"epochs": 3, "batch_size": 8}}
+CTRL_C_CLI = {
+    "executor": {"name": "local", "workers": 2},
+    "budget": {"trials": 40},
+    "training": {"epochs": 3, "batch_size": 8},
+}
 
 
 @pytest.mark.slow
 def test_ctrl_c_at_the_command_line_says_how_to_resume(tmp_path):
-    from tests.faults.faults import interruptible
-
     from hpo.store import TrialStore
+    from tests.faults.faults import interruptible
 
     config = write(tmp_path, **CTRL_C_CLI)
     store_path = tmp_path / "run" / "store.db"
     # Output to files, not pipes that nobody reads while the search runs; faulthandler dumps
     # every thread's stack on SIGABRT if the interrupted search ever fails to end.
     out_file, err_file = open(tmp_path / "out.txt", "w+"), open(tmp_path / "err.txt", "w+")
-    process = subprocess.Popen([sys.executable, "-X", "faulthandler", "-m", "keras_geo.cli", "search", str(config)],
-                               start_new_session=True, preexec_fn=interruptible, stdout=out_file, stderr=err_file)
+    process = subprocess.Popen(
+        [sys.executable, "-X", "faulthandler", "-m", "keras_geo.cli", "search", str(config)],
+        start_new_session=True,
+        preexec_fn=interruptible,
+        stdout=out_file,
+        stderr=err_file,
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         time.sleep(0.2)
@@ -409,13 +442,16 @@ def test_data_with_nan_stops_the_search_before_its_first_trial(tmp_path, capsys)
     rng = np.random.default_rng(0)
     x_val = rng.random((6, 16, 16, 1)).astype("float32")
     x_val[2, 5, 5, 0] = np.nan
-    np.savez(tmp_path / "mine.npz", x_train=rng.random((8, 16, 16, 1)), y_train=[0, 1] * 4, x_val=x_val,
-             y_val=[0, 1] * 3)
+    np.savez(
+        tmp_path / "mine.npz", x_train=rng.random((8, 16, 16, 1)), y_train=[0, 1] * 4, x_val=x_val, y_val=[0, 1] * 3
+    )
     config = write(tmp_path, dataset={"name": "npz", "path": str(tmp_path / "mine.npz")})
     assert main(["search", str(config)]) == 2
     err = one_line(capsys.readouterr().err)
-    assert err == ("keras-geo-hpo search: error: dataset: the 'val' split has 1 non-finite values (NaN or inf) "
-                   "in its inputs, in 1 of 6 samples; clean or drop them before training"), err
+    assert err == (
+        "keras-geo-hpo search: error: dataset: the 'val' split has 1 non-finite values (NaN or inf) "
+        "in its inputs, in 1 of 6 samples; clean or drop them before training"
+    ), err
     assert TrialStore(tmp_path / "run" / "store.db").trials() == []
 
 
@@ -450,11 +486,19 @@ def test_the_shipped_regression_search_runs_reports_residuals_and_exports(tmp_pa
     """data/configs/filler_fraction.yaml, made small through a file based on it."""
     shipped = ROOT / "data" / "configs" / "filler_fraction.yaml"
     config = tmp_path / "small.yaml"
-    config.write_text(yaml.safe_dump({
-        "base": str(shipped), "store": str(tmp_path / "run" / "store.db"),
-        "dataset": {"n_train": 60, "n_val": 30, "n_test": 30, "fov_nm": 250, "image_size": 16},
-        "training": {"epochs": 2}, "executor": {"name": "serial"}, "budget": {"trials": 2},
-        "space": {"filters": {"type": "int", "low": 4, "high": 8}, "loss": ["mse", "huber"]}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(shipped),
+                "store": str(tmp_path / "run" / "store.db"),
+                "dataset": {"n_train": 60, "n_val": 30, "n_test": 30, "fov_nm": 250, "image_size": 16},
+                "training": {"epochs": 2},
+                "executor": {"name": "serial"},
+                "budget": {"trials": 2},
+                "space": {"filters": {"type": "int", "low": 4, "high": 8}, "loss": ["mse", "huber"]},
+            }
+        )
+    )
     assert main(["search", str(config)]) == 0
     out = capsys.readouterr().out
     assert "regression of filler_fraction with filler_cnn, objective maximize val_r2" in out
@@ -480,10 +524,15 @@ def test_an_image_to_image_search_from_npz_pairs_reports_its_strips(tmp_path, ca
     clean = rng.random((24, 16, 16, 1)).astype("float32")
     noisy = np.clip(clean + rng.normal(0, 0.1, clean.shape), 0, 1).astype("float32")
     np.savez(tmp_path / "pairs.npz", x_train=noisy[:16], y_train=clean[:16], x_val=noisy[16:], y_val=clean[16:])
-    config = write(tmp_path, dataset={"name": "npz", "path": str(tmp_path / "pairs.npz")},
-                   model={"builder": "unet", "fixed": {"depth": 1}}, task={"name": "image_to_image"},
-                   space={"filters": [4, 8], "loss": ["mse", "ssim"]}, strategy={"name": "grid"},
-                   budget={"trials": 2})
+    config = write(
+        tmp_path,
+        dataset={"name": "npz", "path": str(tmp_path / "pairs.npz")},
+        model={"builder": "unet", "fixed": {"depth": 1}},
+        task={"name": "image_to_image"},
+        space={"filters": [4, 8], "loss": ["mse", "ssim"]},
+        strategy={"name": "grid"},
+        budget={"trials": 2},
+    )
     assert main(["search", str(config)]) == 0
     assert "objective maximize val_ssim" in capsys.readouterr().out
     assert main(["report", str(tmp_path / "run" / "store.db")]) == 0
@@ -497,8 +546,13 @@ def test_a_task_that_cannot_use_the_data_stops_the_search_before_its_first_trial
 
     x = np.random.default_rng(0).random((6, 16, 16, 1)).astype("float32")
     np.savez(tmp_path / "classes.npz", x_train=x, y_train=[0, 1] * 3, x_val=x, y_val=[0, 1] * 3)
-    config = write(tmp_path, dataset={"name": "npz", "path": str(tmp_path / "classes.npz")},
-                   model={"builder": "unet"}, task={"name": "image_to_image"}, space={"filters": [4, 8]})
+    config = write(
+        tmp_path,
+        dataset={"name": "npz", "path": str(tmp_path / "classes.npz")},
+        model={"builder": "unet"},
+        task={"name": "image_to_image"},
+        space={"filters": [4, 8]},
+    )
     assert main(["search", str(config)]) == 2
     err = one_line(capsys.readouterr().err)
     assert "task: image_to_image cannot use the data set 'npz': data['train'] needs one target image" in err, err

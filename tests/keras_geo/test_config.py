@@ -1,15 +1,15 @@
 """Search configurations: defaults, overrides, and one clear error per bad key."""
+
 from __future__ import annotations
 
 import codecs
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from tests import ROOT
 from keras_geo.config import Config, ConfigError, TaskSpec, load_config, validate_config
+from tests import ROOT
 
 CONFIG_DIR = ROOT / "data" / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
@@ -38,17 +38,33 @@ def test_the_strategy_files_are_the_base_plus_their_strategy():
     base = load_config(CONFIG_DIR / "filler_base.yaml").to_dict()
     for stem in STRATEGY_FILES:
         config = load_config(CONFIG_DIR / f"{stem}.yaml").to_dict()
-        assert {k: v for k, v in config.items() if k not in ("name", "store", "strategy")} == \
-            {k: v for k, v in base.items() if k not in ("name", "store", "strategy")}
+        assert {k: v for k, v in config.items() if k not in ("name", "store", "strategy")} == {
+            k: v for k, v in base.items() if k not in ("name", "store", "strategy")
+        }
         assert config["name"] == stem.replace("_", "-")
 
 
 def test_a_base_file_merges_section_by_section_and_space_and_strategy_replace(tmp_path):
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
-        **MINIMAL, "training": {"epochs": 3, "batch_size": 8}, "strategy": {"name": "ga", "settings": {"population_size": 4}},
-        "space": {"filters": [4, 8], "units": [8, 16]}}))
-    (tmp_path / "child.yaml").write_text(yaml.safe_dump({
-        "base": "base.yaml", "training": {"epochs": 5}, "strategy": {"name": "random"}, "space": {"units": [32, 64]}}))
+    (tmp_path / "base.yaml").write_text(
+        yaml.safe_dump(
+            {
+                **MINIMAL,
+                "training": {"epochs": 3, "batch_size": 8},
+                "strategy": {"name": "ga", "settings": {"population_size": 4}},
+                "space": {"filters": [4, 8], "units": [8, 16]},
+            }
+        )
+    )
+    (tmp_path / "child.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "base": "base.yaml",
+                "training": {"epochs": 5},
+                "strategy": {"name": "random"},
+                "space": {"units": [32, 64]},
+            }
+        )
+    )
     config = load_config(tmp_path / "child.yaml")
     assert config.training["epochs"] == 5 and config.training["batch_size"] == 8
     assert config.search.strategy == {"name": "random", "settings": {}}  # not ga's population_size
@@ -69,8 +85,10 @@ def test_defaults_fill_a_minimal_config():
     assert config.search.store.endswith("store.db")
     assert config.training["epochs"] == 10
     assert config.task == TaskSpec("classification", {})  # the filler data set's task
-    from keras_geo.datasets.filler import make_dataset
     import inspect
+
+    from keras_geo.datasets.filler import make_dataset
+
     shipped = inspect.signature(make_dataset).parameters  # the one place the filler defaults live
     assert config.dataset.settings["fov_nm"] == shipped["fov_nm"].default
     assert config.dataset.settings["image_size"] == shipped["image_size"].default
@@ -96,7 +114,10 @@ BAD = [
     ({"model": {"fixed": {"colour": 1}}}, "model.fixed.colour: not an argument of filler_cnn"),
     ({"model": {"depth": 3}}, "model.depth: unknown key; allowed: builder, fixed"),
     ({"strategy": {"name": "annealing"}}, "strategy.name: must be one of .*ga_tpe"),
-    ({"strategy": {"name": "ga", "settings": {"populaton": 3}}}, "strategy.settings.populaton: unknown setting of ga; allowed: .*population_size"),
+    (
+        {"strategy": {"name": "ga", "settings": {"populaton": 3}}},
+        "strategy.settings.populaton: unknown setting of ga; allowed: .*population_size",
+    ),
     ({"strategy": {"name": "ga", "settings": {"population_size": 1}}}, "strategy.settings: .*population_size"),
     ({"executor": {"name": "cloud"}}, "executor.name: must be one of horovod, local, mpi, serial"),
     ({"executor": {"workers": 0}}, "executor.workers: must be >= 1; received 0"),
@@ -117,15 +138,19 @@ BAD = [
     ({"dataset": {"name": "npz"}}, "dataset.path: required; received nothing"),
     ({"dataset": {"fov": 500}}, "dataset.fov: unknown setting; allowed: n_train, .*fov_nm"),
     ({"dataset": {"box_nm": "big"}}, "dataset.box_nm: must be a number; received 'big'"),
-    ({"dataset": {"name": "filler_fraction", "volume_fraction_range": [0.1, 0.9]}},
-     r"dataset.volume_fraction_range\[1\]: must be <= 0.5"),
+    (
+        {"dataset": {"name": "filler_fraction", "volume_fraction_range": [0.1, 0.9]}},
+        r"dataset.volume_fraction_range\[1\]: must be <= 0.5",
+    ),
     ({"task": {"name": "segmentation"}}, "task.name: must be one of classification, image_to_image, regression"),
     ({"task": {"name": "regression", "loss": "l3"}}, "task.loss: must be one of mse, mae, huber, log_cosh"),
     ({"task": {"name": "regression", "colour": 1}}, "task.colour: unknown setting; allowed: loss, standardize"),
     ({"task": {"name": "image_to_image", "loss": "l3"}}, "task: `loss` must be one of huber, mae, mixed"),
     ({"task": {"name": "image_to_image", "max_val": 0}}, "task.max_val: must be > 0"),
-    ({"task": {"name": "image_to_image"}}, "model.builder: filler_cnn does not serve the task image_to_image; "
-                                           "builders that do: unet"),
+    (
+        {"task": {"name": "image_to_image"}},
+        "model.builder: filler_cnn does not serve the task image_to_image; builders that do: unet",
+    ),
     ({"model": {"fixed": {"n_classes": 4}}}, "model.fixed.n_classes: set from the data by the task classification"),
     ({"space": {"loss": ["mse", "mae"]}}, "space.loss: neither an argument of filler_cnn, a training setting nor"),
     ({"objective": {"metric": "val_wobble"}}, "objective.direction: say whether val_wobble is to be maximized"),
@@ -134,12 +159,18 @@ BAD = [
     ({"seed": -1}, "seed: must be >= 0"),
     ({"seed": 2**40}, "seed: must be <= 4294967295"),
     ({"space": {"filters": {"type": "int", "low": 4, "high": 10**30}}}, r"space: .*filters.*within \+-2\*\*53"),
-    ({"strategy": {"name": "ga", "settings": {"population_size": "ten"}}},
-     "strategy.settings.population_size: must be an integer; received 'ten'"),
-    ({"strategy": {"name": "ga", "settings": {"crossover_prob": "high"}}},
-     "strategy.settings.crossover_prob: must be a number"),
-    ({"strategy": {"name": "tpe", "settings": {"constant_liar": "yes"}}},
-     "strategy.settings.constant_liar: must be true or false"),
+    (
+        {"strategy": {"name": "ga", "settings": {"population_size": "ten"}}},
+        "strategy.settings.population_size: must be an integer; received 'ten'",
+    ),
+    (
+        {"strategy": {"name": "ga", "settings": {"crossover_prob": "high"}}},
+        "strategy.settings.crossover_prob: must be a number",
+    ),
+    (
+        {"strategy": {"name": "tpe", "settings": {"constant_liar": "yes"}}},
+        "strategy.settings.constant_liar: must be true or false",
+    ),
     ({"space\n": {}}, r"'space\\n': unknown key"),
 ]
 
@@ -189,8 +220,11 @@ def test_files_that_are_not_yaml_text_give_one_line_naming_the_file(tmp_path, da
 def test_utf8_and_utf16_with_a_byte_order_mark_are_yaml_and_load_alike(tmp_path):
     text = yaml.safe_dump({**MINIMAL, "name": "café"})
     plain = load_config(_written(tmp_path, "plain.yaml", text.encode("utf-8")))
-    for encoding, bom in (("utf-8", codecs.BOM_UTF8), ("utf-16-le", codecs.BOM_UTF16_LE),
-                          ("utf-16-be", codecs.BOM_UTF16_BE)):
+    for encoding, bom in (
+        ("utf-8", codecs.BOM_UTF8),
+        ("utf-16-le", codecs.BOM_UTF16_LE),
+        ("utf-16-be", codecs.BOM_UTF16_BE),
+    ):
         assert load_config(_written(tmp_path, f"{encoding}.yaml", bom + text.encode(encoding))) == plain
 
 
@@ -208,7 +242,13 @@ def test_a_folder_or_an_unreadable_file_as_the_config(tmp_path, monkeypatch):
 
 
 def test_npz_dataset_path_is_resolved_next_to_the_config(tmp_path):
-    np.savez(tmp_path / "mine.npz", x_train=np.zeros((2, 8, 8, 1)), y_train=[0, 1], x_val=np.zeros((2, 8, 8, 1)), y_val=[0, 1])
+    np.savez(
+        tmp_path / "mine.npz",
+        x_train=np.zeros((2, 8, 8, 1)),
+        y_train=[0, 1],
+        x_val=np.zeros((2, 8, 8, 1)),
+        y_val=[0, 1],
+    )
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({**MINIMAL, "dataset": {"name": "npz", "path": "mine.npz"}}))
     assert load_config(path).dataset.settings["path"] == str((tmp_path / "mine.npz").resolve())
@@ -218,11 +258,19 @@ def test_folder_dataset_checks_its_settings(tmp_path):
     (tmp_path / "images" / "a").mkdir(parents=True)
     base = {**MINIMAL, "dataset": {"name": "folder", "path": str(tmp_path / "images")}}
     config = validate_config(base)
-    assert config.to_dict()["dataset"] == {"name": "folder", "path": str((tmp_path / "images").resolve()),
-                                           "image_size": 96, "color_mode": "rgb", "validation_split": 0.2, "seed": 0}
-    for patch, message in (({"validation_split": 1.5}, "dataset.validation_split: must be < 1"),
-                           ({"color_mode": "cmyk"}, "dataset.color_mode: must be one of rgb, grayscale"),
-                           ({"image_size": 4}, "dataset.image_size: must be >= 16")):
+    assert config.to_dict()["dataset"] == {
+        "name": "folder",
+        "path": str((tmp_path / "images").resolve()),
+        "image_size": 96,
+        "color_mode": "rgb",
+        "validation_split": 0.2,
+        "seed": 0,
+    }
+    for patch, message in (
+        ({"validation_split": 1.5}, "dataset.validation_split: must be < 1"),
+        ({"color_mode": "cmyk"}, "dataset.color_mode: must be one of rgb, grayscale"),
+        ({"image_size": 4}, "dataset.image_size: must be >= 16"),
+    ):
         with pytest.raises(ConfigError, match=message):
             validate_config({**base, "dataset": {**base["dataset"], **patch}})
 
@@ -234,11 +282,18 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**9, 10**9), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12), st.sampled_from(["", "ga", "tpe", "local", "mpi", "folder", "npz", "log", "int", "-1"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**9), 10**9),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(["", "ga", "tpe", "local", "mpi", "folder", "npz", "log", "int", "-1"]),
     st.lists(st.one_of(st.integers(-5, 5), st.text(max_size=4)), max_size=4),
-    st.dictionaries(st.sampled_from(["type", "low", "high", "log", "step", "values", "x", "name"]),
-                    st.one_of(st.integers(-5, 5), st.floats(-1, 1), st.text(max_size=4), st.booleans()), max_size=4),
+    st.dictionaries(
+        st.sampled_from(["type", "low", "high", "log", "step", "values", "x", "name"]),
+        st.one_of(st.integers(-5, 5), st.floats(-1, 1), st.text(max_size=4), st.booleans()),
+        max_size=4,
+    ),
 )
 
 
@@ -255,8 +310,13 @@ def _mappings(tree, path=()):
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)
-@given(st.one_of(st.binary(max_size=200), st.text(max_size=200).map(lambda t: t.encode("utf-8")),
-                 st.binary(max_size=60).map(lambda b: codecs.BOM_UTF16_LE + b)))
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=200).map(lambda t: t.encode("utf-8")),
+        st.binary(max_size=60).map(lambda b: codecs.BOM_UTF16_LE + b),
+    )
+)
 def test_random_bytes_as_a_config_file_give_a_config_error_or_a_config(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("bytes") / "fuzz.yaml"
     path.write_bytes(data)
@@ -272,10 +332,18 @@ def test_random_bytes_as_a_config_file_give_a_config_error_or_a_config(tmp_path_
 def test_random_config_mutations_give_a_config_error_never_a_traceback(data):
     import copy
 
-    config = copy.deepcopy(validate_config({**MINIMAL, "space": {
-        "filters": {"type": "int", "low": 4, "high": 16},
-        "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
-        "pooling": ["max", "avg"]}}).to_dict())
+    config = copy.deepcopy(
+        validate_config(
+            {
+                **MINIMAL,
+                "space": {
+                    "filters": {"type": "int", "low": 4, "high": 16},
+                    "learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log": True},
+                    "pooling": ["max", "avg"],
+                },
+            }
+        ).to_dict()
+    )
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
         targets = list(_mappings(config))
         path, mapping = data.draw(st.sampled_from(targets), label="where")

@@ -1,4 +1,5 @@
 """The console: TensorFlow's start-up chatter filtered out of the CLI and its workers, one-line warnings."""
+
 from __future__ import annotations
 
 import os
@@ -11,7 +12,6 @@ import yaml
 
 from keras_geo import _console
 from tests import ROOT
-
 
 # What TensorFlow 2.21 printed at import on a CPU-only machine, plus lines that must get through.
 CHATTER = [
@@ -45,10 +45,12 @@ def _import_noisy_package(tmp_path: Path, log: str | None) -> str:
     package.mkdir(exist_ok=True)
     lines = "".join(f"{line}\n" for line in [*CHATTER, KEPT[0]])
     (package / "__init__.py").write_text(f"import os\nos.write(2, {lines.encode()!r})\nVALUE = 42\n")
-    script = ("import sys\nfrom keras_geo import _console\n_console.QUIET_PACKAGES = ('noisy_pkg',)\n"
-              "_console.configure()\nimport noisy_pkg\nassert noisy_pkg.VALUE == 42\n"
-              "import importlib.resources, noisy_pkg as again\nassert again.__loader__.__class__.__name__ != "
-              "'_Loader'\nprint('imported', file=sys.stderr)\n")
+    script = (
+        "import sys\nfrom keras_geo import _console\n_console.QUIET_PACKAGES = ('noisy_pkg',)\n"
+        "_console.configure()\nimport noisy_pkg\nassert noisy_pkg.VALUE == 42\n"
+        "import importlib.resources, noisy_pkg as again\nassert again.__loader__.__class__.__name__ != "
+        "'_Loader'\nprint('imported', file=sys.stderr)\n"
+    )
     env = {k: v for k, v in os.environ.items() if k != _console.LOG_VARIABLE}
     if log is not None:
         env[_console.LOG_VARIABLE] = log
@@ -74,8 +76,13 @@ def test_warnings_print_as_one_line_without_source(monkeypatch):
     monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)
     monkeypatch.setenv(_console.LOG_VARIABLE, "quiet")
     _console.configure(program="keras-geo-hpo")
-    text = warnings.formatwarning("skipped 2 file(s):\n  a.png: broken\n  b.txt: not an image", UserWarning,
-                                  "/x/search.py", 55, "found = folders.load_image_folder(...)")
+    text = warnings.formatwarning(
+        "skipped 2 file(s):\n  a.png: broken\n  b.txt: not an image",
+        UserWarning,
+        "/x/search.py",
+        55,
+        "found = folders.load_image_folder(...)",
+    )
     assert text == "keras-geo-hpo: warning: skipped 2 file(s): a.png: broken b.txt: not an image\n"
 
 
@@ -87,16 +94,29 @@ def test_a_search_on_two_workers_prints_no_library_chatter_and_each_warning_once
     root = shapes.write_image_folder(tmp_path / "images", 6, 16, seed=0)
     (root / "disc" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "quiet", "store": str(tmp_path / "store.db"),
-        "dataset": {"name": "folder", "path": str(root), "image_size": 16},
-        "model": {"builder": "filler_cnn", "fixed": {"conv_layers": 1, "filters": 2}},
-        "training": {"epochs": 1, "batch_size": 16}, "space": {"units": [4, 8]},
-        "strategy": {"name": "grid"}, "executor": {"name": "local", "workers": 2}, "budget": {"trials": 2},
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "quiet",
+                "store": str(tmp_path / "store.db"),
+                "dataset": {"name": "folder", "path": str(root), "image_size": 16},
+                "model": {"builder": "filler_cnn", "fixed": {"conv_layers": 1, "filters": 2}},
+                "training": {"epochs": 1, "batch_size": 16},
+                "space": {"units": [4, 8]},
+                "strategy": {"name": "grid"},
+                "executor": {"name": "local", "workers": 2},
+                "budget": {"trials": 2},
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if k not in (_console.LOG_VARIABLE, "TF_CPP_MIN_LOG_LEVEL")}
-    run = subprocess.run([sys.executable, "-m", "keras_geo.cli", "search", str(config)], capture_output=True,
-                         text=True, env=env, timeout=600)
+    run = subprocess.run(
+        [sys.executable, "-m", "keras_geo.cli", "search", str(config)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr
     lines = [line for line in run.stderr.replace("\r", "\n").splitlines() if line.strip()]
     assert not [line for line in lines if _console.is_chatter(line)], run.stderr

@@ -1,4 +1,5 @@
 """Grad-CAM, Grad-CAM++ and CAM: identities, localisation, nested models, overlays, the explain CLI."""
+
 from __future__ import annotations
 
 import cv2
@@ -18,8 +19,9 @@ def images():
 
 
 def gap_cnn(**kwargs):
-    return build_filler_cnn(input_shape=(32, 32, 3), n_classes=5, conv_layers=3, filters=8, dense_layers=0,
-                            head="avg", **kwargs)
+    return build_filler_cnn(
+        input_shape=(32, 32, 3), n_classes=5, conv_layers=3, filters=8, dense_layers=0, head="avg", **kwargs
+    )
 
 
 @pytest.mark.parametrize("dropout", [0.0, 0.3])
@@ -33,8 +35,9 @@ def test_grad_cam_equals_cam_on_global_average_pooling_and_dense(images, dropout
     assert np.abs(grad - plain).max() < 1e-5
     assert grad.min() >= 0.0 and np.isclose(grad.reshape(20, -1).max(axis=1), 1.0).sum() >= 15
     # A fixed class for every image gives that class's maps.
-    np.testing.assert_allclose(explain.grad_cam(model, images.x, class_index=2),
-                               explain.cam(model, images.x, class_index=2), atol=1e-5)
+    np.testing.assert_allclose(
+        explain.grad_cam(model, images.x, class_index=2), explain.cam(model, images.x, class_index=2), atol=1e-5
+    )
 
 
 def test_batched_maps_equal_one_image_at_a_time(images):
@@ -76,8 +79,16 @@ def test_heatmap_peak_falls_on_the_object():
     result = training.train(
         "filler_cnn",
         {"train": (train.x, train.y), "val": (val.x, val.y)},
-        {"conv_layers": 2, "filters": 16, "dense_layers": 0, "head": "avg", "epochs": 20, "batch_size": 32,
-         "learning_rate": 3e-3, "patience": 10},
+        {
+            "conv_layers": 2,
+            "filters": 16,
+            "dense_layers": 0,
+            "head": "avg",
+            "epochs": 20,
+            "batch_size": 32,
+            "learning_rate": 3e-3,
+            "patience": 10,
+        },
         seed=0,
     )
     model = result.model
@@ -132,8 +143,9 @@ def test_overlay_turns_the_hottest_region_red():
 
 def test_save_grid_and_explain_to_files(tmp_path, images):
     model = gap_cnn()
-    done = explain.explain_to_files(model, images.x[:3], tmp_path, method="gradcam++",
-                                    class_names=shapes.CLASSES, true_labels=images.y[:3])
+    done = explain.explain_to_files(
+        model, images.x[:3], tmp_path, method="gradcam++", class_names=shapes.CLASSES, true_labels=images.y[:3]
+    )
     assert done.grid.is_file() and done.grid.stat().st_size > 5000
     assert len(done.overlays) == 3 and all(p.is_file() for p in done.overlays)
     assert cv2.imread(str(done.overlays[0])).shape == (32, 32, 3)
@@ -163,8 +175,7 @@ def test_explain_cli_on_single_files_with_a_named_class(saved_model, tmp_path, c
     model, folder = saved_model
     files = [str(p) for p in sorted((folder / "ring").glob("*.png"))]
     names = ",".join(shapes.CLASSES)
-    assert main(["explain", str(model), *files, "--out", str(tmp_path), "--class", "ring",
-                 "--class-names", names]) == 0
+    assert main(["explain", str(model), *files, "--out", str(tmp_path), "--class", "ring", "--class-names", names]) == 0
     assert len(list(tmp_path.glob("*_gradcam.png"))) == 2
 
 
@@ -197,18 +208,24 @@ def test_mobilenet_v2_is_searchable_from_a_config(tmp_path):
     from hpo.store import TrialStore
 
     config = tmp_path / "mobilenet.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "mobilenet-tiny",
-        "dataset": {"name": "shapes", "image_size": 32, "n_train": 6, "n_val": 4, "n_test": 2},
-        "model": {"builder": "mobilenet_v2", "fixed": {"alpha": 0.35}},
-        "training": {"epochs": 1, "batch_size": 16},
-        "space": {"fine_tune_layers": {"type": "int", "low": 0, "high": 60, "step": 30},
-                  "dropout": {"type": "float", "low": 0.0, "high": 0.5}},
-        "strategy": {"name": "random"},
-        "executor": {"name": "serial"},
-        "budget": {"trials": 2},
-        "store": str(tmp_path / "store.db"),
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "mobilenet-tiny",
+                "dataset": {"name": "shapes", "image_size": 32, "n_train": 6, "n_val": 4, "n_test": 2},
+                "model": {"builder": "mobilenet_v2", "fixed": {"alpha": 0.35}},
+                "training": {"epochs": 1, "batch_size": 16},
+                "space": {
+                    "fine_tune_layers": {"type": "int", "low": 0, "high": 60, "step": 30},
+                    "dropout": {"type": "float", "low": 0.0, "high": 0.5},
+                },
+                "strategy": {"name": "random"},
+                "executor": {"name": "serial"},
+                "budget": {"trials": 2},
+                "store": str(tmp_path / "store.db"),
+            }
+        )
+    )
     assert main(["search", str(config)]) == 0
     trials = TrialStore(tmp_path / "store.db").trials()
     assert [t.status for t in trials] == ["done", "done"]

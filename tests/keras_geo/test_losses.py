@@ -1,4 +1,5 @@
 """SSIM-family losses: agreement with tf.image, finite gradients, validation, registry, saving."""
+
 from __future__ import annotations
 
 import inspect
@@ -61,6 +62,7 @@ def _pairs(rng, shape):
 
 
 # -- agreement with tf.image -------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("shape", [(2, 32, 32, 1), (2, 37, 45, 3)])
 @pytest.mark.parametrize("max_val", [1.0, 255.0])
@@ -233,8 +235,13 @@ def _tiny_model(seed, anti_correlated=False):
         # Starts at output = 1 - input: every MS-SSIM term is clamped, where tf.image gives NaN.
         kernel = np.zeros((3, 3, 1, 1), np.float32)
         kernel[1, 1] = -1.0
-        conv = keras.layers.Conv2D(1, 3, padding="same", kernel_initializer=keras.initializers.Constant(kernel),
-                                   bias_initializer=keras.initializers.Constant(1.0))
+        conv = keras.layers.Conv2D(
+            1,
+            3,
+            padding="same",
+            kernel_initializer=keras.initializers.Constant(kernel),
+            bias_initializer=keras.initializers.Constant(1.0),
+        )
         outputs = conv(inputs)
     else:
         x = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
@@ -257,6 +264,7 @@ def test_training_with_ms_ssim_never_produces_nan(anti_correlated):
 
 
 # -- validation --------------------------------------------------------------------------------
+
 
 def test_too_small_for_ms_ssim_names_the_minimum_and_the_remedies():
     assert min_ms_ssim_size(11, 5) == 161 and min_ms_ssim_size(7, 3) == 25
@@ -315,6 +323,7 @@ def test_mismatched_shapes_are_refused():
 
 # -- registry, configuration, saving ------------------------------------------------------------
 
+
 def test_get_returns_each_loss_by_name():
     assert available() == ["huber", "mae", "mixed", "ms_ssim", "mse", "ssim"]
     expected = {
@@ -346,10 +355,28 @@ def test_get_refuses_unknown_names_and_settings():
 
 CONFIGURED = [
     SSIMLoss(max_val=255.0, filter_size=7, filter_sigma=1.0, k1=0.02, k2=0.04, name="s", reduction="sum"),
-    MSSSIMLoss(max_val=2.0, power_factors=(0.2, 0.3, 0.5), filter_size=5, filter_sigma=1.2, k1=0.02, k2=0.05,
-               name="m", reduction="none"),
-    MixedLoss(alpha=0.6, max_val=255.0, power_factors=(0.5, 0.5), filter_size=9, filter_sigma=1.1, k1=0.015,
-              k2=0.035, ms=False, name="x", reduction="mean"),
+    MSSSIMLoss(
+        max_val=2.0,
+        power_factors=(0.2, 0.3, 0.5),
+        filter_size=5,
+        filter_sigma=1.2,
+        k1=0.02,
+        k2=0.05,
+        name="m",
+        reduction="none",
+    ),
+    MixedLoss(
+        alpha=0.6,
+        max_val=255.0,
+        power_factors=(0.5, 0.5),
+        filter_size=9,
+        filter_sigma=1.1,
+        k1=0.015,
+        k2=0.035,
+        ms=False,
+        name="x",
+        reduction="mean",
+    ),
 ]
 
 
@@ -393,9 +420,7 @@ def test_models_compiled_with_each_loss_load_in_a_fresh_process(tmp_path):
         "    out[name] = (type(m.loss).__name__, float(keras.ops.convert_to_numpy(value)))\n"
         "print(json.dumps(out))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
-    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     loaded = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(loaded) == set(expected)

@@ -1,4 +1,5 @@
 """Image-quality metrics: PSNR/SSIM functions against tf.image, the Keras metric classes, saving."""
+
 from __future__ import annotations
 
 import json

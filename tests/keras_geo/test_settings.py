@@ -1,4 +1,5 @@
 """Settings checked from a signature: types, ranges, choices, paths, required and unknown keys."""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
@@ -29,11 +30,20 @@ def here(tmp_path):
 
 def test_defaults_are_filled_paths_resolved_and_pairs_become_lists(here):
     out = validate(loader, {"path": "data.npz", "rate": 1 / 3}, key="dataset", base_dir=here)
-    assert out == {"path": str((here / "data.npz").resolve()), "size": 64, "rate": 1 / 3, "mode": "rgb", "box": None,
-                   "span": [1.0, 2.0], "flag": False, "name": "x"}
+    assert out == {
+        "path": str((here / "data.npz").resolve()),
+        "size": 64,
+        "rate": 1 / 3,
+        "mode": "rgb",
+        "box": None,
+        "span": [1.0, 2.0],
+        "flag": False,
+        "name": "x",
+    }
     assert defaults(loader)["size"] == 64
     assert validate(loader, {"path": "data.npz"}, key="d", base_dir=here, fill=False) == {
-        "path": str((here / "data.npz").resolve())}
+        "path": str((here / "data.npz").resolve())
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
 """The task layer: classification, regression and image-to-image through one train(), and their reports."""
+
 from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -12,7 +12,6 @@ import pytest
 from keras_geo import datasets, tasks, training
 from keras_geo.tasks.regression import regression_metrics
 from tests import ROOT
-
 
 
 def test_the_registry_lists_every_task_with_its_objective_and_head():
@@ -63,14 +62,29 @@ def _linear_images(n: int, seed: int):
 
 @pytest.fixture(scope="module")
 def linear():
-    return datasets.Dataset({"train": _linear_images(256, 0), "val": _linear_images(64, 1),
-                             "test": _linear_images(64, 2)}, task="regression", target_names=("sum", "left"))
+    return datasets.Dataset(
+        {"train": _linear_images(256, 0), "val": _linear_images(64, 1), "test": _linear_images(64, 2)},
+        task="regression",
+        target_names=("sum", "left"),
+    )
 
 
 def test_regression_learns_two_targets_of_different_units_and_predicts_in_their_units(linear, tmp_path):
-    result = training.train("filler_cnn", linear, {"conv_layers": 1, "filters": 4, "dense_layers": 0,
-                                                    "batch_norm": False, "epochs": 30, "batch_size": 32,
-                                                    "learning_rate": 1e-2, "head": "flatten"}, seed=0)
+    result = training.train(
+        "filler_cnn",
+        linear,
+        {
+            "conv_layers": 1,
+            "filters": 4,
+            "dense_layers": 0,
+            "batch_norm": False,
+            "epochs": 30,
+            "batch_size": 32,
+            "learning_rate": 1e-2,
+            "head": "flatten",
+        },
+        seed=0,
+    )
     assert result.task.name == "regression" and result.task.target_names == ("sum", "left")
     for target in ("sum", "left"):  # both learned, although their scales differ by 1,000x
         assert result.metrics[f"test_r2_{target}"] > 0.9, result.reports["test"].table()
@@ -92,17 +106,33 @@ def test_regression_refuses_targets_that_do_not_fit():
     with pytest.raises(ValueError, match="regression targets must be numbers"):
         task.check_split("train", (x, np.array(["a"] * 4)))
     with pytest.raises(ValueError, match="names 3 targets but its targets have 2 columns"):
-        task.start(x, np.zeros((4, 2), "float32"), datasets.Dataset({"train": (x, np.zeros((4, 2)))},
-                                                                   target_names=("a", "b", "c")))
+        task.start(
+            x,
+            np.zeros((4, 2), "float32"),
+            datasets.Dataset({"train": (x, np.zeros((4, 2)))}, target_names=("a", "b", "c")),
+        )
 
 
 @pytest.mark.slow
 def test_filler_fraction_beats_predicting_the_mean_on_held_out_structures():
     """The task layer's first user: volume fraction and mean radius from one slice, scored on other structures."""
     data = datasets.load("filler_fraction", n_train=600, n_val=200, n_test=200, fov_nm=500, image_size=32)
-    result = training.train("filler_cnn", data, {"conv_layers": 3, "filters": 16, "dense_layers": 1, "units": 32,
-                                                 "dropout": 0.0, "epochs": 20, "patience": 4, "batch_size": 32,
-                                                 "learning_rate": 3e-3}, seed=0)
+    result = training.train(
+        "filler_cnn",
+        data,
+        {
+            "conv_layers": 3,
+            "filters": 16,
+            "dense_layers": 1,
+            "units": 32,
+            "dropout": 0.0,
+            "epochs": 20,
+            "patience": 4,
+            "batch_size": 32,
+            "learning_rate": 3e-3,
+        },
+        seed=0,
+    )
     truth = data["test"][1]
     mean_model = np.abs(truth - data["train"][1].mean(axis=0)).mean(axis=0)  # the training mean as prediction
     report = result.reports["test"].table()
@@ -136,8 +166,13 @@ def denoising():
 @pytest.mark.parametrize("loss", ["mse", "ssim", "ms_ssim", "mixed"])
 def test_image_to_image_denoises_with_every_loss_and_logs_psnr_and_ssim(denoising, loss):
     """MS-SSIM needs 161 pixels for its five scales: on 32-pixel images the task keeps the scales that fit."""
-    result = training.train("unet", denoising, {"depth": 2, "filters": 8, "epochs": 20, "batch_size": 16,
-                                                "learning_rate": 3e-3, "loss": loss}, task="image_to_image", seed=0)
+    result = training.train(
+        "unet",
+        denoising,
+        {"depth": 2, "filters": 8, "epochs": 20, "batch_size": 16, "learning_rate": 3e-3, "loss": loss},
+        task="image_to_image",
+        seed=0,
+    )
     noisy, clean = denoising["test"]
     from keras_geo.tasks.image_to_image import image_metrics
 
@@ -155,8 +190,9 @@ def test_image_to_image_refuses_targets_outside_the_range_and_pairs_that_do_not_
         task.check_split("train", (x, np.full((2, 16, 16, 1), 255.0)))
     with pytest.raises(ValueError, match="one target image of the input's height and width"):
         task.check_split("train", (x, np.zeros((2, 8, 8, 1))))
-    assert tasks.get("image_to_image", max_val=255.0).check_split("train", (x, np.full((2, 16, 16), 255.0)))[1].shape \
-        == (2, 16, 16, 1)
+    assert tasks.get("image_to_image", max_val=255.0).check_split("train", (x, np.full((2, 16, 16), 255.0)))[
+        1
+    ].shape == (2, 16, 16, 1)
 
 
 def test_every_task_draws_its_sample_section(tmp_path, linear, denoising):
@@ -164,8 +200,12 @@ def test_every_task_draws_its_sample_section(tmp_path, linear, denoising):
     from keras_geo.datasets import shapes
 
     cases = [
-        ("filler_cnn", datasets.load("shapes", n_train=8, n_val=4, n_test=2, image_size=32),
-         {"conv_layers": 2, "filters": 4}, "gradcam_best.png"),
+        (
+            "filler_cnn",
+            datasets.load("shapes", n_train=8, n_val=4, n_test=2, image_size=32),
+            {"conv_layers": 2, "filters": 4},
+            "gradcam_best.png",
+        ),
         ("filler_cnn", linear, {"conv_layers": 1, "filters": 4}, "residuals_best.png"),
         ("unet", datasets.Dataset(denoising, task="image_to_image"), {"depth": 1, "filters": 4}, "samples_best.png"),
     ]
@@ -186,13 +226,16 @@ def test_a_builder_without_the_task_head_is_refused_by_the_configuration():
 
 def test_saved_models_with_keras_geo_losses_load_in_a_process_that_imported_keras_geo_first(tmp_path, denoising):
     """`import keras_geo` imports no framework, yet its losses register when Keras loads, whichever comes first."""
-    result = training.train("unet", denoising, {"depth": 1, "filters": 4, "epochs": 1, "loss": "mixed"},
-                            task="image_to_image", seed=0)
+    result = training.train(
+        "unet", denoising, {"depth": 1, "filters": 4, "epochs": 1, "loss": "mixed"}, task="image_to_image", seed=0
+    )
     path = tmp_path / "restorer.keras"
     result.model.save(path)
-    script = (f"import sys\nimport keras_geo\nassert 'keras' not in sys.modules and 'tensorflow' not in sys.modules\n"
-              f"import keras\nm = keras.models.load_model({str(path)!r}, safe_mode=True)\n"
-              f"print(type(m.loss).__name__)\n")
+    script = (
+        f"import sys\nimport keras_geo\nassert 'keras' not in sys.modules and 'tensorflow' not in sys.modules\n"
+        f"import keras\nm = keras.models.load_model({str(path)!r}, safe_mode=True)\n"
+        f"print(type(m.loss).__name__)\n"
+    )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[-1] == "MixedLoss"

@@ -1,4 +1,5 @@
 """Training from a hyperparameter dict: splitting, optimizers, determinism, failure, reports."""
+
 from __future__ import annotations
 
 import keras
@@ -152,8 +153,11 @@ def test_non_finite_data_is_refused_before_training_naming_the_split(data, split
     x, y = data[split]
     x = x.copy()
     x[3, 0, :2] = bad_value  # two values of one image
-    with pytest.raises(NonFiniteData, match=rf"the '{split}' split has 2 non-finite values \(NaN or inf\) "
-                                            rf"in its inputs, in 1 of {len(x)} samples"):
+    with pytest.raises(
+        NonFiniteData,
+        match=rf"the '{split}' split has 2 non-finite values \(NaN or inf\) "
+        rf"in its inputs, in 1 of {len(x)} samples",
+    ):
         training.train("filler_cnn", {**data, split: (x, y)}, TINY, seed=0)
 
 

@@ -15,8 +15,9 @@ import sys
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -106,9 +107,7 @@ def _cached_structure(
     path = cache_dir / "structures" / f"structure-{key[:32]}.npz"
     data = _load_npz(path, meta, ("centers", "radii", "box_nm"))
     if data is not None:
-        return Structure(
-            centers=data["centers"], radii=data["radii"], box_nm=float(data["box_nm"]), kind=kind
-        )
+        return Structure(centers=data["centers"], radii=data["radii"], box_nm=float(data["box_nm"]), kind=kind)
     structure = _filler().generate_structure(kind, **kwargs, **params)
     _save_npz(
         path,

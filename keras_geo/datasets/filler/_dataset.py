@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import inspect
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Mapping
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
@@ -28,9 +29,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import tensorflow as tf
 
 
-def _check_imaging_and_params(blur_sigma_px: float, noise_std: float, seed: int,
-                              structure_params: Mapping[str, Mapping[str, Any]] | None
-                              ) -> tuple[float, float, int, dict[str, dict[str, Any]]]:
+def _check_imaging_and_params(
+    blur_sigma_px: float, noise_std: float, seed: int, structure_params: Mapping[str, Mapping[str, Any]] | None
+) -> tuple[float, float, int, dict[str, dict[str, Any]]]:
     """The checked imaging settings, seed and per-class generator parameters (before any slow work)."""
     blur = _check_float("blur_sigma_px", blur_sigma_px, low=0.0, low_open=False)
     noise = _check_float("noise_std", noise_std, low=0.0, low_open=False)
@@ -46,8 +47,9 @@ def _check_imaging_and_params(blur_sigma_px: float, noise_std: float, seed: int,
     return blur, noise, seed, sp
 
 
-def _cache_file(prefix: str, payload: Mapping[str, Any], use_cache: bool,
-                cache_dir: str | os.PathLike[str] | None) -> tuple[Path | None, Path | None, str]:
+def _cache_file(
+    prefix: str, payload: Mapping[str, Any], use_cache: bool, cache_dir: str | os.PathLike[str] | None
+) -> tuple[Path | None, Path | None, str]:
     """``(cache folder, file, meta)`` of a data set keyed by ``payload``; None and None without a cache."""
     cache: Path | None = None
     if use_cache:
@@ -56,8 +58,9 @@ def _cache_file(prefix: str, payload: Mapping[str, Any], use_cache: bool,
     return cache, (cache / f"{prefix}-{key[:32]}.npz" if cache is not None else None), meta
 
 
-def _imaged_slices(structure: Any, n: int, *, fov: float, size: int, blur: float, noise: float,
-                   slice_seed: int, imaging_seed: int) -> np.ndarray:
+def _imaged_slices(
+    structure: Any, n: int, *, fov: float, size: int, blur: float, noise: float, slice_seed: int, imaging_seed: int
+) -> np.ndarray:
     """``n`` random slices of a structure, blurred and noised as asked."""
     images = _filler().slice_structure(structure, n, fov_nm=fov, image_size=size, seed=slice_seed)
     if blur > 0 or noise > 0:
@@ -186,9 +189,18 @@ def make_dataset(
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix_str(f"{kind}: slices")
-                xs.append(_imaged_slices(structure, n_here, fov=fov, size=size, blur=blur, noise=noise,
-                                         slice_seed=_derive_seed(seed, ci, 1, j),
-                                         imaging_seed=_derive_seed(seed, ci, 2, j)))
+                xs.append(
+                    _imaged_slices(
+                        structure,
+                        n_here,
+                        fov=fov,
+                        size=size,
+                        blur=blur,
+                        noise=noise,
+                        slice_seed=_derive_seed(seed, ci, 1, j),
+                        imaging_seed=_derive_seed(seed, ci, 2, j),
+                    )
+                )
                 ys.append(np.full(n_here, ci, dtype=np.int64))
                 if bar is not None:
                     bar.update(1)
@@ -203,9 +215,7 @@ def make_dataset(
     return x, y
 
 
-def make_splits(
-    n_train: int, n_val: int, n_test: int, **kw: Any
-) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def make_splits(n_train: int, n_val: int, n_test: int, **kw: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Train / validation / test sets from independent structures.
 
     Following the study's protocol (training, test-during-training and
@@ -304,8 +314,17 @@ def filler_classes(
 ) -> Dataset:
     """Slices of the three filler classes (M-SBR, n-SBR, Rnd), slices per class in each split (make_splits)."""
     splits = make_splits(
-        n_train, n_val, n_test, fov_nm=fov_nm, image_size=image_size, radius_nm=radius_nm,
-        volume_fraction=volume_fraction, box_nm=box_nm, blur_sigma_px=blur_sigma_px, noise_std=noise_std,
-        seed=seed, slices_per_structure=slices_per_structure,
+        n_train,
+        n_val,
+        n_test,
+        fov_nm=fov_nm,
+        image_size=image_size,
+        radius_nm=radius_nm,
+        volume_fraction=volume_fraction,
+        box_nm=box_nm,
+        blur_sigma_px=blur_sigma_px,
+        noise_std=noise_std,
+        seed=seed,
+        slices_per_structure=slices_per_structure,
     )
     return Dataset(splits, class_names=CLASSES)

@@ -20,9 +20,7 @@ def _as_image_stack(images: Any, name: str = "images") -> tuple[np.ndarray, tupl
     elif arr.ndim == 4 and arr.shape[-1] == 1:
         stack = arr[..., 0]
     else:
-        raise ValueError(
-            f"`{name}` must have shape (H, W), (N, H, W) or (N, H, W, 1). Received: {name}.shape={shape}"
-        )
+        raise ValueError(f"`{name}` must have shape (H, W), (N, H, W) or (N, H, W, 1). Received: {name}.shape={shape}")
     return stack.astype(np.float32, copy=False), shape
 
 
@@ -60,9 +58,7 @@ def apply_imaging(
     out = np.array(stack, dtype=np.float32, copy=True)
     if sigma > 0:
         for i in range(len(out)):
-            out[i] = cv2.GaussianBlur(
-                out[i], (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT
-            )
+            out[i] = cv2.GaussianBlur(out[i], (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
     if noise > 0:
         rng = np.random.default_rng(seed)
         out += rng.normal(0.0, noise, size=out.shape).astype(np.float32)

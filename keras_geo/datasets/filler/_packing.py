@@ -9,7 +9,7 @@ aggregation (n-SBR), with the periodic k-d-tree neighbour search they use.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -23,9 +23,7 @@ from ._geometry import _minimum_image, _random_unit_vectors, _wrap
 _OVERLAP_TOL = 1e-6
 
 
-def _draw_radii(
-    rng: np.random.Generator, shape: int | tuple[int, ...], radius: float, sigma: float
-) -> np.ndarray:
+def _draw_radii(rng: np.random.Generator, shape: int | tuple[int, ...], radius: float, sigma: float) -> np.ndarray:
     """Lognormal radii with mean ``radius`` and log-standard deviation ``sigma``."""
     if sigma == 0.0:
         return np.full(shape, radius)

@@ -316,9 +316,18 @@ def make_property_dataset(
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(f"structure {j + 1}/{n_structures}: slices")
-            xs.append(_imaged_slices(structure, n_here, fov=fov, size=size, blur=blur, noise=noise,
-                                     slice_seed=_derive_seed(seed, _NS_STRUCTURE, j, 2),
-                                     imaging_seed=_derive_seed(seed, _NS_STRUCTURE, j, 3)))
+            xs.append(
+                _imaged_slices(
+                    structure,
+                    n_here,
+                    fov=fov,
+                    size=size,
+                    blur=blur,
+                    noise=noise,
+                    slice_seed=_derive_seed(seed, _NS_STRUCTURE, j, 2),
+                    imaging_seed=_derive_seed(seed, _NS_STRUCTURE, j, 3),
+                )
+            )
             counts.append(n_here)
             rows.append(
                 (
@@ -395,7 +404,8 @@ def filler_fraction(
     n_test: Annotated[int, Range(1)] = 600,
     slices_per_structure: Annotated[int, Range(1)] = _PROPERTY_DEFAULTS["slices_per_structure"],
     volume_fraction_range: Annotated[tuple[float, float], Range(0.0, 0.5)] = _PROPERTY_DEFAULTS[
-        "volume_fraction_range"],
+        "volume_fraction_range"
+    ],
     radius_nm_range: Annotated[tuple[float, float], _Positive] = _PROPERTY_DEFAULTS["radius_nm_range"],
     fov_nm: Annotated[float, _Positive] = _PROPERTY_DEFAULTS["fov_nm"],
     image_size: Annotated[int, Range(8)] = _PROPERTY_DEFAULTS["image_size"],
@@ -406,9 +416,21 @@ def filler_fraction(
 ) -> Dataset:
     """Slices labelled with their structure's volume fraction and mean particle radius (nm), all three classes."""
     splits = make_property_splits(
-        n_train, n_val, n_test, slices_per_structure=slices_per_structure,
-        volume_fraction_range=tuple(volume_fraction_range), radius_nm_range=tuple(radius_nm_range), fov_nm=fov_nm,
-        image_size=image_size, box_nm=box_nm, blur_sigma_px=blur_sigma_px, noise_std=noise_std, seed=seed,
+        n_train,
+        n_val,
+        n_test,
+        slices_per_structure=slices_per_structure,
+        volume_fraction_range=tuple(volume_fraction_range),
+        radius_nm_range=tuple(radius_nm_range),
+        fov_nm=fov_nm,
+        image_size=image_size,
+        box_nm=box_nm,
+        blur_sigma_px=blur_sigma_px,
+        noise_std=noise_std,
+        seed=seed,
     )
-    return Dataset({name: (part.x, part.y) for name, part in splits.items()}, target_names=TARGET_NAMES,
-                   info={"kind": {name: part.kind.tolist() for name, part in splits.items()}})
+    return Dataset(
+        {name: (part.x, part.y) for name, part in splits.items()},
+        target_names=TARGET_NAMES,
+        info={"kind": {name: part.kind.tolist() for name, part in splits.items()}},
+    )

@@ -226,8 +226,7 @@ def _check_rotation(rotation: Any) -> np.ndarray:
     rot = np.asarray(rotation, dtype=np.float64)
     if rot.shape != (3, 3) or not np.allclose(rot.T @ rot, np.eye(3), atol=1e-6):
         raise ValueError(
-            "`rotation` must be a 3x3 orthonormal matrix (columns u, v, normal). "
-            f"Received: rotation={rotation!r}"
+            f"`rotation` must be a 3x3 orthonormal matrix (columns u, v, normal). Received: rotation={rotation!r}"
         )
     return rot
 
@@ -242,9 +241,7 @@ def _check_center(center: Any) -> np.ndarray:
 def _check_fov(fov_nm: Any, box_nm: float) -> float:
     fov = _check_float("fov_nm", fov_nm, low=0.0)
     if fov > box_nm * (1.0 + 1e-12):
-        raise ValueError(
-            f"`fov_nm` must not exceed the box edge box_nm={box_nm:g}. Received: fov_nm={fov_nm!r}"
-        )
+        raise ValueError(f"`fov_nm` must not exceed the box edge box_nm={box_nm:g}. Received: fov_nm={fov_nm!r}")
     return fov
 
 
@@ -360,9 +357,7 @@ def slice_structure(
 
     def work(start: int) -> None:
         stop = min(start + chunk, n)
-        out[start:stop] = _render_batch(
-            index, centers[start:stop], rotations[start:stop], fov, size, template
-        )
+        out[start:stop] = _render_batch(index, centers[start:stop], rotations[start:stop], fov, size, template)
 
     starts = range(0, n, chunk)
     workers = min(_default_workers(), len(starts))

@@ -8,8 +8,9 @@ which validates the parameters and runs the packing models of `_packing`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -66,10 +67,7 @@ class Structure:
         centers = np.array(self.centers, dtype=np.float64)
         radii = np.array(self.radii, dtype=np.float64).reshape(-1)
         if centers.ndim != 2 or centers.shape[1] != 3:
-            raise ValueError(
-                "`centers` must have shape (N, 3). "
-                f"Received: centers.shape={np.shape(self.centers)}"
-            )
+            raise ValueError(f"`centers` must have shape (N, 3). Received: centers.shape={np.shape(self.centers)}")
         if radii.shape[0] != centers.shape[0]:
             raise ValueError(
                 "`radii` must have one entry per centre. "
@@ -114,8 +112,7 @@ def _check_size_range(name: str, value: Any, minimum: int) -> tuple[int, int]:
         ok = False
     if not ok:
         raise ValueError(
-            f"`{name}` must be a pair (min, max) of integers with {minimum} <= min <= max. "
-            f"Received: {name}={value!r}"
+            f"`{name}` must be a pair (min, max) of integers with {minimum} <= min <= max. Received: {name}={value!r}"
         )
     return lo, hi
 
@@ -127,8 +124,7 @@ def _resolve_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise ValueError(
-            f"Unknown parameter(s) {unknown} for kind={kind!r}; "
-            f"allowed: {sorted(defaults)}. Received: {dict(params)!r}"
+            f"Unknown parameter(s) {unknown} for kind={kind!r}; allowed: {sorted(defaults)}. Received: {dict(params)!r}"
         )
     p = {**defaults, **params}
     out: dict[str, Any] = {
@@ -256,9 +252,7 @@ def generate_structure(
     radius = _check_float("radius_nm", radius_nm, low=0.0)
     box = _check_float("box_nm", box_nm, low=0.0)
     if box < 10.0 * radius:
-        raise ValueError(
-            f"`box_nm` must be at least 10 * radius_nm = {10 * radius:g}. Received: box_nm={box_nm!r}"
-        )
+        raise ValueError(f"`box_nm` must be at least 10 * radius_nm = {10 * radius:g}. Received: box_nm={box_nm!r}")
     phi = _check_float("volume_fraction", volume_fraction, low=0.0, high=0.5)
     seed = _check_seed(seed)
     p = _resolve_params(kind, params)
@@ -269,9 +263,7 @@ def generate_structure(
     tol = 0.5 * mean_vol
 
     if kind == "Rnd":
-        centers, radii = _place_spheres(
-            rng, box, target, radius=radius, sigma=sigma, tol_volume=tol
-        )
+        centers, radii = _place_spheres(rng, box, target, radius=radius, sigma=sigma, tol_volume=tol)
     elif kind == "M-SBR":
         lo, hi = p["aggregate_size"]
         centers, radii = _grow_in_place(

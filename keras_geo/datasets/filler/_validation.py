@@ -10,13 +10,9 @@ import numpy as np
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(
-            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
-        )
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
     if value < minimum:
-        raise ValueError(
-            f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}"
-        )
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
     return int(value)
 
 
@@ -30,9 +26,7 @@ def _check_float(
     high_open: bool = False,
 ) -> float:
     """Return ``float(value)`` if it is a finite real in the given interval."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
     v = float(value) if ok else float("nan")
     if ok and math.isfinite(v):
         if low is not None and (v < low or (low_open and v == low)):
@@ -45,9 +39,7 @@ def _check_float(
         lo = "-inf" if low is None else f"{low:g}"
         hi = "inf" if high is None else f"{high:g}"
         interval = ("(" if low_open else "[") + f"{lo}, {hi}" + (")" if high_open else "]")
-        raise ValueError(
-            f"`{name}` must be a finite number in {interval}. Received: {name}={value!r}"
-        )
+        raise ValueError(f"`{name}` must be a finite number in {interval}. Received: {name}={value!r}")
     return v
 
 

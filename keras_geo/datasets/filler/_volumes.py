@@ -47,8 +47,7 @@ def voxelize(structure: Structure, voxel_nm: float, *, supersample: int = 1) -> 
     m = int(round(box / voxel))
     if m < 1 or abs(m * voxel - box) > 1e-6 * box:
         raise ValueError(
-            f"`voxel_nm` must divide box_nm={box:g} into a whole number of voxels. "
-            f"Received: voxel_nm={voxel_nm!r}"
+            f"`voxel_nm` must divide box_nm={box:g} into a whole number of voxels. Received: voxel_nm={voxel_nm!r}"
         )
     if m**3 > 2**31:
         raise ValueError(f"`voxel_nm` gives too many voxels ({m}^3). Received: voxel_nm={voxel_nm!r}")
@@ -74,9 +73,9 @@ def voxelize(structure: Structure, voxel_nm: float, *, supersample: int = 1) -> 
                     dx2 = (px - xc[:, 0:1]) ** 2
                     dy2 = (py - xc[:, 1:2]) ** 2
                     dz2 = (pz - xc[:, 2:3]) ** 2
-                    inside = (
-                        dz2[:, :, None, None] + dy2[:, None, :, None] + dx2[:, None, None, :]
-                    ) < (rc**2)[:, None, None, None]
+                    inside = (dz2[:, :, None, None] + dy2[:, None, :, None] + dx2[:, None, None, :]) < (rc**2)[
+                        :, None, None, None
+                    ]
                     ix = np.mod(base[:, 0:1] + o, m)
                     iy = np.mod(base[:, 1:2] + o, m)
                     iz = np.mod(base[:, 2:3] + o, m)
@@ -89,9 +88,7 @@ def voxelize(structure: Structure, voxel_nm: float, *, supersample: int = 1) -> 
 def _check_volume(volume: Any) -> np.ndarray:
     vol = np.asarray(volume)
     if vol.ndim != 3 or min(vol.shape) < 1:
-        raise ValueError(
-            f"`volume` must be a 3-D array indexed [z, y, x]. Received: volume.shape={vol.shape}"
-        )
+        raise ValueError(f"`volume` must be a 3-D array indexed [z, y, x]. Received: volume.shape={vol.shape}")
     if vol.dtype == np.bool_ or not np.issubdtype(vol.dtype, np.floating):
         vol = vol.astype(np.float32)
     return vol
@@ -232,9 +229,7 @@ def slice_volume(
     centers, rotations = _sample_planes(n, extent, seed, inset=inset)
     if order > 1:
         # Prefilter once for the whole volume instead of once per batch.
-        vol = ndimage.spline_filter(
-            vol.astype(np.float64), order=order, mode="grid-wrap" if periodic else "nearest"
-        )
+        vol = ndimage.spline_filter(vol.astype(np.float64), order=order, mode="grid-wrap" if periodic else "nearest")
     out = np.empty((n, size, size), np.float32)
     chunk = max(1, 1_000_000 // (size * size))  # bounded memory for the coordinates
     for s0 in range(0, n, chunk):

@@ -297,9 +297,7 @@ def test_slice_structure_uses_render_plane_planes():
     imgs = slice_structure(s, n, fov_nm=120.0, image_size=32, seed=3)
     centers, rotations = filler._sample_planes(n, np.full(3, s.box_nm), 3)
     for k in (0, 1, 150, n - 1):
-        np.testing.assert_array_equal(
-            imgs[k], render_plane(s, centers[k], rotations[k], fov_nm=120.0, image_size=32)
-        )
+        np.testing.assert_array_equal(imgs[k], render_plane(s, centers[k], rotations[k], fov_nm=120.0, image_size=32))
     # Orientations are uniform on the sphere: normals have no preferred axis.
     normals = rotations[:, :, 2]
     assert np.abs(normals.mean(axis=0)).max() < 0.1
@@ -308,8 +306,7 @@ def test_slice_structure_uses_render_plane_planes():
 
 def test_class_statistics_separate_the_classes(structures):
     stats = {
-        k: class_statistics(slice_structure(s, 120, fov_nm=400.0, image_size=64, seed=1))
-        for k, s in structures.items()
+        k: class_statistics(slice_structure(s, 120, fov_nm=400.0, image_size=64, seed=1)) for k, s in structures.items()
     }
     het = {k: float(np.nanmean(v["heterogeneity"])) for k, v in stats.items()}
     biggest = {k: float(np.mean(v["max_component_area"])) for k, v in stats.items()}
@@ -363,9 +360,7 @@ def test_sample_volume_plane_rotated_90_degrees():
     expected = 10 * ((c[2] + a) / voxel - 0.5)  # varies along columns only
     np.testing.assert_allclose(img, np.broadcast_to(expected, (16, 16)), atol=1e-4)
     # Nearest-neighbour sampling returns voxel values exactly.
-    img0 = sample_volume_plane(
-        vol.astype(np.int16), c, rot, voxel_nm=voxel, fov_nm=32.0, image_size=16, order=0
-    )
+    img0 = sample_volume_plane(vol.astype(np.int16), c, rot, voxel_nm=voxel, fov_nm=32.0, image_size=16, order=0)
     assert set(np.unique(img0)).issubset(set(np.arange(n) * 10.0))
 
 

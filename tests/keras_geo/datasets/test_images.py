@@ -1,4 +1,5 @@
 """Synthetic shapes and image folders: junk files skipped by name, every pixel format converted."""
+
 from __future__ import annotations
 
 import cv2
@@ -29,7 +30,9 @@ def junk_folder(tmp_path):
     root = shapes.write_image_folder(tmp_path / "flowers", 2, 24, seed=0)
     daisy = root / "disc"
     cv2.imwrite(str(daisy / "grey.png"), np.full((30, 20), 200, np.uint8))
-    cv2.imwrite(str(daisy / "alpha.png"), np.dstack([np.zeros((16, 16, 3), np.uint8), np.full((16, 16), 255, np.uint8)]))
+    cv2.imwrite(
+        str(daisy / "alpha.png"), np.dstack([np.zeros((16, 16, 3), np.uint8), np.full((16, 16), 255, np.uint8)])
+    )
     cv2.imwrite(str(daisy / "deep.png"), np.full((24, 24, 3), 65535, np.uint16))
     cv2.imwrite(str(daisy / "large.jpg"), np.full((200, 300, 3), 90, np.uint8))
     (daisy / "empty.jpg").write_bytes(b"")
@@ -54,8 +57,12 @@ def test_image_folder_reads_every_format_and_names_what_it_skips(junk_folder):
     np.testing.assert_allclose(by_name["deep.png"], 1.0)  # 16-bit scaled by 65535
     np.testing.assert_allclose(by_name["alpha.png"], 0.0)  # alpha dropped
     np.testing.assert_allclose(by_name["large.jpg"], 90 / 255, atol=2 / 255)  # resized from 200x300
-    assert {path.rsplit("/", 1)[-1] for path, _ in found.skipped} == {"empty.jpg", "truncated.png", "notes.txt",
-                                                                       "fake.png"}
+    assert {path.rsplit("/", 1)[-1] for path, _ in found.skipped} == {
+        "empty.jpg",
+        "truncated.png",
+        "notes.txt",
+        "fake.png",
+    }
 
 
 def test_strict_mode_fails_at_the_first_bad_file(junk_folder):

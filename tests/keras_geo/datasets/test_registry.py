@@ -1,4 +1,5 @@
 """The data set registry: loaders by name, settings checked from their signatures, every split finite."""
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -13,8 +14,12 @@ from keras_geo._settings import Range, SettingError
 def test_every_shipped_data_set_is_registered_with_its_task():
     assert datasets.available() == ["filler", "filler_fraction", "folder", "npz", "shapes"]
     assert {name: datasets.task_of(name) for name in datasets.available()} == {
-        "filler": "classification", "filler_fraction": "regression", "folder": "classification",
-        "npz": "classification", "shapes": "classification"}
+        "filler": "classification",
+        "filler_fraction": "regression",
+        "folder": "classification",
+        "npz": "classification",
+        "shapes": "classification",
+    }
     assert all(datasets.describe(name) for name in datasets.available())
 
 
@@ -53,8 +58,13 @@ def test_load_refuses_a_data_set_with_nan_naming_the_split(tmp_path):
 
 @pytest.mark.parametrize(
     "y, kind",
-    [([0, 1, 2, 1], "classification"), ([0.0, 1.0, 2.0, 1.0], "classification"), ([0.5, 1.2, 0.1, 3.3], "regression"),
-     ([[0.0, 1.0]] * 4, "regression"), (np.zeros((4, 8, 8, 1)), "image_to_image")],
+    [
+        ([0, 1, 2, 1], "classification"),
+        ([0.0, 1.0, 2.0, 1.0], "classification"),
+        ([0.5, 1.2, 0.1, 3.3], "regression"),
+        ([[0.0, 1.0]] * 4, "regression"),
+        (np.zeros((4, 8, 8, 1)), "image_to_image"),
+    ],
 )
 def test_npz_arrays_say_what_task_they_are_for(tmp_path, y, kind):
     x = np.zeros((4, 8, 8, 1), "float32")

@@ -1,4 +1,5 @@
 """Model builders: shapes, parameter counts, names, registry, validation, save/load."""
+
 from __future__ import annotations
 
 import subprocess
@@ -41,9 +42,7 @@ def test_output_shape_is_batch_by_classes(shape, head):
 def test_parameter_count_matches_hand_count():
     # 2 blocks of 3x3 convs without bias (batch norm follows): 1->4, 4->8 filters;
     # BN has 4 weights per channel; flatten 16x16 -> 4x4x8 = 128 -> dense 10 -> 3.
-    model = build_filler_cnn(
-        (16, 16, 1), 3, conv_layers=2, filters=4, dense_layers=1, units=10, head="flatten"
-    )
+    model = build_filler_cnn((16, 16, 1), 3, conv_layers=2, filters=4, dense_layers=1, units=10, head="flatten")
     conv = 3 * 3 * 1 * 4 + 3 * 3 * 4 * 8
     bn = 4 * (4 + 8)
     dense = (128 * 10 + 10) + (10 * 3 + 3)
@@ -145,6 +144,7 @@ def test_saved_model_loads_in_a_fresh_process(tmp_path):
 
 # -- MobileNetV2 transfer classifier ---------------------------------------------------------
 
+
 def test_mobilenet_v2_classifier_is_registered_frozen_and_takes_unit_images():
     from keras_geo.models import build_mobilenet_v2_classifier
 
@@ -180,8 +180,10 @@ def test_mobilenet_v2_weights_come_from_a_local_file_only(tmp_path):
     path = tmp_path / "base.weights.h5"
     source.get_layer("mobilenet_v2_classifier_base").save_weights(path)
     target = build_mobilenet_v2_classifier((32, 32, 3), 5, alpha=0.35, weights=path)
-    for a, b in zip(source.get_layer("mobilenet_v2_classifier_base").weights,
-                    target.get_layer("mobilenet_v2_classifier_base").weights):
+    for a, b in zip(
+        source.get_layer("mobilenet_v2_classifier_base").weights,
+        target.get_layer("mobilenet_v2_classifier_base").weights,
+    ):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     with pytest.raises(ValueError, match="at least 32x32"):
         build_mobilenet_v2_classifier((16, 16, 3), 3)
@@ -196,7 +198,9 @@ def test_builders_follow_the_keras_applications_contract(name):
     assert classifier.layers[-1].name.endswith("_predictions") and classifier.output_shape == (None, 3)
     assert classifier.get_layer(classifier.layers[-1].name.replace("predictions", "logits")) is not None
     logits = build(input_shape=shape, n_classes=3, classifier_activation=None)
-    assert isinstance(logits.layers[-1], keras.layers.Dense) and logits.layers[-1].activation is keras.activations.linear
+    assert (
+        isinstance(logits.layers[-1], keras.layers.Dense) and logits.layers[-1].activation is keras.activations.linear
+    )
     scalar = build(input_shape=shape, n_classes=1, classifier_activation=None)
     assert scalar.output_shape == (None, 1)
     backbone = build(input_shape=shape, include_top=False)
@@ -214,5 +218,6 @@ def test_softmax_as_its_own_layer_computes_what_a_softmax_dense_layer_does():
     fused.build(dense.input.shape)
     fused.set_weights(dense.get_weights())
     features = np.random.default_rng(0).normal(size=(5, dense.input.shape[-1])).astype("float32")
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(fused(features)),
-                                  keras.ops.convert_to_numpy(model.layers[-1](dense(features))))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(fused(features)), keras.ops.convert_to_numpy(model.layers[-1](dense(features)))
+    )

@@ -1,4 +1,5 @@
 """U-Net builder: shapes, names, validation, registry, denoising training, save/load."""
+
 from __future__ import annotations
 
 import subprocess
@@ -52,9 +53,12 @@ def test_output_activation():
     x = np.random.default_rng(1).normal(0, 3, (2, 16, 16, 1)).astype(np.float32)
     sigmoid = _np(build_unet((16, 16, 1), depth=2, filters=4)(x))
     assert sigmoid.min() >= 0 and sigmoid.max() <= 1
-    assert build_unet((16, 16, 1), depth=2, filters=4, output_activation=None).get_layer(
-        "unet_output"
-    ).get_config()["activation"] == "linear"
+    assert (
+        build_unet((16, 16, 1), depth=2, filters=4, output_activation=None)
+        .get_layer("unet_output")
+        .get_config()["activation"]
+        == "linear"
+    )
 
 
 def test_residual_model_starts_as_the_identity():
@@ -82,11 +86,24 @@ def test_layer_names_are_predictable():
     names = [layer.name for layer in model.layers]
     for expected in [
         "net_input",
-        "net_down1_conv1", "net_down1_bn1", "net_down1_act1", "net_down1_conv2", "net_down1_pool",
-        "net_down2_conv2", "net_down2_pool",
-        "net_bottleneck_conv1", "net_bottleneck_bn2", "net_bottleneck_act2", "net_bottleneck_dropout",
-        "net_up2_upsample", "net_up2_concat", "net_up2_conv1", "net_up2_act2",
-        "net_up1_upsample", "net_up1_concat", "net_up1_conv2",
+        "net_down1_conv1",
+        "net_down1_bn1",
+        "net_down1_act1",
+        "net_down1_conv2",
+        "net_down1_pool",
+        "net_down2_conv2",
+        "net_down2_pool",
+        "net_bottleneck_conv1",
+        "net_bottleneck_bn2",
+        "net_bottleneck_act2",
+        "net_bottleneck_dropout",
+        "net_up2_upsample",
+        "net_up2_concat",
+        "net_up2_conv1",
+        "net_up2_act2",
+        "net_up1_upsample",
+        "net_up1_concat",
+        "net_up1_conv2",
         "net_output",
     ]:
         assert expected in names, expected
@@ -195,8 +212,6 @@ def test_denoising_unet_beats_the_noisy_input_and_reloads_in_a_fresh_process(tmp
         "assert m.loss.get_config()['power_factors'] == [0.3, 0.3, 0.4]\n"
         f"np.save({str(tmp_path / 'y.npy')!r}, m.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
-    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), predicted, rtol=1e-5, atol=1e-5)
