@@ -194,7 +194,7 @@ def run_search(workdir: Path, trials: int, backends) -> list[dict]:
     from keras_geo.config import validate_config
     from keras_geo.search import load_data
 
-    load_data(validate_config(config)["dataset"])
+    load_data(validate_config(config))
     rows, reference = [], None
     for label, launcher, python, backend, workers in backends:
         if backend not in ("serial", "local", "mpi", "horovod"):

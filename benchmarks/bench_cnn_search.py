@@ -121,8 +121,8 @@ class Trainer:
     """
 
     def __init__(self, config: Mapping[str, Any], data: Mapping[str, Any], class_names: tuple[str, ...]) -> None:
-        self.builder = config["model"]["builder"]
-        self.fixed = {**config["model"]["fixed"], **config["training"]}
+        self.builder = config.model.builder
+        self.fixed = {**config.model.fixed, **config.training}
         self.data, self.class_names = data, class_names
 
     def __call__(self, params: Mapping[str, Any], seed: int, epochs: int | None = None) -> dict[str, Any]:
@@ -413,11 +413,9 @@ def load_problem() -> tuple[dict[str, Any], Space, Trainer]:
     from keras_geo.config import load_config
     from keras_geo.search import load_data
 
-    config = load_config(CONFIG)
-    config["dataset"].update(DATA)
-    config["training"].update(TRAINING)
-    data, class_names = load_data(config["dataset"])  # generated once, then read from the disk cache
-    return config, Space.from_dict(config["space"]), Trainer(config, data, class_names)
+    config = load_config(CONFIG, changes={"dataset": DATA, "training": TRAINING})
+    data = load_data(config)  # generated once, then read from the disk cache
+    return config, Space.from_dict(config.search.space), Trainer(config, data, data.class_names)
 
 
 def warm_up(tools: list[str], space: Space, train: Trainer) -> None:
@@ -471,17 +469,17 @@ def main() -> None:
     summary = summarise(runs, trials)
     print(f"\nMachine: {describe_machine()}; {len(runs)} runs in {elapsed:.0f} s")
     print(
-        f"Data: filler, FOV {config['dataset']['fov_nm']:g} nm, {config['dataset']['image_size']} px, "
+        f"Data: filler, FOV {config.dataset.settings['fov_nm']:g} nm, {config.dataset.settings['image_size']} px, "
         f"{DATA['n_train']}/{DATA['n_val']}/{DATA['n_test']} images per class (train/val/test); "
         f"{TRAINING['epochs']} epochs, batch {TRAINING['batch_size']}"
     )
     print_table(summary, trials, seeds)
     protocol = {
         "config": str(CONFIG.relative_to(CONFIG.parents[2])),
-        "dataset": config["dataset"],
-        "training": config["training"],
-        "model": config["model"],
-        "space": config["space"],
+        "dataset": config.to_dict()["dataset"],
+        "training": config.training,
+        "model": config.to_dict()["model"],
+        "space": config.search.space,
         "our_settings": OUR_SETTINGS,
         "startup_trials": STARTUP_TRIALS,
         "hyperband": {

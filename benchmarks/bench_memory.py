@@ -99,7 +99,7 @@ LABELS = {
 GOAL_MB = 50.0
 WARMUP = 10  # trials before the growth is measured (TensorFlow's first graphs and pools)
 RECYCLE = 20  # the local executor's default max_trials_per_worker
-SPACE_CONFIG = HERE.parent / "data" / "configs" / "filler_ga_tpe.yaml"
+SPACE_CONFIG = HERE.parent / "data" / "configs" / "filler_ga_tpe.yaml"  # the demo
 DATASET = {"name": "filler", "fov_nm": 500, "image_size": 32, "n_train": 60, "n_val": 30, "n_test": 30, "seed": 0}
 TRAINING = {"epochs": 1, "batch_size": 32}
 MB = 2**20
@@ -153,69 +153,58 @@ class RssReporting:
 # --------------------------------------------------------------------------- #
 def demo_space():
     """The demo configuration's search space."""
-    import yaml
-
     from hpo.space import Space
 
-    return Space.from_dict(yaml.safe_load(SPACE_CONFIG.read_text())["space"])
+    return Space.from_dict(demo_config(1, ".").search.space)
 
 
-def demo_config(trials: int, workdir: str, executor: str = "serial") -> dict[str, Any]:
+def demo_config(trials: int, workdir: str, executor: str = "serial"):
     """A validated configuration for our search: the demo's space and strategy, the small data set."""
-    import yaml
+    from keras_geo.config import load_config
 
-    from keras_geo.config import validate_config
-
-    demo = yaml.safe_load(SPACE_CONFIG.read_text())
-    return validate_config(
-        {
+    return load_config(
+        SPACE_CONFIG,
+        changes={
             "name": "bench-memory",
             "seed": 0,
             "store": str(Path(workdir) / "store.db"),
             "dataset": DATASET,
-            "model": demo["model"],
             "training": TRAINING,
-            "space": demo["space"],
             "objective": {"metric": "val_accuracy", "direction": "maximize"},
-            "strategy": demo["strategy"],
             "executor": {"name": executor, "workers": 1, "max_trials_per_worker": RECYCLE},
             "budget": {"trials": trials},
-        }
+        },
     )
 
 
 class PlainObjective:
     """Trains like :class:`keras_geo.search.KerasObjective` but saves no model (``ours_serial_noartifact``)."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Any) -> None:
         from keras_geo.search import load_data
 
         self.config = config
-        self.data, self.class_names = load_data(config["dataset"])
+        self.data = load_data(config)
 
     def __call__(self, params: dict[str, Any], *, seed: int, trial_id: int) -> dict[str, Any]:
         from keras_geo import training
 
-        merged = {**self.config["model"]["fixed"], **self.config["training"], **params}
-        result = training.train(
-            self.config["model"]["builder"], self.data, merged, seed=seed, class_names=self.class_names
-        )
+        merged = {**self.config.model.fixed, **self.config.training, **params}
+        result = training.train(self.config.model.builder, self.data, merged, seed=seed)
         return {"value": result.metrics["val_accuracy"], "metrics": dict(result.metrics)}
 
 
-def shared_train(config: Mapping[str, Any]):
+def shared_train(config: Any):
     """The peers' training function: ``params -> val_accuracy``, exactly the training of our objective."""
     from hpo.loop import trial_seed
     from keras_geo import training
     from keras_geo.search import load_data
 
-    data, class_names = load_data(config["dataset"])
-    fixed = {**config["model"]["fixed"], **config["training"]}
+    data = load_data(config)
+    fixed = {**config.model.fixed, **config.training}
 
     def train(params: Mapping[str, Any]) -> float:
-        result = training.train(
-            config["model"]["builder"], data, {**fixed, **params}, seed=trial_seed(0, params), class_names=class_names
-        )
+        result = training.train(config.model.builder, data, {**fixed, **params}, seed=trial_seed(0, params))
         return float(result.metrics["val_accuracy"])
 
     return train
@@ -256,7 +245,10 @@ def worker(tool: str, trials: int, workdir: str) -> dict[str, Any]:
 
         store = open_store(config)
         strategy = strategies.get(
-            config["strategy"]["name"], Space.from_dict(config["space"]), seed=0, **config["strategy"]["settings"]
+            config.search.strategy["name"],
+            Space.from_dict(config.search.space),
+            seed=0,
+            **config.search.strategy["settings"],
         )
         models = Path(workdir) / "models"
         local = tool.startswith("ours_local")
@@ -475,7 +467,7 @@ def main() -> None:
     trials = args.trials or (30 if args.quick else 100)
     from keras_geo.search import load_data
 
-    load_data(DATASET)  # generated and cached once, before any measured process
+    load_data(demo_config(1, "."))  # generated and cached once, before any measured process
     summary, began = {}, time.perf_counter()
     with tempfile.TemporaryDirectory() as workdir:
         for tool in args.tools:

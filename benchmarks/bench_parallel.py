@@ -52,27 +52,28 @@ LABELS = {
 BASELINE = {"ours_2": "ours_1", "optuna_threads_2": "optuna_1", "optuna_processes_2": "optuna_1"}
 
 
-def config(trials: int, workers: int) -> dict:
+def config(trials: int, workers: int):
     """The demo's filler-CNN configuration at reduced size, random strategy, ``workers`` local workers."""
-    import yaml
+    from keras_geo.config import load_config
 
-    from keras_geo.config import validate_config
+    return load_config(
+        HERE.parent / "data" / "configs" / "filler_ga_tpe.yaml",
+        changes={
+            "dataset": {"image_size": 32, "n_train": 100, "n_val": 50, "n_test": 50},
+            "training": {"epochs": 4},
+            "strategy": {"name": "random"},
+            "executor": {"name": "local" if workers > 1 else "serial", "workers": workers},
+            "budget": {"trials": trials},
+        },
+    )
 
-    raw = yaml.safe_load((HERE.parent / "data" / "configs" / "filler_ga_tpe.yaml").read_text())
-    raw["dataset"].update({"image_size": 32, "n_train": 100, "n_val": 50, "n_test": 50})
-    raw["training"].update({"epochs": 4})
-    raw["strategy"] = {"name": "random"}
-    raw["executor"] = {"name": "local" if workers > 1 else "serial", "workers": workers}
-    raw["budget"] = {"trials": trials}
-    return validate_config(raw)
 
-
-def params_list(cfg: dict, trials: int) -> list[dict]:
+def params_list(cfg, trials: int) -> list[dict]:
     """The params sets our random strategy proposes first, with the search's seed."""
     from hpo import strategies
     from hpo.space import Space
 
-    return strategies.get("random", Space.from_dict(cfg["space"]), seed=cfg["seed"]).ask(trials)
+    return strategies.get("random", Space.from_dict(cfg.search.space), seed=cfg.search.seed).ask(trials)
 
 
 def run_ours(workers: int, trials: int, workdir: Path) -> dict:
@@ -82,7 +83,7 @@ def run_ours(workers: int, trials: int, workdir: Path) -> dict:
 
     cfg = config(trials, workers)
     store = TrialStore(workdir / "store.db")
-    store.create_search(cfg, seed=cfg["seed"])
+    store.create_search(cfg.to_dict(), seed=cfg.search.seed, metric=cfg.search.metric, direction=cfg.search.direction)
     if workers > 1:
         search.run(store, progress=False, executor=search.make_executor(cfg))
     else:
@@ -123,12 +124,12 @@ def run_optuna(mode: str, trials: int, workdir: Path) -> dict:
     }
 
 
-def _optuna_objective(cfg: dict, workdir: Path):
+def _optuna_objective(cfg, workdir: Path):
     from hpo.space import Space
     from keras_geo.search import KerasObjective
 
     objective = KerasObjective(cfg, workdir / "models")
-    space = Space.from_dict(cfg["space"])
+    space = Space.from_dict(cfg.search.space)
 
     def optuna_objective(trial) -> float:
         from common import optuna_params
@@ -136,7 +137,7 @@ def _optuna_objective(cfg: dict, workdir: Path):
         params = optuna_params(trial, space)
         from hpo.loop import trial_seed
 
-        return objective(params, seed=trial_seed(cfg["seed"], params), trial_id=trial.number)["value"]
+        return objective(params, seed=trial_seed(cfg.search.seed, params), trial_id=trial.number)["value"]
 
     return optuna_objective
 
@@ -245,7 +246,7 @@ def main() -> None:
     # The data set is generated once (and cached on disk) before any timing.
     from keras_geo.search import load_data
 
-    load_data(config(trials, 1)["dataset"])
+    load_data(config(trials, 1))
     rows = []
     for setting in args.settings:
         rows.append(measure(setting, trials))

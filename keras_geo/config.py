@@ -604,18 +604,23 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     return _merge(_read_yaml(base_path, (*seen, path.resolve())), raw)
 
 
-def load_config(path: str | Path, overrides: Mapping[str, Any] | None = None) -> Config:
-    """Reads a YAML configuration (and its ``base:``), applies ``overrides`` (dotted keys), and validates it.
+def load_config(
+    path: str | Path, overrides: Mapping[str, Any] | None = None, *, changes: Mapping[str, Any] | None = None
+) -> Config:
+    """Reads a YAML configuration (and its ``base:``), applies changes and ``overrides``, and validates it.
 
     Args:
         path: The YAML file.
-        overrides: e.g. ``{"strategy.name": "tpe", "executor.workers": 4}`` (from CLI options).
+        overrides: Dotted keys, e.g. ``{"strategy.name": "tpe", "executor.workers": 4}`` (from CLI options).
+        changes: Sections merged over the file's as a file based on it would
+            (``{"dataset": {"image_size": 32}, "budget": {"trials": 6}}``; ``space`` and
+            ``strategy`` replace the file's whole).
 
     Raises:
         ConfigError: for a missing or unreadable file, bad YAML, or any bad key.
     """
     path = Path(path)
-    raw = _read_yaml(path)
+    raw = _merge(_read_yaml(path), changes or {})
     for dotted, value in (overrides or {}).items():
         if value is None:
             continue

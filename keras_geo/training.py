@@ -30,6 +30,7 @@ import keras
 import numpy as np
 
 from keras_geo import models, tasks
+from keras_geo.datasets import Dataset
 from keras_geo.datasets.checks import require_finite
 from keras_geo.tasks import Report, Task
 from keras_geo.tasks.classification import ClassReport, evaluate_classes
@@ -271,7 +272,7 @@ def train(
     require_finite(splits)
     source = data
     if class_names is not None:  # the caller's names win over the data set's
-        source = type("Names", (), {"class_names": tuple(class_names), "target_names": None})()
+        source = Dataset(splits, class_names=tuple(class_names), target_names=getattr(data, "target_names", None))
     task.start(*splits["train"], dataset=source)
 
     reset_state(seed, deterministic=deterministic)
