@@ -70,6 +70,20 @@ _DPI = 110
 # --------------------------------------------------------------------------- #
 # plotting helpers
 # --------------------------------------------------------------------------- #
+
+# Box plots (per option, per generation): whiskers to the extremes, one colour scheme.
+_BOXES = {
+    "whis": (0, 100),
+    "showfliers": False,
+    "patch_artist": True,
+    "manage_ticks": False,
+    "boxprops": {"facecolor": "#d8e6f3", "edgecolor": "#4a6f94"},
+    "medianprops": {"color": "#1f3f66", "linewidth": 1.5},
+    "whiskerprops": {"color": "#4a6f94"},
+    "capprops": {"color": "#4a6f94"},
+}
+
+
 def _figure(width: float, height: float) -> Any:
     """A figure with an Agg canvas, independent of pyplot and its backend."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -370,14 +384,7 @@ def _plot_params(s: SearchView, path: Path) -> str | None:
                     [groups[j] for j in filled],
                     positions=filled,
                     widths=0.55,
-                    whis=(0, 100),
-                    showfliers=False,
-                    patch_artist=True,
-                    manage_ticks=False,
-                    boxprops={"facecolor": "#d8e6f3", "edgecolor": "#4a6f94"},
-                    medianprops={"color": "#1f3f66", "linewidth": 1.5},
-                    whiskerprops={"color": "#4a6f94"},
-                    capprops={"color": "#4a6f94"},
+                    **_BOXES,
                 )
             xs = [index[_key(t.params[name])] + rng.uniform(-0.15, 0.15) for t in ok]
             ax.scatter(xs, [t.value for t in ok], s=14, color=_COLORS[DONE], alpha=0.7, zorder=3)
@@ -453,14 +460,7 @@ def _plot_generations(s: SearchView, path: Path) -> str | None:
         [groups[g] for g in gens],
         positions=gens,
         widths=0.6,
-        whis=(0, 100),
-        showfliers=False,
-        patch_artist=True,
-        manage_ticks=False,
-        boxprops={"facecolor": "#d8e6f3", "edgecolor": "#4a6f94"},
-        medianprops={"color": "#1f3f66", "linewidth": 1.5},
-        whiskerprops={"color": "#4a6f94"},
-        capprops={"color": "#4a6f94"},
+        **_BOXES,
     )
     pick = max if s.direction == "maximize" else min
     ax.plot(
