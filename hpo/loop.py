@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import inspect
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,7 +45,7 @@ from typing import Any
 from .executors import Executor, Outcome, Task
 from .space import params_hash
 from .store import DIRECTIONS, TrialStore, jsonable
-from .strategies import Strategy
+from .strategies import Strategy, settings_of
 from .trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Result, Trial
 
 __all__ = ["Budget", "SearchAborted", "SearchSummary", "engine_record", "run_search", "trial_seed"]
@@ -94,26 +93,20 @@ class SearchSummary:
 
 
 def _strategy_settings(strategy: Strategy) -> dict[str, Any]:
-    """The settings a strategy holds: its classes' keyword-only constructor arguments kept as attributes.
+    """The settings a strategy holds (:func:`hpo.strategies.settings_of` kept as attributes).
 
     Read from the object, so they are the values in effect (defaults included); a
     setting the strategy passes on without keeping (e.g. to hyperopt) is left out.
     """
     settings: dict[str, Any] = {}
-    for cls in type(strategy).__mro__:
-        init = cls.__dict__.get("__init__")
-        if init is None:
+    for name in settings_of(type(strategy)):
+        value = getattr(strategy, name, None)
+        if not hasattr(strategy, name) or callable(value):
             continue
-        for name, p in inspect.signature(init).parameters.items():
-            if p.kind is not p.KEYWORD_ONLY or name == "seed" or name in settings or not hasattr(strategy, name):
-                continue
-            value = getattr(strategy, name)
-            if callable(value):
-                continue
-            try:
-                settings[name] = jsonable(value)
-            except TypeError:
-                continue
+        try:
+            settings[name] = jsonable(value)
+        except TypeError:
+            continue
     return dict(sorted(settings.items()))
 
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import codecs
 import copy
-import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -290,21 +289,6 @@ def _one_of(key: str, value: Any, allowed: Any) -> Any:
     return value
 
 
-def _strategy_settings(cls: type) -> dict[str, Any]:
-    """Keyword settings a strategy class accepts, with their defaults, following ``**settings`` up to its parents."""
-    settings: dict[str, Any] = {}
-    for klass in cls.__mro__:
-        if "__init__" not in vars(klass) or klass is strategies.Strategy:
-            continue
-        parameters = inspect.signature(klass.__init__).parameters.values()
-        for p in parameters:
-            if p.kind == p.KEYWORD_ONLY and p.name != "seed" and p.name not in settings:
-                settings[p.name] = p.default
-        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
-            break
-    return settings
-
-
 def _setting_type(key: str, value: Any, default: Any) -> None:
     """A strategy setting has the type of its default (a None default takes anything)."""
     if isinstance(default, bool):
@@ -476,7 +460,7 @@ def _strategy(raw: Mapping[str, Any], space: dict[str, Any], seed: int) -> dict[
     _one_of("strategy.name", strategy["name"], strategies.available())
     if not isinstance(strategy["settings"], Mapping):
         _fail("strategy.settings", f"must be a mapping; received {strategy['settings']!r}")
-    accepted = _strategy_settings(strategies.strategy_class(strategy["name"]))
+    accepted = strategies.settings_of(strategies.strategy_class(strategy["name"]))
     for key, value in strategy["settings"].items():
         if key not in accepted:
             _fail(f"strategy.settings.{key}", f"unknown setting of {strategy['name']}; allowed: {', '.join(accepted)}")

@@ -8,7 +8,6 @@ wrote the PNG, else why it drew nothing (no finished trial, no trial times...).
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import re
@@ -435,11 +434,11 @@ def _generation_size(engine: Mapping[str, Any]) -> int:
         from .. import strategies
 
         try:
-            default = inspect.signature(strategies.strategy_class(name)).parameters.get("population_size")
+            default = strategies.settings_of(strategies.strategy_class(name)).get("population_size")
         except (ValueError, TypeError, ImportError):  # unknown strategy: the generic size
             default = None
-    if default is not None and isinstance(default.default, int) and default.default >= 1:
-        return default.default
+    if isinstance(default, int) and not isinstance(default, bool) and default >= 1:
+        return default
     return 8
 
 

@@ -17,6 +17,7 @@ imported on first use, so ``import hpo.strategies`` stays cheap.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,7 +25,7 @@ from ..space import Space
 from ..trial import Result
 from ._base import Strategy
 
-__all__ = ["Strategy", "Result", "get", "available", "register", "strategy_class"]
+__all__ = ["Strategy", "Result", "get", "available", "register", "settings_of", "strategy_class"]
 
 # name -> "module:Class" (lazy) or a class registered at run time.
 _REGISTRY: dict[str, str | type[Strategy]] = {
@@ -53,6 +54,25 @@ def strategy_class(name: str) -> type[Strategy]:
         entry = getattr(importlib.import_module(module), attr)
         _REGISTRY[name] = entry
     return entry  # type: ignore[return-value]
+
+
+def settings_of(cls: type[Strategy]) -> dict[str, Any]:
+    """The keyword settings a strategy class accepts, with their defaults.
+
+    Read from the keyword-only arguments of its ``__init__`` (``seed`` aside), following
+    ``**settings`` up to the parents that receive them.
+    """
+    settings: dict[str, Any] = {}
+    for klass in cls.__mro__:
+        if "__init__" not in vars(klass) or klass is Strategy:
+            continue
+        parameters = inspect.signature(klass.__init__).parameters.values()
+        for p in parameters:
+            if p.kind == p.KEYWORD_ONLY and p.name != "seed" and p.name not in settings:
+                settings[p.name] = p.default
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            break
+    return settings
 
 
 def get(name: str, space: Space | Mapping[str, Any], *, seed: int = 0, **settings: Any) -> Strategy:
