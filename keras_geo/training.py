@@ -121,7 +121,8 @@ def split_params(
     hparams = {key: params.pop(key, default) for key, default in TRAINING_DEFAULTS.items()}
     if task is None:
         return params, hparams
-    settings = {key: params.pop(key) for key in list(params) if key in task.settings}
+    names = task.settings  # read from the task's signature: once
+    settings = {key: params.pop(key) for key in list(params) if key in names}
     return params, hparams, settings
 
 

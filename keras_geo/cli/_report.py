@@ -7,8 +7,8 @@ from pathlib import Path
 
 from keras_geo.cli._common import _store
 
-# The images the tasks' sample sections draw (keras_geo.tasks): an earlier report's must not linger.
-SAMPLE_IMAGES = ("gradcam_best.png", "residuals_best.png", "samples_best.png")
+# The images the tasks' sample sections draw are named *_best.png (keras_geo.tasks.Task.sample_section).
+SAMPLE_IMAGES = "*_best.png"
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -17,15 +17,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
     store = _store(args.store)
     out = Path(args.out or Path(args.store).parent / "report")
     out.mkdir(parents=True, exist_ok=True)
-    for name in SAMPLE_IMAGES:
-        (out / name).unlink(missing_ok=True)
+    for stale in out.glob(SAMPLE_IMAGES):  # an earlier report's must not linger
+        stale.unlink()
     section = None
     if not args.no_samples:
         from keras_geo.search import sample_section
 
         section = sample_section(store, out)
     files = report.write_report(store, out, extra_sections=[section] if section else ())
-    drawn = [*files.plots.values(), *(out / name for name in SAMPLE_IMAGES if (out / name).is_file())]
+    drawn = [*files.plots.values(), *sorted(out.glob(SAMPLE_IMAGES))]
     print(f"report: {files.markdown} and {files.html}; plots: {', '.join(str(p) for p in drawn)}")
     return 0
 

@@ -166,7 +166,8 @@ class Task(ABC):
     def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *, trial: str) -> tuple[str, str] | None:
         """A report section showing the model at work on validation samples: ``(title, markdown)``.
 
-        Images it draws go into ``out_dir`` and are linked by file name. Defaults to none.
+        Images it draws go into ``out_dir``, named ``*_best.png`` (the report replaces an
+        earlier report's by that pattern), and are linked by file name. Defaults to none.
         """
         return None
 

@@ -132,8 +132,9 @@ class Classification(Task):
     def check_split(self, name: str, split: Any) -> tuple[np.ndarray, np.ndarray]:
         x, y = unpack(split, name, "(images, labels)")
         x = np.asarray(x)
-        y = _labels(y, len(x) if x.ndim else 0, name)
-        if len(x) == 0 if x.ndim else True:
+        n = len(x) if x.ndim else 0
+        y = _labels(y, n, name)
+        if n == 0:
             raise ValueError(
                 f"data[{name!r}] needs as many labels as images, at least one. Received: 0 images, {len(y)} labels"
             )
