@@ -2,12 +2,14 @@
 
     >>> from keras_geo import losses
     >>> losses.available()
-    ['huber', 'mae', 'mixed', 'ms_ssim', 'mse', 'ssim']
+    ['huber', 'mae', 'mixed', 'ms_ssim', 'mse', 'ssim', 'ssim_mae']
     >>> model.compile(optimizer="adam", loss=losses.get("mixed", alpha=0.84))
 
 * :class:`SSIMLoss`: ``1 - SSIM`` (Wang et al. 2004).
 * :class:`MSSSIMLoss`: ``1 - MS-SSIM`` (Wang et al. 2003).
-* :class:`MixedLoss`: ``alpha * (1 - MS-SSIM) + (1 - alpha) * L1`` (Zhao et al. 2017).
+* :class:`MixedLoss`: ``alpha * (1 - MS-SSIM) + (1 - alpha) * L1`` (Zhao et al. 2017);
+  by name ``"mixed"``, and ``"ssim_mae"`` for the same mix on single-scale SSIM
+  (``MixedLoss(ms=False)``), which suits patches too small for several scales.
 
 All three compute SSIM exactly as ``tf.image.ssim`` / ``tf.image.ssim_multiscale``
 do (agreement to about 1e-6), with ``keras.ops`` only, but with finite gradients
@@ -225,13 +227,15 @@ class MixedLoss(_ssim.Settings, keras.losses.Loss):
         return {**super().get_config(), "alpha": self.alpha, **self._ssim_config(), "ms": self.ms}
 
 
-_LOSSES = {
-    "huber": keras.losses.Huber,
-    "mae": keras.losses.MeanAbsoluteError,
-    "mixed": MixedLoss,
-    "ms_ssim": MSSSIMLoss,
-    "mse": keras.losses.MeanSquaredError,
-    "ssim": SSIMLoss,
+# name -> (class, the settings the name fixes): "ssim_mae" is MixedLoss on single-scale SSIM.
+_LOSSES: dict[str, tuple[type[keras.losses.Loss], dict]] = {
+    "huber": (keras.losses.Huber, {}),
+    "mae": (keras.losses.MeanAbsoluteError, {}),
+    "mixed": (MixedLoss, {}),
+    "ms_ssim": (MSSSIMLoss, {}),
+    "mse": (keras.losses.MeanSquaredError, {}),
+    "ssim": (SSIMLoss, {}),
+    "ssim_mae": (MixedLoss, {"ms": False, "name": "ssim_mae_loss"}),
 }
 
 
@@ -245,8 +249,8 @@ def get(name: str, **settings) -> keras.losses.Loss:
 
     Args:
         name: One of :func:`available`: ``"mse"``, ``"mae"``, ``"huber"`` (the Keras
-            built-ins), ``"ssim"``, ``"ms_ssim"`` or ``"mixed"``. Case and ``-``/``_``
-            do not matter (``"MS-SSIM"`` works).
+            built-ins), ``"ssim"``, ``"ms_ssim"``, ``"mixed"`` (MS-SSIM + L1) or
+            ``"ssim_mae"`` (SSIM + L1). Case and ``-``/``_`` do not matter (``"MS-SSIM"`` works).
         **settings: Arguments of the loss's constructor (``max_val``, ``alpha``,
             ``delta`` for Huber, ...).
 
@@ -257,12 +261,12 @@ def get(name: str, **settings) -> keras.losses.Loss:
     key = name.strip().lower().replace("-", "_") if isinstance(name, str) else None
     if key not in _LOSSES:
         raise ValueError(f"Unknown loss {name!r}. Available: {', '.join(available())}.")
-    cls = _LOSSES[key]
-    accepted = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    cls, fixed = _LOSSES[key]
+    accepted = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", *fixed)]
     unknown = sorted(set(settings) - set(accepted))
     if unknown:
         raise ValueError(
             f"Loss {key!r} takes no setting {', '.join(map(repr, unknown))}; it takes "
             f"{', '.join(accepted)}. Received: {settings!r}"
         )
-    return cls(**settings)
+    return cls(**{**fixed, **settings})

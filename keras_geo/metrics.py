@@ -1,4 +1,4 @@
-"""Image-quality metrics: PSNR and SSIM, as functions and as Keras metrics.
+"""Image-quality metrics: PSNR and SSIM, as functions and as Keras metrics; sharpness.
 
     >>> from keras_geo.metrics import PSNR, SSIM
     >>> model.compile(optimizer="adam", loss="mae", metrics=[PSNR(), SSIM()])
@@ -10,6 +10,10 @@ channels-last batches ``(batch, height, width, channels)`` with values in
 ``[0, max_val]``; float16 and bfloat16 inputs are computed in float32. SSIM and
 MS-SSIM are the implementation the losses of :mod:`keras_geo.losses` use
 (equal to ``tf.image.ssim`` / ``tf.image.ssim_multiscale`` to about 1e-6).
+
+:func:`sharpness` (NumPy in, NumPy out) tells a blurry restoration from a sharp one,
+which PSNR and SSIM rank alike: the prediction's gradient energy relative to the
+truth's, 1 when as sharp, below 1 when blurrier, above 1 when sharper or noisier.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 from keras_geo import _ssim
 from keras_geo._ssim import MS_SSIM_WEIGHTS
 
-__all__ = ["PSNR", "PSNR_CAP_DB", "SSIM", "ms_ssim", "psnr", "ssim"]
+__all__ = ["PSNR", "PSNR_CAP_DB", "SSIM", "ms_ssim", "psnr", "sharpness", "ssim"]
 
 #: PSNR of identical images (mean squared error 0) is infinite; it is reported as this many dB.
 PSNR_CAP_DB = 100.0
@@ -129,6 +134,61 @@ def ms_ssim(
         k1=k1,
         k2=k2,
     )
+
+
+def _gradient_energy(images: np.ndarray) -> np.ndarray:
+    """Mean squared gradient magnitude of each image, central differences over height and width."""
+    d_row, d_col = np.gradient(images, axis=(1, 2))
+    return np.mean(d_row**2 + d_col**2, axis=(1, 2, 3))
+
+
+def sharpness(y_true, y_pred) -> np.ndarray:
+    """Sharpness of each predicted image relative to its reference: the ratio of gradient energies.
+
+    ``sqrt(mean |grad y_pred|**2) / sqrt(mean |grad y_true|**2)``, the means over height,
+    width and channels, the gradients by central differences (one-sided at the borders,
+    ``np.gradient``). 1: as sharp as the truth; below 1: blurrier (a model trained on the
+    mean squared error averages what it cannot tell apart); above 1: sharper than the
+    truth or noisier (noise and fabricated detail add gradient energy too, so a value near
+    1 is necessary, not sufficient). The ratio does not depend on the data range.
+
+    Args:
+        y_true: Reference images, ``(batch, height, width, channels)`` (or
+            ``(batch, height, width)``), at least 2 pixels each way; NumPy arrays or tensors.
+        y_pred: Images to assess, same shape.
+
+    Returns:
+        A float64 NumPy array of shape ``(batch,)``.
+
+    Raises:
+        ValueError: If the shapes differ or are not images, or a reference image is
+            constant (its gradient is 0 and the ratio undefined); the message names the image.
+    """
+    truth = np.asarray(ops.convert_to_numpy(y_true), dtype=np.float64)
+    prediction = np.asarray(ops.convert_to_numpy(y_pred), dtype=np.float64)
+    if truth.shape != prediction.shape:
+        raise ValueError(
+            f"`y_true` and `y_pred` must have the same shape. Received: y_true.shape={truth.shape}, "
+            f"y_pred.shape={prediction.shape}"
+        )
+    if truth.ndim == 3:
+        truth, prediction = truth[..., None], prediction[..., None]
+    if truth.ndim != 4 or min(truth.shape[1:3]) < 2 or truth.shape[3] < 1:
+        raise ValueError(
+            "`y_true` and `y_pred` must be batches of images, (batch, height, width, channels), at least "
+            f"2 pixels high and wide. Received shape: {np.shape(y_true)}"
+        )
+    for name, array in (("y_true", truth), ("y_pred", prediction)):
+        if not np.isfinite(array).all():
+            raise ValueError(f"`{name}` has values that are not finite (NaN or infinity).")
+    reference = _gradient_energy(truth)
+    flat = np.flatnonzero(~(reference > 0))
+    if flat.size:
+        raise ValueError(
+            f"Sharpness is undefined for a constant reference image (its gradient is 0). "
+            f"Received: y_true[{int(flat[0])}] constant" + (f" ({flat.size} constant images)" if flat.size > 1 else "")
+        )
+    return np.sqrt(_gradient_energy(prediction) / reference)
 
 
 @keras.saving.register_keras_serializable(package="keras_geo")

@@ -1,8 +1,8 @@
-"""Data sets: a registry of loaders (generated filler slices and shapes, your image folders and arrays).
+"""Data sets: a registry of loaders (generated filler slices, SEM pairs and shapes, your image folders and arrays).
 
     >>> from keras_geo import datasets
     >>> datasets.available()
-    ['filler', 'folder', 'npz', 'shapes']
+    ['filler', 'filler_fraction', 'folder', 'npz', 'sem', 'shapes']
     >>> data = datasets.load("filler", n_train=150, n_val=50, n_test=200, fov_nm=500, image_size=32)
     >>> data["train"][0].shape, data.class_names, data.task
 
@@ -11,7 +11,7 @@ target names and its default task. Adding a data set is one module with a functi
 decorated by :func:`register` (imported below so that it registers).
 """
 
-from keras_geo.datasets import arrays, filler, folders, shapes
+from keras_geo.datasets import arrays, filler, folders, sem, shapes
 from keras_geo.datasets._registry import (
     Dataset,
     available,
@@ -36,6 +36,7 @@ __all__ = [
     "load",
     "register",
     "require_finite",
+    "sem",
     "shapes",
     "task_of",
     "validate_settings",

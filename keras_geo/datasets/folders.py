@@ -29,11 +29,14 @@ __all__ = [
     "ImageFolder",
     "ImageFolderError",
     "augmentation",
+    "convert_pixels",
     "folder",
     "load_image_folder",
     "read_image",
+    "read_raw",
     "split",
     "to_dataset",
+    "unit_range",
 ]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -53,6 +56,23 @@ class ImageFolder(NamedTuple):
     skipped: tuple[tuple[str, str], ...]
 
 
+def read_raw(path: str | Path) -> np.ndarray:
+    """A file's pixels as OpenCV decodes them: any depth, BGR/BGRA or grey, unscaled.
+
+    Raises:
+        ImageFolderError: if the file is empty or OpenCV cannot decode it.
+    """
+    import cv2
+
+    path = Path(path)
+    if path.stat().st_size == 0:
+        raise ImageFolderError(f"{path}: empty file")
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+    if raw is None or raw.size == 0:
+        raise ImageFolderError(f"{path}: not an image OpenCV can read (corrupt, truncated or another format)")
+    return raw
+
+
 def read_image(
     path: str | Path, image_size: tuple[int, int] | int | None = None, *, color_mode: str = "rgb"
 ) -> np.ndarray:
@@ -68,29 +88,42 @@ def read_image(
 
     if color_mode not in ("rgb", "grayscale"):
         raise ValueError(f"color_mode must be 'rgb' or 'grayscale'. Received: color_mode={color_mode!r}")
-    path = Path(path)
-    if path.stat().st_size == 0:
-        raise ImageFolderError(f"{path}: empty file")
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
-    if raw is None or raw.size == 0:
-        raise ImageFolderError(f"{path}: not an image OpenCV can read (corrupt, truncated or another format)")
+    raw = read_raw(path)
     try:
-        return _convert(raw, image_size, color_mode)
+        return convert_pixels(raw, image_size, color_mode)
     except cv2.error as error:
         raise ImageFolderError(f"{path}: cannot convert its {raw.dtype} {raw.shape} pixels: {error}") from None
 
 
-def _convert(raw: np.ndarray, image_size: tuple[int, int] | int | None, color_mode: str) -> np.ndarray:
+def unit_range(raw: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
+    """Pixels as float32 in [0, 1], and the ``(low, high)`` of the file's values mapped to 0 and 1.
+
+    8- and 16-bit images map their type's full range (``(0, 255)``, ``(0, 65535)``), so
+    brightness means the same in every file; other types (float TIFF) map their own
+    minimum and maximum. ``low + image * (high - low)`` gives the file's values back.
+    """
+    if raw.dtype == np.uint16:
+        return raw.astype("float32") / 65535.0, (0.0, 65535.0)
+    if raw.dtype == np.uint8:
+        return raw.astype("float32") / 255.0, (0.0, 255.0)
+    image = raw.astype("float32")
+    low, high = float(image.min()), float(image.max())
+    if high > low:
+        return (image - low) / (high - low), (low, high)
+    return np.zeros_like(image), (low, low + 1.0)
+
+
+def convert_pixels(
+    raw: np.ndarray, image_size: tuple[int, int] | int | None = None, color_mode: str = "rgb"
+) -> np.ndarray:
+    """Decoded pixels (OpenCV's BGR/BGRA/grey, any depth) as float32 ``(h, w, 3)`` RGB or ``(h, w, 1)`` grey in [0, 1].
+
+    Values are scaled by :func:`unit_range`; ``image_size`` (``(height, width)`` or one
+    side) resizes, by area when shrinking.
+    """
     import cv2
 
-    if raw.dtype == np.uint16:
-        image = raw.astype("float32") / 65535.0
-    elif raw.dtype == np.uint8:
-        image = raw.astype("float32") / 255.0
-    else:
-        image = raw.astype("float32")
-        low, high = float(image.min()), float(image.max())
-        image = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    image, _ = unit_range(raw)
     if image.ndim == 3 and image.shape[-1] == 4:
         image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     if image.ndim == 3 and image.shape[-1] == 1:

@@ -18,28 +18,49 @@ from collections.abc import Sequence
 import keras
 from keras import layers
 
+from keras_geo.models._checks import _check, _image_shape, _is_int
 from keras_geo.models._registry import register
 
 UPSAMPLINGS = ("transpose", "bilinear")
+NORMALIZATIONS = ("batch", "instance", "none")
 
 
-def _conv_stack(x, filters, *, kernel_size, convs, batch_norm, bn_momentum, activation, name):
-    """``convs`` x (convolution, optional batch norm, activation), keeping the resolution."""
+def normalization_layer(normalization: str, *, bn_momentum: float, name: str, suffix: str = "") -> layers.Layer | None:
+    """The layer of one normalisation choice: ``{name}_bn{suffix}``, ``{name}_in{suffix}`` or None.
+
+    ``"batch"`` is batch normalisation; ``"instance"`` is instance normalisation
+    (Ulyanov et al. 2016): group normalisation with one group per channel, so each
+    sample's channels are standardised over their own height and width, then scaled
+    and shifted by learned per-channel weights, the same in training and inference;
+    ``"none"`` gives None.
+    """
+    if normalization == "batch":
+        return layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn{suffix}")
+    if normalization == "instance":
+        return layers.GroupNormalization(groups=-1, name=f"{name}_in{suffix}")
+    return None
+
+
+def check_normalization(normalization: str) -> None:
+    """Raises a ValueError listing the choices unless ``normalization`` is one of :data:`NORMALIZATIONS`."""
+    _check(
+        isinstance(normalization, str) and normalization in NORMALIZATIONS,
+        f"`normalization` must be one of {NORMALIZATIONS}. Received: normalization={normalization!r}",
+    )
+
+
+def _conv_stack(x, filters, *, kernel_size, convs, normalization, bn_momentum, activation, name):
+    """``convs`` x (convolution, optional normalisation, activation), keeping the resolution."""
     for i in range(1, convs + 1):
-        x = layers.Conv2D(filters, kernel_size, padding="same", use_bias=not batch_norm, name=f"{name}_conv{i}")(x)
-        if batch_norm:
-            x = layers.BatchNormalization(momentum=bn_momentum, name=f"{name}_bn{i}")(x)
+        # The normalisation's learned shift makes a bias of the convolution redundant.
+        x = layers.Conv2D(
+            filters, kernel_size, padding="same", use_bias=normalization == "none", name=f"{name}_conv{i}"
+        )(x)
+        norm = normalization_layer(normalization, bn_momentum=bn_momentum, name=name, suffix=str(i))
+        if norm is not None:
+            x = norm(x)
         x = layers.Activation(activation, name=f"{name}_act{i}")(x)
     return x
-
-
-def _check(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @register("unet", tasks=("image_to_image",))
@@ -53,7 +74,7 @@ def build_unet(
     max_filters: int = 256,
     kernel_size: int = 3,
     convs_per_block: int = 2,
-    batch_norm: bool = True,
+    normalization: str = "batch",
     bn_momentum: float = 0.9,
     dropout: float = 0.0,
     activation: str = "relu",
@@ -66,7 +87,8 @@ def build_unet(
 
     Maps ``(height, width, channels)`` images to ``(height, width, output_channels)``
     images. Layer names are predictable: ``{name}_input``;
-    ``{name}_down{b}_conv{i}``, ``..._bn{i}``, ``..._act{i}`` and ``{name}_down{b}_pool``
+    ``{name}_down{b}_conv{i}``, ``..._bn{i}`` (``..._in{i}`` with instance
+    normalisation, none without normalisation), ``..._act{i}`` and ``{name}_down{b}_pool``
     for the encoder blocks ``b = 1 ... depth`` (1 is the full resolution);
     ``{name}_bottleneck_conv{i}``, ``..._bn{i}``, ``..._act{i}`` and
     ``{name}_bottleneck_dropout``; ``{name}_up{b}_upsample``, ``{name}_up{b}_concat``,
@@ -91,8 +113,19 @@ def build_unet(
         max_filters: Cap on the filters of any block. Defaults to `256`.
         kernel_size: Size of the convolution kernels. Defaults to `3`.
         convs_per_block: Convolutions per block (2 in the original U-Net). Defaults to `2`.
-        batch_norm: Batch normalisation after each convolution. Defaults to `True`.
-        bn_momentum: Momentum of the batch-norm moving statistics (see
+        normalization: Normalisation after each convolution, before its activation:
+            ``"batch"`` (batch normalisation, layers ``..._bn{i}``), ``"instance"``
+            (per-sample, per-channel normalisation over height and width,
+            ``keras.layers.GroupNormalization(groups=-1)``, layers ``..._in{i}``: the
+            same in training and inference, independent of the batch size) or
+            ``"none"``. With a normalisation the convolutions have no bias (its shift
+            replaces it). Instance normalisation removes each image's brightness and
+            contrast at every layer, so the network must infer output levels from
+            structure alone: for restoration, where outputs keep the input's levels, use
+            it with ``residual=True``. It makes a 1x1 map constant, so keep the
+            bottleneck at least 2x2 (images of at least ``2**(depth + 1)`` pixels).
+            Defaults to `"batch"`.
+        bn_momentum: Momentum of the batch-norm moving statistics, used by ``"batch"`` only (see
             :func:`~keras_geo.models.build_filler_cnn`: Keras' 0.99 needs far more
             steps than short trainings take). Defaults to `0.9`.
         dropout: Rate of a dropout layer after the bottleneck (as in the original
@@ -118,17 +151,7 @@ def build_unet(
     Returns:
         An uncompiled ``keras.Model``.
     """
-    try:
-        input_shape = tuple(None if d is None else int(d) for d in input_shape)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"`input_shape` must be (height, width, channels). Received: input_shape={input_shape!r}"
-        ) from None
-    _check(
-        len(input_shape) == 3 and input_shape[2] is not None and all(d is None or d > 0 for d in input_shape),
-        "`input_shape` must be (height, width, channels) of positive sizes (height and width "
-        f"may be None). Received: input_shape={input_shape}",
-    )
+    input_shape = _image_shape(input_shape)
     _check(
         _is_int(output_channels) and output_channels >= 1,
         f"`output_channels` must be an integer >= 1. Received: output_channels={output_channels!r}",
@@ -151,6 +174,7 @@ def build_unet(
         _is_int(convs_per_block) and convs_per_block >= 1,
         f"`convs_per_block` must be an integer >= 1. Received: convs_per_block={convs_per_block!r}",
     )
+    check_normalization(normalization)
     _check(0 <= bn_momentum < 1, f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum}")
     _check(0 <= dropout < 1, f"`dropout` must be in [0, 1). Received: dropout={dropout}")
     _check(
@@ -191,7 +215,7 @@ def build_unet(
     conv_settings = {
         "kernel_size": kernel_size,
         "convs": convs_per_block,
-        "batch_norm": batch_norm,
+        "normalization": normalization,
         "bn_momentum": bn_momentum,
         "activation": activation,
     }

@@ -3,15 +3,19 @@
 Pairs ``(input, target)`` of the same height and width; targets in ``[0, max_val]``
 (SSIM and PSNR are defined against that data range, and a wrong ``max_val`` silently
 changes both: see tensorflow#50400). The loss is chosen by name
-(:mod:`keras_geo.losses`: ``mse``, ``mae``, ``huber``, ``ssim``, ``ms_ssim``,
-``mixed``), PSNR and SSIM are logged every epoch, and evaluation reports PSNR, SSIM,
-MAE and MSE per split. The report's sample section shows input, output and target
-side by side.
+(:mod:`keras_geo.losses`: ``mse``, ``mae``, ``huber``, ``ssim``, ``ms_ssim``, and the
+SSIM + L1 mixes ``ssim_mae`` and ``mixed`` weighted by ``alpha``), PSNR and SSIM are
+logged every epoch, and evaluation reports per split PSNR, SSIM, MS-SSIM (with the
+scales the images hold), sharpness relative to the target
+(:func:`keras_geo.metrics.sharpness`), MAE and MSE; with ``particles=True`` also the
+particles the model fabricates and misses (:mod:`keras_geo.particles`), per 100 particles
+of the target. The report's sample section shows input, output and target side by side,
+with the fabricated and missed particles marked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,28 +30,49 @@ __all__ = ["ImageReport", "ImageToImage", "image_metrics"]
 
 
 def image_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, max_val: float = 1.0, *, filter_size: int = 11, batch_size: int = 64
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    max_val: float = 1.0,
+    *,
+    filter_size: int = 11,
+    power_factors: Sequence[float] | None = None,
+    batch_size: int = 64,
 ) -> dict[str, float]:
-    """Mean ``psnr`` (dB), ``ssim``, ``mae`` and ``mse`` over a batch of image pairs."""
+    """Mean ``psnr`` (dB), ``ssim``, ``ms_ssim``, ``sharpness``, ``mae`` and ``mse`` over a batch of image pairs.
+
+    ``ms_ssim`` is computed only with ``power_factors`` of two scales or more (one scale is
+    ``ssim``). ``sharpness`` averages :func:`keras_geo.metrics.sharpness` over the pairs whose
+    target is not constant (sharpness is undefined for those); it is left out if all are.
+    """
     from keras_geo import metrics
 
-    psnr, ssim = [], []
+    psnr, ssim, ms_ssim = [], [], []
+    multiscale = power_factors is not None and len(power_factors) > 1
     for i in range(0, len(y_true), batch_size):
         t, p = y_true[i : i + batch_size], y_pred[i : i + batch_size]
         psnr.append(keras.ops.convert_to_numpy(metrics.psnr(t, p, max_val=max_val)))
         ssim.append(keras.ops.convert_to_numpy(metrics.ssim(t, p, max_val=max_val, filter_size=filter_size)))
+        if multiscale:
+            ms_ssim.append(
+                keras.ops.convert_to_numpy(
+                    metrics.ms_ssim(t, p, max_val=max_val, filter_size=filter_size, power_factors=power_factors)
+                )
+            )
     error = y_pred.astype("float64") - y_true.astype("float64")
-    return {
-        "psnr": float(np.concatenate(psnr).mean()),
-        "ssim": float(np.concatenate(ssim).mean()),
-        "mae": float(np.abs(error).mean()),
-        "mse": float((error**2).mean()),
-    }
+    result = {"psnr": float(np.concatenate(psnr).mean()), "ssim": float(np.concatenate(ssim).mean())}
+    if multiscale:
+        result["ms_ssim"] = float(np.concatenate(ms_ssim).mean())
+    textured = np.ptp(y_true.reshape(len(y_true), -1), axis=1) > 0
+    if textured.any():
+        result["sharpness"] = float(np.mean(metrics.sharpness(y_true[textured], y_pred[textured])))
+    result["mae"] = float(np.abs(error).mean())
+    result["mse"] = float((error**2).mean())
+    return result
 
 
 @dataclass
 class ImageReport(Report):
-    """Image quality of a model's outputs on one split: mean PSNR, SSIM, MAE and MSE."""
+    """Image quality of a model's outputs on one split: the means of :func:`image_metrics` (and particles)."""
 
     metrics: dict[str, float]
     n: int
@@ -66,10 +91,18 @@ class ImageToImage(Task):
 
     Args:
         loss: A loss of :mod:`keras_geo.losses` by name. Defaults to `"mse"`.
+        alpha: Weight of the (MS-)SSIM term of the mixes ``ssim_mae`` and ``mixed``
+            (``1 - alpha`` weighs L1); other losses ignore it. Defaults to `0.84`
+            (Zhao et al. 2017).
         max_val: The data range of the targets, ``[0, max_val]``; also what SSIM, PSNR
             and the SSIM losses use. Defaults to `1.0`.
         output_activation: Activation of the model's output; ``"sigmoid"`` keeps
             outputs in ``[0, 1]``, ``None`` is linear. Defaults to `"sigmoid"`.
+        particles: Also count the bright particles the model fabricates and misses
+            (:func:`keras_geo.particles.count_particles`, against the particles found in
+            the target by the same detector): ``fabricated_per_100`` and ``missed_per_100``
+            per split, for microscopy of particles such as SEM images of filler.
+            Defaults to `False`.
     """
 
     name = "image_to_image"
@@ -80,18 +113,24 @@ class ImageToImage(Task):
         self,
         *,
         loss: str = "mse",
+        alpha: Annotated[float, Range(0.0, 1.0)] = 0.84,
         max_val: Annotated[float, Range(0.0, open_low=True)] = 1.0,
         output_activation: str | None = "sigmoid",
+        particles: bool = False,
     ) -> None:
         from keras_geo import losses
 
         if loss not in losses.available():
             raise ValueError(f"`loss` must be one of {', '.join(losses.available())}. Received: loss={loss!r}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"`alpha` must be in [0, 1]. Received: alpha={alpha!r}")
         if not max_val > 0:
             raise ValueError(f"`max_val` must be > 0. Received: max_val={max_val!r}")
         self.loss = loss
+        self.alpha = float(alpha)
         self.max_val = float(max_val)
         self.output_activation = output_activation
+        self.particles = bool(particles)
         self.output_channels = 0
         self._side = 0
 
@@ -142,8 +181,10 @@ class ImageToImage(Task):
         from keras_geo import losses, metrics
 
         settings: dict[str, Any] = {}
-        if self.loss in ("ssim", "ms_ssim", "mixed"):
-            settings = {"max_val": self.max_val, **self._window(multiscale=self.loss != "ssim")}
+        if self.loss in ("ssim", "ssim_mae", "ms_ssim", "mixed"):
+            settings = {"max_val": self.max_val, **self._window(multiscale=self.loss in ("ms_ssim", "mixed"))}
+        if self.loss in ("ssim_mae", "mixed"):
+            settings["alpha"] = self.alpha
         model.compile(
             optimizer=optimizer,
             loss=losses.get(self.loss, **settings),
@@ -153,31 +194,71 @@ class ImageToImage(Task):
             ],
         )
 
+    def score(self, y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+        """The evaluation's metrics of outputs already computed (by a model, a filter, ...) against targets ``y``.
+
+        :func:`image_metrics` with the SSIM windows that fit the images (after :meth:`start`),
+        and ``fabricated_per_100`` and ``missed_per_100`` when the task counts particles.
+        """
+        window = self._window(multiscale=True)
+        quality = image_metrics(y, predicted, self.max_val, **window)
+        if self.particles:
+            from keras_geo.particles import count_particles
+
+            counts = count_particles(predicted, y, max_val=self.max_val)
+            quality["fabricated_per_100"] = counts.fabricated_per_100
+            quality["missed_per_100"] = counts.missed_per_100
+        return quality
+
     def evaluate(self, model: keras.Model, x: np.ndarray, y: np.ndarray) -> ImageReport:
-        predicted = predict_batches(model, x, batch_size=64)
-        return ImageReport(image_metrics(y, predicted, self.max_val, **self._window(multiscale=False)), len(x))
+        return ImageReport(self.score(y, predict_batches(model, x, batch_size=64)), len(x))
 
     def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *, trial: str) -> tuple[str, str] | None:
-        """Input, output and target of four validation images, one row each."""
+        """Input, output and target of four validation images, one row each (particles marked if counted)."""
         x, y = self.check_split("val", dataset["val"])
         self.start(x, y, dataset)
         chosen = np.linspace(0, len(x) - 1, num=min(4, len(x))).round().astype(int)
         predicted = predict_batches(model, x[chosen])
         path = Path(out_dir) / "samples_best.png"
-        _strips(x[chosen], predicted, y[chosen], path, self.max_val, title=f"The best model ({trial})")
-        quality = image_metrics(y[chosen], predicted, self.max_val, **self._window(multiscale=False))
+        quality = self.score(y[chosen], predicted)
+        marks = _particle_marks(predicted, y[chosen], self.max_val) if self.particles else None
+        _strips(x[chosen], predicted, y[chosen], path, self.max_val, title=f"The best model ({trial})", marks=marks)
         text = (
             f"Four validation images through the best model ({trial}): input, output, target. On these "
-            f"four: PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.3f}.\n\n"
-            f"![Input, output and target]({path.name})"
+            f"four: PSNR {quality['psnr']:.2f} dB, SSIM {quality['ssim']:.3f}"
         )
+        if self.particles:
+            text += (
+                f"; {quality['fabricated_per_100']:.1f} particles fabricated and {quality['missed_per_100']:.1f} "
+                "missed per 100 in the targets (circled on the output: red fabricated, yellow missed)"
+            )
+        text += f".\n\n![Input, output and target]({path.name})"
         return "Outputs of the best model", text
 
 
+def _particle_marks(outputs: np.ndarray, targets: np.ndarray, max_val: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per image: the particles found in the output but not in the target, and those of the target not found."""
+    from keras_geo.particles import count_particles
+
+    counts = count_particles(outputs, targets, max_val=max_val)
+    return [counts.errors(i) for i in range(len(outputs))]
+
+
 def _strips(
-    inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray, path: Path, max_val: float, *, title: str = ""
+    inputs: np.ndarray,
+    outputs: np.ndarray,
+    targets: np.ndarray,
+    path: Path,
+    max_val: float,
+    *,
+    title: str = "",
+    marks: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Path:
-    """A PNG grid: one row per sample, columns input / output / target (grey or RGB)."""
+    """A PNG grid: one row per sample, columns input / output / target (grey or RGB).
+
+    ``marks`` gives per row the fabricated and the missed particles (``(k, 3)`` rows of
+    ``row, col, radius``), circled on the output in red and yellow.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -193,6 +274,11 @@ def _strips(
             else:
                 axis.imshow(picture[..., :3])
             axis.set_axis_off()
+            if marks is not None and label == "output":
+                from keras_geo.particles import mark_particles
+
+                mark_particles(axis, marks[i][0], color="red")
+                mark_particles(axis, marks[i][1], color="yellow")
             if i == 0:
                 axis.set_title(label)
     if title:

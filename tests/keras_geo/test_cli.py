@@ -591,3 +591,41 @@ def test_explain_refuses_a_model_that_outputs_images(tmp_path, capsys):
     (tmp_path / "images").mkdir()
     assert main(["explain", str(tmp_path / "unet.keras"), str(tmp_path / "images"), "--out", str(tmp_path / "o")]) == 2
     assert "Grad-CAM explains models from images to one score per class" in one_line(capsys.readouterr().err)
+
+
+def test_the_shipped_restoration_search_reports_fabrications_exports_and_restores_a_16_bit_scan(tmp_path, capsys):
+    """data/configs/sem_restoration.yaml made small; the exported U-Net restores a scan larger than its patches."""
+    import cv2
+
+    shipped = ROOT / "data" / "configs" / "sem_restoration.yaml"
+    config = tmp_path / "small.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(shipped),
+                "store": str(tmp_path / "run" / "store.db"),
+                "dataset": {"n_train": 24, "n_val": 8, "n_test": 8, "image_size": 32},
+                "training": {"epochs": 1, "batch_size": 8},
+                "executor": {"name": "serial"},
+                "budget": {"trials": 2},
+                "space": {"depth": [2], "filters": [4], "loss": ["ssim", "ssim_mae"]},
+                "strategy": {"name": "grid"},
+            }
+        )
+    )
+    assert main(["search", str(config)]) == 0
+    assert "image_to_image of sem with unet, objective maximize val_ssim" in capsys.readouterr().out
+    store = tmp_path / "run" / "store.db"
+    assert main(["report", str(store)]) == 0
+    report = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "## Outputs of the best model" in report and "fabricated" in report
+    assert main(["export", str(store), "--out", str(tmp_path / "restorer.keras")]) == 0
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    from keras_geo.datasets import sem
+
+    scan = sem.degrade(sem.render_sem(1, image_size=90, seed=5).images[0], seed=5)
+    cv2.imwrite(str(scans / "scan.tif"), np.round(scan * 65535).astype(np.uint16))
+    assert main(["restore", str(tmp_path / "restorer.keras"), str(scans), "--out", str(tmp_path / "out")]) == 0
+    restored = cv2.imread(str(tmp_path / "out" / "scan.tif"), cv2.IMREAD_UNCHANGED)
+    assert restored.dtype == np.uint16 and restored.shape == (90, 90) and restored.std() > 0

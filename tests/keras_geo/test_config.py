@@ -129,7 +129,7 @@ BAD = [
     ({"training": {"optimizer": "lbfgs"}}, "training.optimizer: must be one of"),
     ({"training": {"epochs": 0}}, "training.epochs: must be >= 1"),
     ({"training": {"epoch": 3}}, "training.epoch: unknown key"),
-    ({"dataset": {"name": "mnist"}}, "dataset.name: must be one of filler, filler_fraction, folder, npz, shapes"),
+    ({"dataset": {"name": "mnist"}}, "dataset.name: must be one of filler, filler_fraction, folder, npz, sem, shapes"),
     ({"dataset": {"name": "folder"}}, "dataset.path: required; received nothing"),
     ({"dataset": {"name": "folder", "path": "no/such/dir"}}, "dataset.path: no such folder"),
     ({"dataset": {"name": "shapes", "image_size": 8}}, "dataset.image_size: must be >= 16"),
@@ -149,7 +149,7 @@ BAD = [
     ({"task": {"name": "image_to_image", "max_val": 0}}, "task.max_val: must be > 0"),
     (
         {"task": {"name": "image_to_image"}},
-        "model.builder: filler_cnn does not serve the task image_to_image; builders that do: unet",
+        "model.builder: filler_cnn does not serve the task image_to_image; builders that do: pix2pix, unet",
     ),
     ({"model": {"fixed": {"n_classes": 4}}}, "model.fixed.n_classes: set from the data by the task classification"),
     ({"space": {"loss": ["mse", "mae"]}}, "space.loss: neither an argument of filler_cnn, a training setting nor"),

@@ -325,7 +325,7 @@ def test_mismatched_shapes_are_refused():
 
 
 def test_get_returns_each_loss_by_name():
-    assert available() == ["huber", "mae", "mixed", "ms_ssim", "mse", "ssim"]
+    assert available() == ["huber", "mae", "mixed", "ms_ssim", "mse", "ssim", "ssim_mae"]
     expected = {
         "mse": keras.losses.MeanSquaredError,
         "mae": keras.losses.MeanAbsoluteError,
@@ -339,6 +339,8 @@ def test_get_returns_each_loss_by_name():
     assert type(get("MS-SSIM")) is MSSSIMLoss
     loss = get("mixed", alpha=0.5, max_val=255, ms=False)
     assert (loss.alpha, loss.max_val, loss.ms) == (0.5, 255.0, False)
+    ssim_mae = get("ssim_mae", alpha=0.7)
+    assert type(ssim_mae) is MixedLoss and (ssim_mae.alpha, ssim_mae.ms, ssim_mae.name) == (0.7, False, "ssim_mae_loss")
     huber = get("huber", delta=2.0)  # Keras' Huber.get_config() omits delta: check the call
     np.testing.assert_allclose(float(_np(huber(np.zeros((1, 1)), np.full((1, 1), 3.0)))), 4.0, rtol=1e-6)
 
@@ -346,11 +348,13 @@ def test_get_returns_each_loss_by_name():
 def test_get_refuses_unknown_names_and_settings():
     with pytest.raises(ValueError, match="Unknown loss 'dssim'") as info:
         get("dssim")
-    assert "huber, mae, mixed, ms_ssim, mse, ssim" in str(info.value)
+    assert "huber, mae, mixed, ms_ssim, mse, ssim, ssim_mae" in str(info.value)
     with pytest.raises(ValueError, match="Unknown loss"):
         get(None)
     with pytest.raises(ValueError, match="'alpha'"):
         get("ssim", alpha=0.5)
+    with pytest.raises(ValueError, match="'ms'"):  # the name fixes it
+        get("ssim_mae", ms=True)
 
 
 CONFIGURED = [

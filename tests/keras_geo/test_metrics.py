@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from keras_geo import _ssim
 from keras_geo.losses import MSSSIMLoss, SSIMLoss
-from keras_geo.metrics import PSNR, PSNR_CAP_DB, SSIM, ms_ssim, psnr, ssim
+from keras_geo.metrics import PSNR, PSNR_CAP_DB, SSIM, ms_ssim, psnr, sharpness, ssim
 
 
 def _np(x):
@@ -117,3 +117,68 @@ def test_compiled_model_logs_psnr_and_ssim_for_training_and_validation():
     pred = model.predict(b, verbose=0)
     np.testing.assert_allclose(history.history["val_psnr"][0], _np(psnr(a, pred)).mean(), rtol=1e-4)
     np.testing.assert_allclose(history.history["val_ssim"][0], _np(ssim(a, pred)).mean(), atol=1e-4)
+
+
+# ----------------------------------------------------------------------------------- sharpness --
+def _particle_images(n=3, size=48, seed=7):
+    """Bright discs on a grey matrix: edges for the gradients to measure."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size]
+    images = np.full((n, size, size, 1), 0.25)
+    for image in images:
+        for row, col, radius in zip(*rng.uniform([6, 6, 2], [size - 6, size - 6, 5], (8, 3)).T):
+            image[np.hypot(rows - row, cols - col) <= radius] = 0.7
+    return images
+
+
+def test_sharpness_of_identical_images_is_1():
+    import keras_geo.metrics
+
+    images = _particle_images()
+    values = sharpness(images, images.copy())
+    assert isinstance(values, np.ndarray) and values.shape == (3,)
+    np.testing.assert_allclose(values, 1.0, rtol=1e-12)
+    assert "sharpness" in keras_geo.metrics.__all__
+
+
+def test_blurring_lowers_sharpness_below_1_and_noise_raises_it_above():
+    from scipy.ndimage import gaussian_filter
+
+    images = _particle_images()
+    slightly, strongly = (gaussian_filter(images, (0, s, s, 0)) for s in (0.7, 2.0))
+    assert np.all(sharpness(images, strongly) < sharpness(images, slightly))
+    assert np.all(sharpness(images, slightly) < 0.95)
+    noisy = images + np.random.default_rng(8).normal(0, 0.05, images.shape)
+    assert np.all(sharpness(images, noisy) > 1.05)
+
+
+def test_sharpness_is_the_ratio_of_rms_gradients_and_ignores_the_data_range():
+    images = _particle_images(n=2)
+    halved = 0.25 + 0.5 * (images - 0.25)  # half the contrast: half the gradients
+    np.testing.assert_allclose(sharpness(images, halved), 0.5, rtol=1e-12)
+    np.testing.assert_allclose(sharpness(255 * images, 255 * halved), 0.5, rtol=1e-12)
+    np.testing.assert_allclose(sharpness(images[..., 0], halved[..., 0]), 0.5, rtol=1e-12)  # (batch, H, W)
+    np.testing.assert_allclose(sharpness(tf.constant(images), tf.constant(halved)), 0.5, rtol=1e-6)
+
+
+def test_sharpness_against_a_constant_truth_is_refused_naming_the_image():
+    images = _particle_images(n=3)
+    truth = images.copy()
+    truth[1] = 0.25
+    with pytest.raises(ValueError, match=r"constant reference image.*y_true\[1\]"):
+        sharpness(truth, images)
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_pred", "message"),
+    [
+        (np.zeros((2, 8, 8, 1)), np.zeros((2, 8, 8, 2)), "same shape"),
+        (np.zeros((2, 8)), np.zeros((2, 8)), "Received shape: (2, 8)"),
+        (np.zeros((2, 1, 8, 1)), np.zeros((2, 1, 8, 1)), "at least 2 pixels"),
+        (np.full((1, 8, 8, 1), np.nan), np.zeros((1, 8, 8, 1)), "`y_true` has values that are not finite"),
+    ],
+)
+def test_sharpness_refuses_what_is_not_a_pair_of_image_batches(y_true, y_pred, message):
+    with pytest.raises(ValueError) as info:
+        sharpness(y_true, y_pred)
+    assert message in str(info.value)

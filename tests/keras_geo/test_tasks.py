@@ -239,3 +239,57 @@ def test_saved_models_with_keras_geo_losses_load_in_a_process_that_imported_kera
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split()[-1] == "MixedLoss"
+
+
+# --------------------------------------------------------------------------- #
+# image-to-image on SEM particles: sharpness, MS-SSIM and the particles a model invents
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def sem_pairs():
+    return datasets.load("sem", n_train=24, n_val=8, n_test=8, seed=0)
+
+
+def test_the_score_of_the_clean_images_is_perfect_and_of_the_degraded_ones_counts_what_they_lose(sem_pairs):
+    degraded, clean = sem_pairs["val"]
+    task = tasks.get("image_to_image", particles=True)
+    task.start(degraded, clean)
+    perfect = task.score(clean, clean)
+    assert perfect["ssim"] == pytest.approx(1.0, abs=1e-5) and perfect["ms_ssim"] == pytest.approx(1.0, abs=1e-5)
+    assert perfect["sharpness"] == pytest.approx(1.0) and perfect["psnr"] == 100.0
+    assert perfect["fabricated_per_100"] == 0.0 and perfect["missed_per_100"] == 0.0
+    before = task.score(clean, degraded)
+    assert before["ssim"] < 0.7 and before["missed_per_100"] > 5.0, before
+    invented = clean.copy()  # one bright disc painted on the matrix of every image: one fabrication each
+    rows, cols = np.mgrid[:64, :64]
+    for image, particles in zip(invented, sem_pairs.info["particles"]["val"]):
+        free = min(
+            ((r, c) for r in range(6, 58, 4) for c in range(6, 58, 4)),
+            key=lambda rc: -min([np.hypot(rc[0] - p[0], rc[1] - p[1]) - p[2] for p in particles] or [99.0]),
+        )
+        image[(rows - free[0]) ** 2 + (cols - free[1]) ** 2 <= 9, 0] = 0.75
+    n_reference = sum(len(task_particles) for task_particles in _detected(clean))
+    fabricated = task.score(clean, invented)["fabricated_per_100"]
+    assert fabricated == pytest.approx(100.0 * len(invented) / n_reference, rel=0.3), fabricated
+
+
+def _detected(images):
+    from keras_geo.particles import detect_particles
+
+    return [detect_particles(image) for image in images]
+
+
+def test_the_ssim_mae_mix_is_weighed_by_the_task_alpha_and_the_sample_section_circles_particles(sem_pairs, tmp_path):
+    result = training.train(
+        "unet",
+        sem_pairs,
+        {"depth": 2, "filters": 4, "epochs": 1, "batch_size": 8, "loss": "ssim_mae", "alpha": 0.3, "particles": True},
+        seed=0,
+    )
+    loss = result.model.loss
+    assert type(loss).__name__ == "MixedLoss" and (loss.alpha, loss.ms) == (0.3, False)
+    assert {"test_ms_ssim", "test_sharpness", "test_fabricated_per_100", "test_missed_per_100"} <= set(result.metrics)
+    assert all(np.isfinite(v) for v in result.metrics.values())
+    title, text = result.task.fresh().sample_section(result.model, sem_pairs, tmp_path, trial="trial 3")
+    assert "fabricated" in text and "missed per 100" in text and (tmp_path / "samples_best.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="task.alpha: must be <= 1; received 1.5"):
+        tasks.validate_settings("image_to_image", {"alpha": 1.5})

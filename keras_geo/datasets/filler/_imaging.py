@@ -21,6 +21,8 @@ def _as_image_stack(images: Any, name: str = "images") -> tuple[np.ndarray, tupl
         stack = arr[..., 0]
     else:
         raise ValueError(f"`{name}` must have shape (H, W), (N, H, W) or (N, H, W, 1). Received: {name}.shape={shape}")
+    if not np.issubdtype(arr.dtype, np.number) or arr.dtype.kind == "c":
+        raise ValueError(f"`{name}` must hold real numbers. Received: {name}.dtype={arr.dtype}")
     return stack.astype(np.float32, copy=False), shape
 
 

@@ -12,12 +12,13 @@ from keras_geo._settings import Range, SettingError
 
 
 def test_every_shipped_data_set_is_registered_with_its_task():
-    assert datasets.available() == ["filler", "filler_fraction", "folder", "npz", "shapes"]
+    assert datasets.available() == ["filler", "filler_fraction", "folder", "npz", "sem", "shapes"]
     assert {name: datasets.task_of(name) for name in datasets.available()} == {
         "filler": "classification",
         "filler_fraction": "regression",
         "folder": "classification",
         "npz": "classification",
+        "sem": "image_to_image",
         "shapes": "classification",
     }
     assert all(datasets.describe(name) for name in datasets.available())
