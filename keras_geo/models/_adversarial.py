@@ -180,9 +180,7 @@ class Pix2Pix(keras.Model):
         if self._compile_loss is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
         loss = self._compile_loss(y, y_pred, sample_weight)
-        for extra in self.generator.losses:
-            loss = loss + self._aggregate_additional_loss(extra)
-        return loss
+        return loss + _extra_losses(self.generator.losses, loss.dtype)
 
     def train_step(self, data):
         """One generator and one discriminator update on a batch ``(inputs, targets[, sample_weight])``."""
@@ -198,12 +196,11 @@ class Pix2Pix(keras.Model):
             y = ops.cast(y, fake.dtype)
             real_logits = self.discriminator([x, y], training=True)
             fake_logits = self.discriminator([x, fake], training=True)
-            reconstruction = self._compute_loss(x=x, y=y, y_pred=fake, sample_weight=sample_weight, training=True)
+            reconstruction = self.compute_loss(x=x, y=y, y_pred=fake, sample_weight=sample_weight, training=True)
             gan_loss = _bce(fake_logits, 1.0)
             g_loss = gan_loss + self.lambda_l1 * reconstruction
             d_loss = 0.5 * (_bce(real_logits, 1.0) + _bce(fake_logits, 0.0))
-            for extra in self.discriminator.losses:
-                d_loss = d_loss + self._aggregate_additional_loss(extra)
+            d_loss = d_loss + _extra_losses(self.discriminator.losses, d_loss.dtype)
             scaled_g_loss = self.optimizer.scale_loss(g_loss)
             scaled_d_loss = self.discriminator_optimizer.scale_loss(d_loss)
         g_weights = self.generator.trainable_variables
@@ -223,7 +220,7 @@ class Pix2Pix(keras.Model):
         x, y, sample_weight = _unpack(data)
         fake = self(x, training=False)
         y = ops.cast(y, fake.dtype)
-        loss = self._compute_loss(x=x, y=y, y_pred=fake, sample_weight=sample_weight, training=False)
+        loss = self.compute_loss(x=x, y=y, y_pred=fake, sample_weight=sample_weight, training=False)
         self._loss_tracker.update_state(loss, sample_weight=ops.shape(fake)[0])
         logs = self.compute_metrics(x, y, fake, sample_weight=sample_weight)
         # The adversarial trackers are not updated here: their (reset) values would read as zeros.
@@ -248,6 +245,14 @@ class Pix2Pix(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(generator, discriminator, **config)
+
+
+def _extra_losses(losses, dtype):
+    """The sum of a network's own losses (``add_loss``, weight regularisers), as ``compute_loss`` adds them."""
+    total = ops.zeros((), dtype=dtype)
+    for loss in losses:
+        total = total + ops.sum(ops.cast(loss, dtype))
+    return total
 
 
 def _unpack(data):
