@@ -444,6 +444,43 @@ def _space(
     return space.to_dict()
 
 
+# Combinations of the other searched builder arguments tried before a value is called impossible.
+_MAX_COMBINATIONS = 256
+
+
+def _builder_values(model: ModelSpec, space: dict[str, Any], arguments: list[str]) -> None:
+    """Refuses builder values the builder would always refuse (``models.check_arguments``), by key.
+
+    ``model.fixed`` is checked as it is. A searched value is refused only when no combination
+    of the other searched builder arguments' values makes it acceptable (a depth that does not
+    exist, a ratio <= 0), so that a search never starts on trials that can only fail.
+    """
+    import itertools
+
+    from keras_geo import models
+
+    try:
+        models.check_arguments(model.builder, dict(model.fixed))
+    except (ValueError, TypeError) as error:
+        _fail("model.fixed", str(error))
+    parsed = Space.from_dict(space)
+    searched = {name: parsed[name].grid_values(2, 8) for name in parsed if name in arguments}
+    for name, values in searched.items():
+        others = [key for key in searched if key != name]
+        combinations = itertools.islice(itertools.product(*(searched[key] for key in others)), _MAX_COMBINATIONS)
+        combinations = [dict(zip(others, combination)) for combination in combinations]
+        for value in values:
+            first_error = None
+            for combination in combinations:
+                try:
+                    models.check_arguments(model.builder, {**model.fixed, **combination, name: value})
+                    break
+                except (ValueError, TypeError) as error:
+                    first_error = first_error or error
+            else:
+                _fail(f"space.{name}", f"{value!r} is refused by {model.builder}: {first_error}")
+
+
 def _training(raw: Mapping[str, Any]) -> dict[str, Any]:
     from keras_geo import training
 
@@ -533,6 +570,7 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
     model, arguments, open_ended = _model(raw, task)
     training = _training(raw)
     space = _space(raw, arguments, open_ended, model.builder, task)
+    _builder_values(model, space, arguments)
     search = SearchSpec(
         name=name,
         seed=seed,

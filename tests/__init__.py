@@ -7,3 +7,23 @@ ROOT = Path(__file__).resolve().parents[1]
 """The repository's root folder."""
 DATA = ROOT / "tests" / "data"
 """The fixtures folder."""
+
+
+def predict_in_fresh_process(model_path, x, folder):
+    """Loads ``model_path`` in a new Python process that imports ``keras_geo`` and nothing else of this
+    project, with ``safe_mode=True``, and returns its predictions for ``x`` (saved under ``folder``)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    inputs, outputs = Path(folder) / "fresh_x.npy", Path(folder) / "fresh_y.npy"
+    np.save(inputs, x)
+    script = (
+        "import numpy as np, keras, keras_geo\n"
+        f"m = keras.saving.load_model({str(model_path)!r}, safe_mode=True)\n"
+        f"np.save({str(outputs)!r}, m.predict(np.load({str(inputs)!r}), verbose=0))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return np.load(outputs)

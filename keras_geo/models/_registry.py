@@ -15,9 +15,12 @@ Builder = Callable[..., keras.Model]
 
 _BUILDERS: dict[str, Builder] = {}
 _TASKS: dict[str, tuple[str, ...]] = {}
+_CHECKS: dict[str, Callable[..., None]] = {}
 
 
-def register(name: str, *, tasks: tuple[str, ...] = ("classification",)) -> Callable[[Builder], Builder]:
+def register(
+    name: str, *, tasks: tuple[str, ...] = ("classification",), check: Callable[..., None] | None = None
+) -> Callable[[Builder], Builder]:
     """Decorator registering a model builder under ``name``, with the tasks it serves.
 
     A builder serves a task when it accepts the head arguments that task gives it
@@ -29,6 +32,10 @@ def register(name: str, *, tasks: tuple[str, ...] = ("classification",)) -> Call
     Args:
         name: The registry name, e.g. ``"filler_cnn"``. Must be unique.
         tasks: Names of the tasks the builder serves. Defaults to `("classification",)`.
+        check: Optional: a function taking some of the builder's keyword arguments that
+            raises ``ValueError`` on values the builder would refuse, without building
+            anything; :func:`check_arguments` calls it, so a search configuration with an
+            impossible value fails when it is read. Defaults to `None`.
 
     Returns:
         The decorator; it returns the builder unchanged.
@@ -44,9 +51,71 @@ def register(name: str, *, tasks: tuple[str, ...] = ("classification",)) -> Call
             )
         _BUILDERS[name] = builder
         _TASKS[name] = tuple(tasks)
+        if check is not None:
+            _CHECKS[name] = check
         return builder
 
     return decorator
+
+
+def check_arguments(name: str, arguments: dict[str, object]) -> None:
+    """Checks builder arguments without building, where the builder registered a check.
+
+    Raises:
+        ValueError: the builder's one-line message for a value it would refuse.
+    """
+    get(name)
+    if name in _CHECKS:
+        _CHECKS[name](**arguments)
+
+
+def register_variant(
+    build: Builder,
+    name: str,
+    summary: str,
+    *,
+    fixed: dict[str, object],
+    defaults: dict[str, object],
+    tasks: tuple[str, ...],
+    check: Callable[..., None] | None = None,
+) -> Builder:
+    """Registers ``build`` under ``name`` with some arguments fixed and new defaults for others.
+
+    In the way of ``keras.applications.ResNet50`` over ``ResNet``: the variant's signature is
+    ``build``'s without the ``fixed`` arguments (so a configuration cannot set them) and with
+    the new ``defaults``; its docstring starts with ``summary``. ``check`` (the registry's
+    argument check, see :func:`register`) gets the variant's defaults, the arguments and the
+    fixed values.
+
+    Returns:
+        The variant builder, named ``build_{name}``.
+    """
+    signature = inspect.signature(build)
+    parameters = [
+        p.replace(default=defaults[p.name]) if p.name in defaults else p
+        for p in signature.parameters.values()
+        if p.name not in fixed
+    ]
+    variant_signature = signature.replace(parameters=parameters)
+
+    def builder(*args: object, **kwargs: object) -> keras.Model:
+        bound = variant_signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return build(**{**bound.arguments, **fixed})
+
+    builder.__signature__ = variant_signature  # type: ignore[attr-defined]
+    builder.__name__ = builder.__qualname__ = f"build_{name}"
+    builder.__module__ = build.__module__
+    settings = ", ".join(f"{k}={v!r}" for k, v in {**fixed, **defaults}.items() if k != "name")
+    builder.__doc__ = f"{summary}\n\n:func:`{build.__name__}` with {settings}; the other arguments are its own."
+    variant_check = None
+    if check is not None:
+        preset = {k: v for k, v in defaults.items() if k != "name"}
+
+        def variant_check(**arguments: object) -> None:
+            check(**{**preset, **arguments, **fixed})
+
+    return register(name, tasks=tasks, check=variant_check)(builder)
 
 
 def tasks_of(name: str) -> tuple[str, ...]:

@@ -21,10 +21,15 @@ def top(x, n_outputs: int, activation: str | None, *, name: str, kernel_regulari
     Grad-CAM differentiates, and computes exactly what ``Dense(activation=...)`` does. With
     ``activation=None`` (logits, or a regression head) the dense layer itself is ``{name}_predictions``.
     """
+    # Under a mixed-precision policy the output is computed in float32 (Keras' advice: a float16
+    # softmax or regression output loses precision and overflows).
+    output_dtype = "float32" if keras.mixed_precision.global_policy().name.startswith("mixed") else None
     if activation is None or activation == "linear":
-        return layers.Dense(n_outputs, kernel_regularizer=kernel_regularizer, name=f"{name}_predictions")(x)
+        return layers.Dense(
+            n_outputs, kernel_regularizer=kernel_regularizer, dtype=output_dtype, name=f"{name}_predictions"
+        )(x)
     x = layers.Dense(n_outputs, kernel_regularizer=kernel_regularizer, name=f"{name}_logits")(x)
-    return layers.Activation(activation, name=f"{name}_predictions")(x)
+    return layers.Activation(activation, dtype=output_dtype, name=f"{name}_predictions")(x)
 
 
 def check_top(include_top: bool, n_classes: int, classifier_activation: str | None) -> None:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from keras_geo.cli import main
-from tests import ROOT
+from tests import ROOT, predict_in_fresh_process
 from tests.keras_geo.test_config import BAD, MINIMAL
 
 TINY = {
@@ -629,3 +629,56 @@ def test_the_shipped_restoration_search_reports_fabrications_exports_and_restore
     assert main(["restore", str(tmp_path / "restorer.keras"), str(scans), "--out", str(tmp_path / "out")]) == 0
     restored = cv2.imread(str(tmp_path / "out" / "scan.tif"), cv2.IMREAD_UNCHANGED)
     assert restored.dtype == np.uint16 and restored.shape == (90, 90) and restored.std() > 0
+
+
+def test_the_shipped_skipresnet_search_runs_reports_and_exports_a_skip_resnet_that_loads_elsewhere(tmp_path, capsys):
+    """data/configs/filler_skipresnet.yaml made small: the exported SkipResNet loads in a fresh process (safe mode)."""
+    shipped = ROOT / "data" / "configs" / "filler_skipresnet.yaml"
+    config = tmp_path / "small.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(shipped),
+                "store": str(tmp_path / "run" / "store.db"),
+                "dataset": {"n_train": 10, "n_val": 5, "n_test": 5, "image_size": 16, "box_nm": 300},
+                "training": {"epochs": 1, "batch_size": 16},
+                "executor": {"name": "serial"},
+                "budget": {"trials": 2},
+                "space": {"depth": [8], "gate": [True], "gate_reduction": [2, 4]},
+                "strategy": {"name": "grid"},
+            }
+        )
+    )
+    assert main(["search", str(config)]) == 0
+    assert "classification of filler with resnet, objective maximize val_accuracy" in capsys.readouterr().out
+    store = tmp_path / "run" / "store.db"
+    assert main(["report", str(store)]) == 0
+    assert "gate_reduction" in (tmp_path / "run" / "report" / "report.md").read_text()
+    out = tmp_path / "skip.keras"
+    assert main(["export", str(store), "--out", str(out)]) == 0
+    import keras
+
+    model = keras.saving.load_model(out, safe_mode=True)
+    assert model.name == "skip_resnet8" and model.get_layer("skip_resnet8_stage3_block1_gate") is not None
+    x = np.random.default_rng(0).random((3, 16, 16, 1), dtype=np.float32)
+    np.testing.assert_array_equal(predict_in_fresh_process(out, x, tmp_path), model.predict(x, verbose=0))
+
+
+@pytest.mark.parametrize(
+    "changes, key",
+    [
+        ({"space": {"depth": [19, 20]}}, "space.depth: 19 is refused by resnet: `depth` must be"),
+        ({"space": {"depth": [20], "gate_reduction": [0, 2]}}, "space.gate_reduction: 0 is refused by resnet"),
+        (
+            {"model": {"builder": "skip_resnet", "fixed": {"depth": 21}}, "space": {"learning_rate": [0.01]}},
+            "model.fixed: `depth` must be",
+        ),
+    ],
+)
+def test_a_residual_search_with_an_impossible_value_exits_2_before_training(tmp_path, capsys, changes, key):
+    config = tmp_path / "bad.yaml"
+    shipped = ROOT / "data" / "configs" / "filler_skipresnet.yaml"
+    config.write_text(yaml.safe_dump({"base": str(shipped), "store": str(tmp_path / "s.db"), **changes}))
+    assert main(["search", str(config)]) == 2
+    assert key in one_line(capsys.readouterr().err)
+    assert not (tmp_path / "s.db").exists()

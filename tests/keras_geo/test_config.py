@@ -172,6 +172,11 @@ BAD = [
         "strategy.settings.constant_liar: must be true or false",
     ),
     ({"space\n": {}}, r"'space\\n': unknown key"),
+    ({"model": {"builder": "resnet"}, "space": {"depth": [19, 20]}}, "space.depth: 19 is refused by resnet: `depth`"),
+    (
+        {"model": {"builder": "skip_resnet", "fixed": {"gate_reduction": 0}}, "space": {"depth": [20]}},
+        "model.fixed: `gate_reduction` must be",
+    ),
 ]
 
 
@@ -179,6 +184,16 @@ BAD = [
 def test_bad_configs_name_the_key(patch, message):
     with pytest.raises(ConfigError, match=message):
         validate_config({**MINIMAL, **patch})
+
+
+def test_a_searched_builder_value_is_refused_only_when_no_combination_accepts_it():
+    """ResNeXt's groups need a bottleneck depth: with depth searched over 20 and 50 the search can still
+    build groups=32 (at 50), but depth 20 with groups fixed at 32 can never be built."""
+    model = {"builder": "resnet", "fixed": {}}
+    validate_config({"model": model, "space": {"depth": [20, 50], "groups": [1, 32]}})
+    with pytest.raises(ConfigError, match="space.depth: 20 is refused by resnet: `groups`"):
+        validate_config({"model": {**model, "fixed": {"groups": 32}}, "space": {"depth": [20, 50]}})
+    validate_config({"model": {**model, "fixed": {"groups": 32}}, "space": {"depth": [50, 101]}})
 
 
 def test_unreadable_files_are_config_errors(tmp_path):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import keras
 import numpy as np
 import pytest
 
 from keras_geo import models
 from keras_geo.models import build_cnfm, build_filler_cnn
+from tests import predict_in_fresh_process
 
 
 def test_registry_lists_and_returns_builders():
@@ -132,14 +130,7 @@ def test_saved_model_loads_in_a_fresh_process(tmp_path):
     expected = model.predict(x, verbose=0)
     path = tmp_path / "model.keras"
     model.save(path)
-    np.save(tmp_path / "x.npy", x)
-    script = (
-        "import sys, numpy as np, keras, keras_geo\n"
-        f"m = keras.models.load_model({str(path)!r}, safe_mode=True)\n"
-        f"np.save({str(tmp_path / 'y.npy')!r}, m.predict(np.load({str(tmp_path / 'x.npy')!r}), verbose=0))\n"
-    )
-    subprocess.run([sys.executable, "-c", script], check=True)
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict_in_fresh_process(path, x, tmp_path), expected, rtol=1e-5, atol=1e-6)
 
 
 # -- MobileNetV2 transfer classifier ---------------------------------------------------------
@@ -189,7 +180,7 @@ def test_mobilenet_v2_weights_come_from_a_local_file_only(tmp_path):
         build_mobilenet_v2_classifier((16, 16, 3), 3)
 
 
-@pytest.mark.parametrize("name", ["filler_cnn", "mobilenet_v2"])
+@pytest.mark.parametrize("name", ["filler_cnn", "mobilenet_v2", "skip_resnet", "resnet110", "convnext"])
 def test_builders_follow_the_keras_applications_contract(name):
     """include_top=False gives a backbone, classifier_activation=None logits, n_classes=1 a scalar head."""
     build = models.get(name)
@@ -205,7 +196,7 @@ def test_builders_follow_the_keras_applications_contract(name):
     assert scalar.output_shape == (None, 1)
     backbone = build(input_shape=shape, include_top=False)
     assert len(backbone.output_shape) == 2 and not any("predictions" in layer.name for layer in backbone.layers)
-    pooling = {"filler_cnn": "head", "mobilenet_v2": "pooling"}[name]
+    pooling = "head" if name == "filler_cnn" else "pooling"
     features = build(input_shape=shape, include_top=False, **{pooling: None})
     assert len(features.output_shape) == 4
 
