@@ -20,6 +20,7 @@ def top(x, n_outputs: int, activation: str | None, *, name: str, kernel_regulari
     ``{name}_predictions`` leaves the logits readable as the output of ``{name}_logits``, which
     Grad-CAM differentiates, and computes exactly what ``Dense(activation=...)`` does. With
     ``activation=None`` (logits, or a regression head) the dense layer itself is ``{name}_predictions``.
+    Under a ``mixed_*`` dtype policy that last layer computes in float32.
     """
     # Under a mixed-precision policy the output is computed in float32 (Keras' advice: a float16
     # softmax or regression output loses precision and overflows).
