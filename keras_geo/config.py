@@ -448,37 +448,48 @@ def _space(
 _MAX_COMBINATIONS = 256
 
 
-def _builder_values(model: ModelSpec, space: dict[str, Any], arguments: list[str]) -> None:
+def _builder_values(model: ModelSpec, space: dict[str, Any], arguments: list[str], dataset: DatasetSpec) -> None:
     """Refuses builder values the builder would always refuse (``models.check_arguments``), by key.
 
-    ``model.fixed`` is checked as it is. A searched value is refused only when no combination
-    of the other searched builder arguments' values makes it acceptable (a depth that does not
-    exist, a ratio <= 0), so that a search never starts on trials that can only fail.
+    ``model.fixed`` is refused when every combination of the searched values is refused for one
+    same reason. A searched value is refused when no combination of the other searched builder
+    arguments' values makes it acceptable (a depth that does not exist, a ratio <= 0, a network
+    whose total stride exceeds the data set's ``image_size``), so that a search never starts on
+    trials that can only fail. Builders without a registered check pass.
     """
     import itertools
 
     from keras_geo import models
 
-    try:
-        models.check_arguments(model.builder, dict(model.fixed))
-    except (ValueError, TypeError) as error:
-        _fail("model.fixed", str(error))
+    fixed = dict(model.fixed)
+    size = dataset.settings.get("image_size")
+    if isinstance(size, int) and not isinstance(size, bool) and size > 0:  # the channels do not matter here
+        fixed = {"input_shape": (size, size, 1), **fixed}
+
+    def refusal(arguments: dict[str, Any]) -> str | None:
+        try:
+            models.check_arguments(model.builder, {**fixed, **arguments})
+        except (ValueError, TypeError) as error:
+            return str(error)
+        return None
+
     parsed = Space.from_dict(space)
     searched = {name: parsed[name].grid_values(2, 8) for name in parsed if name in arguments}
+
+    def combinations(names: list[str]) -> list[dict[str, Any]]:
+        product = itertools.islice(itertools.product(*(searched[n] for n in names)), _MAX_COMBINATIONS)
+        return [dict(zip(names, values)) for values in product]
+
+    # Refused whatever the searched values are, and always for the same reason: the fixed arguments'.
+    refusals = {refusal(combination) for combination in combinations(list(searched))}
+    if None not in refusals and len(refusals) == 1:
+        _fail("model.fixed", refusals.pop())
     for name, values in searched.items():
-        others = [key for key in searched if key != name]
-        combinations = itertools.islice(itertools.product(*(searched[key] for key in others)), _MAX_COMBINATIONS)
-        combinations = [dict(zip(others, combination)) for combination in combinations]
+        others = combinations([key for key in searched if key != name])
         for value in values:
-            first_error = None
-            for combination in combinations:
-                try:
-                    models.check_arguments(model.builder, {**model.fixed, **combination, name: value})
-                    break
-                except (ValueError, TypeError) as error:
-                    first_error = first_error or error
-            else:
-                _fail(f"space.{name}", f"{value!r} is refused by {model.builder}: {first_error}")
+            reasons = [refusal({**combination, name: value}) for combination in others]
+            if None not in reasons:
+                _fail(f"space.{name}", f"{value!r} is refused by {model.builder}: {reasons[0]}")
 
 
 def _training(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -570,7 +581,7 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
     model, arguments, open_ended = _model(raw, task)
     training = _training(raw)
     space = _space(raw, arguments, open_ended, model.builder, task)
-    _builder_values(model, space, arguments)
+    _builder_values(model, space, arguments, dataset)
     search = SearchSpec(
         name=name,
         seed=seed,

@@ -668,6 +668,10 @@ def test_the_shipped_skipresnet_search_runs_reports_and_exports_a_skip_resnet_th
     "changes, key",
     [
         ({"space": {"depth": [19, 20]}}, "space.depth: 19 is refused by resnet: `depth` must be"),
+        (
+            {"dataset": {"image_size": 16}, "space": {"depth": [18, 20]}},
+            "space.depth: 18 is refused by resnet: `input_shape` must be at least 32x32",
+        ),
         ({"space": {"depth": [20], "gate_reduction": [0, 2]}}, "space.gate_reduction: 0 is refused by resnet"),
         (
             {"model": {"builder": "skip_resnet", "fixed": {"depth": 21}}, "space": {"learning_rate": [0.01]}},
