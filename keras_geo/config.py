@@ -469,7 +469,7 @@ def _builder_values(model: ModelSpec, space: dict[str, Any], arguments: list[str
     def refusal(arguments: dict[str, Any]) -> str | None:
         try:
             models.check_arguments(model.builder, {**fixed, **arguments})
-        except (ValueError, TypeError) as error:
+        except (ValueError, TypeError, OSError) as error:  # OSError: a weights file that is not there
             return str(error)
         return None
 

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 
 from keras_geo.models._registry import register, register_variant
-from keras_geo.models.residual import build_residual_network, check_residual_network
+from keras_geo.models.residual import build_residual_network, check_residual_network, check_weights
 
 __all__ = ["build_convnext", "build_convnext_tiny", "build_skip_convnext_tiny"]
 
@@ -23,7 +23,13 @@ _TASKS = ("classification", "regression")
 
 
 def _check_convnext(
-    input_shape=(None, None, 3), depths=(3, 3, 9, 3), widths=(96, 192, 384, 768), gate=False, gate_reduction=8, **_: Any
+    input_shape=(None, None, 3),
+    depths=(3, 3, 9, 3),
+    widths=(96, 192, 384, 768),
+    gate=False,
+    gate_reduction=8,
+    weights=None,
+    **_: Any,
 ) -> None:
     """The search's configuration check (no building)."""
     stem_width = widths[0] if isinstance(widths, Sequence) and widths and not isinstance(widths, str) else 1
@@ -37,6 +43,7 @@ def _check_convnext(
         gate=gate,
         gate_reduction=gate_reduction,
     )
+    check_weights(weights)
 
 
 @register("convnext", tasks=_TASKS, check=_check_convnext)

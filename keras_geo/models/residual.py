@@ -37,7 +37,7 @@ from keras_geo.layers import GateModule, LayerScale, StochasticDepth, gate_inbou
 from keras_geo.models._checks import _check, _image_shape, _is_int
 from keras_geo.models._top import check_top, top
 
-__all__ = ["BLOCKS", "STEMS", "backbone", "build_residual_network", "check_residual_network"]
+__all__ = ["BLOCKS", "STEMS", "backbone", "build_residual_network", "check_residual_network", "check_weights"]
 
 #: Block kinds: ResNet's two-convolution block, the bottleneck (ResNet-50 and up, ResNeXt), ConvNeXt's block.
 BLOCKS = ("basic", "bottleneck", "convnext")
@@ -262,15 +262,27 @@ def _stem(x, plan: _Plan, name: str):
     return layers.LayerNormalization(epsilon=_LN_EPSILON, name=f"{name}_stem_ln")(x)
 
 
-def _load_weights(model: keras.Model, weights: str | Path) -> None:
+def check_weights(weights: str | Path | None) -> None:
+    """Checks a ``weights`` argument before anything is built: ``None`` or an existing local file.
+
+    Raises:
+        ValueError: for ``"imagenet"`` (keras-geo never downloads).
+        FileNotFoundError: if the file does not exist.
+    """
+    if weights is None:
+        return
     if str(weights) == "imagenet":
         raise ValueError(
             "keras-geo never downloads weights: pass the path of a local .weights.h5 (or .keras) file saved from "
             f"the same builder with the same arguments, or weights=None. Received: weights={weights!r}"
         )
+    if not Path(weights).is_file():
+        raise FileNotFoundError(f"`weights` file not found: {weights}. Pass a local file, or weights=None.")
+
+
+def _load_weights(model: keras.Model, weights: str | Path) -> None:
+    check_weights(weights)
     path = Path(weights)
-    if not path.is_file():
-        raise FileNotFoundError(f"`weights` file not found: {path}. Pass a local file, or weights=None.")
     try:
         model.load_weights(str(path))
     except Exception as error:  # Keras raises ValueError, KeyError or h5py errors on a mismatch

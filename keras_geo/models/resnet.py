@@ -24,7 +24,7 @@ import keras
 
 from keras_geo.models._checks import _check, _is_int
 from keras_geo.models._registry import register, register_variant
-from keras_geo.models.residual import build_residual_network, check_residual_network
+from keras_geo.models.residual import build_residual_network, check_residual_network, check_weights
 
 __all__ = [
     "IMAGENET_DEPTHS",
@@ -107,10 +107,18 @@ def _default_name(depth: int, gate: bool, groups: int, width_per_group: int) -> 
 
 
 def _check_resnet(
-    input_shape=(None, None, 3), depth=50, gate=False, gate_reduction=None, groups=1, width_per_group=64, **_
+    input_shape=(None, None, 3),
+    depth=50,
+    gate=False,
+    gate_reduction=None,
+    groups=1,
+    width_per_group=64,
+    weights=None,
+    **_,
 ):
     """The search's configuration check: the arguments that decide the architecture, without building."""
     check_residual_network(input_shape, gate=gate, **_layout(depth, groups, width_per_group, gate_reduction))
+    check_weights(weights)
 
 
 @register("resnet", tasks=_TASKS, check=_check_resnet)

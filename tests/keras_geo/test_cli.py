@@ -674,6 +674,10 @@ def test_the_shipped_skipresnet_search_runs_reports_and_exports_a_skip_resnet_th
         ),
         ({"space": {"depth": [20], "gate_reduction": [0, 2]}}, "space.gate_reduction: 0 is refused by resnet"),
         (
+            {"model": {"builder": "resnet", "fixed": {"weights": "/no/such/skip.weights.h5"}}},
+            "model.fixed: `weights` file not found: /no/such/skip.weights.h5",
+        ),
+        (
             {"model": {"builder": "skip_resnet", "fixed": {"depth": 21}}, "space": {"learning_rate": [0.01]}},
             "model.fixed: `depth` must be",
         ),

@@ -266,3 +266,7 @@ def test_the_argument_check_refuses_what_the_builder_would_refuse_without_buildi
         models.check_arguments("resnet", {"depth": 34, "groups": 32})
     with pytest.raises(ValueError, match="`depths`"):
         models.check_arguments("convnext", {"depths": []})
+    with pytest.raises(ValueError, match="never downloads"):
+        models.check_arguments("skip_convnext_tiny", {"weights": "imagenet"})
+    with pytest.raises(FileNotFoundError, match="`weights` file not found"):
+        models.check_arguments("resnet110", {"weights": "no/such.weights.h5"})
