@@ -130,7 +130,19 @@ def test_without_top_the_network_is_a_feature_extractor():
 
 SMALL = {
     "resnet": lambda shape: models.build_resnet(shape, 3, depth=8, gate=True),
-    "resnext": lambda shape: models.build_resnet(shape, 3, depth=50, groups=4, width_per_group=4, gate=True),
+    "resnext": lambda shape: models.build_residual_network(  # a small SkipResNeXt: grouped bottlenecks, gates
+        shape,
+        3,
+        block="bottleneck",
+        depths=(1, 1, 2, 1),
+        widths=(8, 8, 16, 16),
+        stem="imagenet",
+        stem_width=8,
+        groups=4,
+        width_per_group=16,
+        gate=True,
+        name="skip_resnext",
+    ),
     "convnext": lambda shape: models.build_convnext(shape, 3, depths=(1, 1, 2, 1), widths=(8, 16, 16, 24), gate=True),
 }
 
