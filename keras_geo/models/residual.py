@@ -189,7 +189,7 @@ def _bottleneck_block(x, plan: _Plan, width: int, stride: int, name: str):
     return _bn(y, f"{name}_3_bn", zero=True)
 
 
-def _convnext_block(x, plan: _Plan, width: int, stride: int, name: str, *, layer_scale: float):
+def _convnext_block(x, width: int, name: str, *, layer_scale: float):
     """7x7 depthwise convolution, layer norm, an MLP of 4x width with GELU, layer scale."""
     y = layers.DepthwiseConv2D(7, padding="same", name=f"{name}_dwconv")(x)
     y = layers.LayerNormalization(epsilon=_LN_EPSILON, name=f"{name}_ln")(y)
@@ -199,6 +199,9 @@ def _convnext_block(x, plan: _Plan, width: int, stride: int, name: str, *, layer
     if layer_scale > 0:
         y = LayerScale(layer_scale, name=f"{name}_scale")(y)
     return y
+
+
+_RESNET_BLOCKS = {"basic": _basic_block, "bottleneck": _bottleneck_block}
 
 
 def _out_channels(plan: _Plan, width: int) -> int:
@@ -224,12 +227,10 @@ def _stage(x, plan: _Plan, index: int, stride: int, drop_rates: list[float], nam
     for j in range(plan.depths[index]):
         block_name = f"{prefix}_block{j + 1}"
         source = x if j == 0 else xs[-1]
-        if plan.block == "basic":
-            y = _basic_block(source, plan, width, stride if j == 0 else 1, block_name)
-        elif plan.block == "bottleneck":
-            y = _bottleneck_block(source, plan, width, stride if j == 0 else 1, block_name)
+        if plan.block == "convnext":
+            y = _convnext_block(source, width, block_name, layer_scale=layer_scale)
         else:
-            y = _convnext_block(source, plan, width, 1, block_name, layer_scale=layer_scale)
+            y = _RESNET_BLOCKS[plan.block](source, plan, width, stride if j == 0 else 1, block_name)
         rate = drop_rates.pop(0)
         if rate > 0:
             y = StochasticDepth(rate, seed=seed, name=f"{block_name}_drop")(y)
