@@ -2,7 +2,7 @@
 
     >>> from keras_geo import datasets
     >>> datasets.available()
-    ['filler', 'filler_fraction', 'folder', 'npz', 'sem', 'shapes']
+    ['bathymetry', 'echo', 'filler', 'filler_fraction', 'folder', 'npz', 'sem', 'shapes']
     >>> data = datasets.load("filler", n_train=150, n_val=50, n_test=200, fov_nm=500, image_size=32)
     >>> data["train"][0].shape, data.class_names, data.task
 
@@ -11,7 +11,7 @@ target names and its default task. Adding a data set is one module with a functi
 decorated by :func:`register` (imported below so that it registers).
 """
 
-from keras_geo.datasets import arrays, filler, folders, sem, shapes
+from keras_geo.datasets import arrays, bathymetry, echo, filler, folders, sem, shapes
 from keras_geo.datasets._registry import (
     Dataset,
     available,
@@ -29,7 +29,9 @@ __all__ = [
     "NonFiniteData",
     "arrays",
     "available",
+    "bathymetry",
     "describe",
+    "echo",
     "filler",
     "folders",
     "get",

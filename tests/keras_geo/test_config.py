@@ -129,7 +129,10 @@ BAD = [
     ({"training": {"optimizer": "lbfgs"}}, "training.optimizer: must be one of"),
     ({"training": {"epochs": 0}}, "training.epochs: must be >= 1"),
     ({"training": {"epoch": 3}}, "training.epoch: unknown key"),
-    ({"dataset": {"name": "mnist"}}, "dataset.name: must be one of filler, filler_fraction, folder, npz, sem, shapes"),
+    (
+        {"dataset": {"name": "mnist"}},
+        "dataset.name: must be one of bathymetry, echo, filler, filler_fraction, folder, npz, sem, shapes",
+    ),
     ({"dataset": {"name": "folder"}}, "dataset.path: required; received nothing"),
     ({"dataset": {"name": "folder", "path": "no/such/dir"}}, "dataset.path: no such folder"),
     ({"dataset": {"name": "shapes", "image_size": 8}}, "dataset.image_size: must be >= 16"),

@@ -12,8 +12,10 @@ from keras_geo._settings import Range, SettingError
 
 
 def test_every_shipped_data_set_is_registered_with_its_task():
-    assert datasets.available() == ["filler", "filler_fraction", "folder", "npz", "sem", "shapes"]
+    assert datasets.available() == ["bathymetry", "echo", "filler", "filler_fraction", "folder", "npz", "sem", "shapes"]
     assert {name: datasets.task_of(name) for name in datasets.available()} == {
+        "bathymetry": "image_to_image",
+        "echo": "regression",
         "filler": "classification",
         "filler_fraction": "regression",
         "folder": "classification",
