@@ -2,7 +2,7 @@
 
 >>> from keras_geo import models
 >>> models.available()[:6]
-['cnfm', 'convnext', 'convnext_tiny', 'filler_cnn', 'mobilenet_v2', 'pix2pix']
+['cnfm', 'convnext', 'convnext_tiny', 'edsr', 'filler_cnn', 'mobilenet_v2']
 >>> model = models.get("filler_cnn")(input_shape=(64, 64, 1), n_classes=3)
 """
 
@@ -38,6 +38,7 @@ from keras_geo.models.resnet import (
     build_skip_resnet110,
     build_skip_resnext50_32x4d,
 )
+from keras_geo.models.super_resolution import build_edsr, build_srcnn
 from keras_geo.models.unet import build_unet
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "build_cnfm",
     "build_convnext",
     "build_convnext_tiny",
+    "build_edsr",
     "build_filler_cnn",
     "build_mobilenet_v2_classifier",
     "build_patchgan",
@@ -68,6 +70,7 @@ __all__ = [
     "build_skip_resnet101",
     "build_skip_resnet110",
     "build_skip_resnext50_32x4d",
+    "build_srcnn",
     "build_unet",
     "builder_arguments",
     "check_arguments",

@@ -152,7 +152,7 @@ BAD = [
     ({"task": {"name": "image_to_image", "max_val": 0}}, "task.max_val: must be > 0"),
     (
         {"task": {"name": "image_to_image"}},
-        "model.builder: filler_cnn does not serve the task image_to_image; builders that do: pix2pix, unet",
+        "model.builder: filler_cnn does not serve the task image_to_image; builders that do: edsr, pix2pix, srcnn, unet",
     ),
     ({"model": {"fixed": {"n_classes": 4}}}, "model.fixed.n_classes: set from the data by the task classification"),
     ({"space": {"loss": ["mse", "mae"]}}, "space.loss: neither an argument of filler_cnn, a training setting nor"),
