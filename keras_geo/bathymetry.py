@@ -33,15 +33,12 @@ from typing import Any
 import numpy as np
 
 from keras_geo.datasets.bathymetry import block_average, upsample
+from keras_geo.tiling import _call, _is_int, _model_input, predict_tiled
 
 __all__ = ["DEFAULT_TILE", "consistency", "super_resolve"]
 
 #: High-resolution tile size for a model that takes any size (the data set's default tile).
 DEFAULT_TILE = 64
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _as_grid(name: str, grid: Any) -> np.ndarray:
@@ -105,7 +102,6 @@ def super_resolve(
         ValueError: a bad setting (one line naming it), a grid whose high-resolution size
             is smaller than a tile, or a grid without any valid cell.
     """
-    from keras_geo.tiling import _call, _model_input, predict_tiled
 
     if not (_is_int(scale) and scale >= 1):
         raise ValueError(f"`scale` must be an integer >= 1. Received: scale={scale!r}")
