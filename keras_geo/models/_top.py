@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-__all__ = ["check_top", "top"]
+__all__ = ["check_activation", "check_top", "top"]
 
 
 def top(x, n_outputs: int, activation: str | None, *, name: str, kernel_regularizer=None):
@@ -39,11 +39,15 @@ def check_top(include_top: bool, n_classes: int, classifier_activation: str | No
         raise ValueError(f"`include_top` must be true or false. Received: include_top={include_top!r}")
     if isinstance(n_classes, bool) or not isinstance(n_classes, int) or n_classes < 1:
         raise ValueError(f"`n_classes` must be an integer >= 1. Received: n_classes={n_classes!r}")
-    if classifier_activation is not None:
-        try:
-            keras.activations.get(classifier_activation)
-        except (ValueError, TypeError):
-            raise ValueError(
-                f"`classifier_activation` must be a Keras activation name or None (logits). "
-                f"Received: classifier_activation={classifier_activation!r}"
-            ) from None
+    check_activation("classifier_activation", classifier_activation, allow_none=True, none_means="logits")
+
+
+def check_activation(name: str, value, *, allow_none: bool = False, none_means: str = "") -> None:
+    """Checks that ``value`` is a Keras activation (or None, where ``allow_none``): one line naming ``name``."""
+    if value is None and allow_none:
+        return
+    try:
+        keras.activations.get(value)
+    except (ValueError, TypeError):
+        alternative = (f" or None ({none_means})" if none_means else " or None") if allow_none else ""
+        raise ValueError(f"`{name}` must be a Keras activation name{alternative}. Received: {name}={value!r}") from None

@@ -16,7 +16,7 @@ import keras
 from keras import layers
 
 from keras_geo.models._registry import register
-from keras_geo.models._top import check_top, top
+from keras_geo.models._top import check_activation, check_top, top
 
 POOLINGS = ("max", "avg", "stride", "none")
 HEADS = ("flatten", "avg", "max")
@@ -176,10 +176,7 @@ def build_filler_cnn(
     )
     _check(l2 >= 0, f"`l2` must be >= 0. Received: l2={l2}")
     _check(0 <= bn_momentum < 1, f"`bn_momentum` must be in [0, 1). Received: bn_momentum={bn_momentum}")
-    try:
-        keras.activations.get(activation)
-    except ValueError:
-        raise ValueError(f"`activation` must be a Keras activation name. Received: activation={activation!r}") from None
+    check_activation("activation", activation)
 
     if isinstance(filters, (int, float)):
         block_filters = [min(int(max_filters), int(round(filters * filter_growth**b))) for b in range(conv_layers)]

@@ -27,6 +27,7 @@ from keras import layers
 
 from keras_geo.models._checks import _check, _image_shape, _is_int
 from keras_geo.models._registry import register
+from keras_geo.models._top import check_activation
 
 __all__ = ["build_edsr", "build_srcnn"]
 
@@ -43,14 +44,7 @@ def _check_head(input_shape, output_channels, output_activation) -> tuple[int | 
         "The global skip adds the input to the output, so `output_channels` must equal the input channels. "
         f"Received: output_channels={output_channels}, input_shape={shape}",
     )
-    if output_activation is not None:
-        try:
-            keras.activations.get(output_activation)
-        except (ValueError, TypeError):
-            raise ValueError(
-                "`output_activation` must be a Keras activation name or None. "
-                f"Received: output_activation={output_activation!r}"
-            ) from None
+    check_activation("output_activation", output_activation, allow_none=True)
     return shape
 
 

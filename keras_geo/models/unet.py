@@ -20,6 +20,7 @@ from keras import layers
 
 from keras_geo.models._checks import _check, _image_shape, _is_int
 from keras_geo.models._registry import register
+from keras_geo.models._top import check_activation
 
 UPSAMPLINGS = ("transpose", "bilinear")
 NORMALIZATIONS = ("batch", "instance", "none")
@@ -181,17 +182,8 @@ def build_unet(
         upsampling in UPSAMPLINGS,
         f"`upsampling` must be one of {UPSAMPLINGS}. Received: upsampling={upsampling!r}",
     )
-    for argument, value in (("activation", activation), ("output_activation", output_activation)):
-        if argument == "output_activation" and value is None:
-            continue
-        try:
-            keras.activations.get(value)
-        except (ValueError, TypeError):
-            raise ValueError(
-                f"`{argument}` must be a Keras activation name"
-                f"{' or None' if argument == 'output_activation' else ''}. "
-                f"Received: {argument}={value!r}"
-            ) from None
+    check_activation("activation", activation)
+    check_activation("output_activation", output_activation, allow_none=True)
     _check(isinstance(residual, bool), f"`residual` must be True or False. Received: residual={residual!r}")
     if residual:
         _check(
