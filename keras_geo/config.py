@@ -354,8 +354,11 @@ def _task(raw: Mapping[str, Any], dataset: DatasetSpec) -> TaskSpec:
     if not isinstance(section, Mapping):
         _fail("task", f"must be a mapping such as {{name: regression}}; received {section!r}")
     name = _one_of("task.name", section.get("name", datasets.task_of(dataset.name)), tasks.available())
+    # The data set's own task comes with the settings its targets need (max_val: null for signed fields).
+    given = datasets.task_settings_of(dataset.name) if name == datasets.task_of(dataset.name) else {}
+    given.update({k: v for k, v in section.items() if k != "name"})
     try:
-        settings = tasks.validate_settings(name, {k: v for k, v in section.items() if k != "name"})
+        settings = tasks.validate_settings(name, given)
         tasks.get(name, **settings)  # the task's own checks (a loss name, ...)
     except SettingError as error:
         _fail(*str(error).split(": ", 1))
@@ -367,7 +370,7 @@ def _task(raw: Mapping[str, Any], dataset: DatasetSpec) -> TaskSpec:
 def _objective(raw: Mapping[str, Any], task: TaskSpec) -> dict[str, str]:
     from keras_geo import tasks
 
-    metric, direction = tasks.TASKS[task.name].objective
+    metric, direction = tasks.get(task.name, **task.settings).objective
     section = raw.get("objective")
     if section is None:
         return {"metric": metric, "direction": direction}

@@ -127,11 +127,17 @@ def split_params(
 
 
 def resolve_task(task: str | Task | None, data: Any) -> Task:
-    """The task of a training: as given, else the data set's own, else classification (always a fresh instance)."""
+    """The task of a training: as given, else the data set's own, else classification (always a fresh instance).
+
+    A task named (or defaulted) as the data set's own gets the data set's task settings
+    (:attr:`~keras_geo.datasets.Dataset.task_settings`, e.g. ``max_val=None`` for signed fields).
+    """
     if isinstance(task, Task):
         return task.fresh()
-    name = task or getattr(data, "task", "") or "classification"
-    return tasks.get(name)
+    own = getattr(data, "task", "")
+    name = task or own or "classification"
+    settings = (getattr(data, "task_settings", None) or {}) if name == own else {}
+    return tasks.get(name, **settings)
 
 
 def make_optimizer(hparams: Mapping[str, Any]) -> keras.optimizers.Optimizer:

@@ -20,6 +20,7 @@ from keras_geo.datasets._registry import (
     load,
     register,
     task_of,
+    task_settings_of,
     validate_settings,
 )
 from keras_geo.datasets.checks import NonFiniteData, require_finite
@@ -41,5 +42,6 @@ __all__ = [
     "sem",
     "shapes",
     "task_of",
+    "task_settings_of",
     "validate_settings",
 ]

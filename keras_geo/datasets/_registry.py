@@ -26,7 +26,17 @@ import numpy as np
 from keras_geo import _settings
 from keras_geo.datasets.checks import require_finite
 
-__all__ = ["Dataset", "available", "describe", "get", "load", "register", "task_of", "validate_settings"]
+__all__ = [
+    "Dataset",
+    "available",
+    "describe",
+    "get",
+    "load",
+    "register",
+    "task_of",
+    "task_settings_of",
+    "validate_settings",
+]
 
 SPLITS = ("train", "val", "test")
 
@@ -47,6 +57,9 @@ class Dataset(Mapping):
         target_names: One name per target column (regression).
         name: The registry name it was loaded under.
         info: Anything else worth keeping (JSON types), e.g. the physical settings.
+        task_settings: Settings of ``task`` its targets need (``{"max_val": None}`` for
+            signed fields), under any the user gives. Defaults to the registered data
+            set's (none until :func:`load` fills them in).
     """
 
     splits: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -55,6 +68,7 @@ class Dataset(Mapping):
     target_names: tuple[str, ...] | None = None
     name: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    task_settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if "train" not in self.splits:
@@ -86,23 +100,28 @@ Loader = Callable[..., Dataset]
 class _Entry:
     loader: Loader
     task: str
+    task_settings: dict[str, Any]
 
 
 _DATASETS: dict[str, _Entry] = {}
 
 
-def register(name: str, *, task: str) -> Callable[[Loader], Loader]:
+def register(name: str, *, task: str, task_settings: Mapping[str, Any] | None = None) -> Callable[[Loader], Loader]:
     """Decorator registering a data set loader under ``name``, with the task its targets serve.
 
     Args:
         name: The registry name (``dataset: {name: ...}`` in a configuration). Must be unique.
         task: The default task of the data set.
+        task_settings: Settings of that task the targets need, the defaults of a
+            configuration's ``task:`` section and of :func:`keras_geo.training.train`
+            for this data set (e.g. ``{"max_val": None, "output_activation": None}``
+            for signed elevations). Defaults to none.
     """
 
     def decorator(loader: Loader) -> Loader:
         if name in _DATASETS and _DATASETS[name].loader is not loader:
             raise ValueError(f"A data set is already registered as {name!r}: {_DATASETS[name].loader.__qualname__}")
-        _DATASETS[name] = _Entry(loader, task)
+        _DATASETS[name] = _Entry(loader, task, dict(task_settings or {}))
         return loader
 
     return decorator
@@ -125,6 +144,12 @@ def task_of(name: str) -> str:
     """The default task of the data set ``name``."""
     get(name)
     return _DATASETS[name].task
+
+
+def task_settings_of(name: str) -> dict[str, Any]:
+    """The task settings the data set ``name`` registered (a copy; empty for most)."""
+    get(name)
+    return dict(_DATASETS[name].task_settings)
 
 
 def describe(name: str) -> str:
@@ -160,5 +185,6 @@ def load(name: str, **settings: Any) -> Dataset:
     dataset.name = name
     if not dataset.task:
         dataset.task = task_of(name)
+        dataset.task_settings = {**task_settings_of(name), **dataset.task_settings}
     require_finite(dataset.splits)
     return dataset

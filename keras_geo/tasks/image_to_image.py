@@ -2,7 +2,17 @@
 
 Pairs ``(input, target)`` of the same height and width; targets in ``[0, max_val]``
 (SSIM and PSNR are defined against that data range, and a wrong ``max_val`` silently
-changes both: see tensorflow#50400). The loss is chosen by name
+changes both: see tensorflow#50400). Fields that are not intensities (elevations,
+anomalies, normalised depths: signed, with no fixed range) set ``max_val=None``: the
+targets may then be any finite numbers, the losses are the pointwise ones (``mse``,
+``mae``, ``huber``), RMSE and MAE are logged every epoch and evaluation reports MAE,
+MSE and RMSE in the targets' units (no PSNR or SSIM, which need a data range); the
+default objective is then ``val_rmse``, minimised.
+
+Whenever input and target have the same shape, evaluation also reports the RMSE of
+the input itself taken as the output (``input_rmse``: the noisy image for denoising,
+the bicubic upsampling for super-resolution) and ``rmse_ratio``, the model's RMSE over
+it: below 1 the model improves on its input. The loss is chosen by name
 (:mod:`keras_geo.losses`: ``mse``, ``mae``, ``huber``, ``ssim``, ``ms_ssim``, and the
 SSIM + L1 mixes ``ssim_mae`` and ``mixed`` weighted by ``alpha``), PSNR and SSIM are
 logged every epoch, and evaluation reports per split PSNR, SSIM, MS-SSIM (with the
@@ -28,24 +38,38 @@ from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches, unpa
 
 __all__ = ["ImageReport", "ImageToImage", "image_metrics"]
 
+_RANGED_LOSSES = ("ssim", "ssim_mae", "ms_ssim", "mixed")
+"""Losses that compare images against a data range (SSIM terms)."""
+_POINTWISE_LOSSES = ("mse", "mae", "huber")
+
 
 def image_metrics(
     y_true: np.ndarray,
     y_pred: np.ndarray,
-    max_val: float = 1.0,
+    max_val: float | None = 1.0,
     *,
     filter_size: int = 11,
     power_factors: Sequence[float] | None = None,
     batch_size: int = 64,
 ) -> dict[str, float]:
-    """Mean ``psnr`` (dB), ``ssim``, ``ms_ssim``, ``sharpness``, ``mae`` and ``mse`` over a batch of image pairs.
+    """Mean ``psnr`` (dB), ``ssim``, ``ms_ssim``, ``sharpness``, ``mae``, ``mse`` and ``rmse`` over image pairs.
 
     ``ms_ssim`` is computed only with ``power_factors`` of two scales or more (one scale is
     ``ssim``). ``sharpness`` averages :func:`keras_geo.metrics.sharpness` over the pairs whose
     target is not constant (sharpness is undefined for those); it is left out if all are.
+    With ``max_val=None`` (signed fields with no data range) only ``mae``, ``mse`` and
+    ``rmse`` are computed.
     """
     from keras_geo import metrics
 
+    error = y_pred.astype("float64") - y_true.astype("float64")
+    pointwise = {
+        "mae": float(np.abs(error).mean()),
+        "mse": float((error**2).mean()),
+        "rmse": float(np.sqrt((error**2).mean())),
+    }
+    if max_val is None:
+        return pointwise
     psnr, ssim, ms_ssim = [], [], []
     multiscale = power_factors is not None and len(power_factors) > 1
     for i in range(0, len(y_true), batch_size):
@@ -58,16 +82,13 @@ def image_metrics(
                     metrics.ms_ssim(t, p, max_val=max_val, filter_size=filter_size, power_factors=power_factors)
                 )
             )
-    error = y_pred.astype("float64") - y_true.astype("float64")
     result = {"psnr": float(np.concatenate(psnr).mean()), "ssim": float(np.concatenate(ssim).mean())}
     if multiscale:
         result["ms_ssim"] = float(np.concatenate(ms_ssim).mean())
     textured = np.ptp(y_true.reshape(len(y_true), -1), axis=1) > 0
     if textured.any():
         result["sharpness"] = float(np.mean(metrics.sharpness(y_true[textured], y_pred[textured])))
-    result["mae"] = float(np.abs(error).mean())
-    result["mse"] = float((error**2).mean())
-    return result
+    return {**result, **pointwise}
 
 
 @dataclass
@@ -87,7 +108,7 @@ class ImageReport(Report):
 class ImageToImage(Task):
     """Image-to-image models: the builder gets ``output_channels`` and ``output_activation``.
 
-    Default objective: ``val_ssim``, maximised.
+    Default objective: ``val_ssim``, maximised (``val_rmse``, minimised, with ``max_val=None``).
 
     Args:
         loss: A loss of :mod:`keras_geo.losses` by name. Defaults to `"mse"`.
@@ -95,7 +116,8 @@ class ImageToImage(Task):
             (``1 - alpha`` weighs L1); other losses ignore it. Defaults to `0.84`
             (Zhao et al. 2017).
         max_val: The data range of the targets, ``[0, max_val]``; also what SSIM, PSNR
-            and the SSIM losses use. Defaults to `1.0`.
+            and the SSIM losses use. ``None`` for signed fields with no range (see the
+            module docstring; use it with ``output_activation=None``). Defaults to `1.0`.
         output_activation: Activation of the model's output; ``"sigmoid"`` keeps
             outputs in ``[0, 1]``, ``None`` is linear. Defaults to `"sigmoid"`.
         particles: Also count the bright particles the model fabricates and misses
@@ -114,7 +136,7 @@ class ImageToImage(Task):
         *,
         loss: str = "mse",
         alpha: Annotated[float, Range(0.0, 1.0)] = 0.84,
-        max_val: Annotated[float, Range(0.0, open_low=True)] = 1.0,
+        max_val: Annotated[float, Range(0.0, open_low=True)] | None = 1.0,
         output_activation: str | None = "sigmoid",
         particles: bool = False,
     ) -> None:
@@ -124,11 +146,24 @@ class ImageToImage(Task):
             raise ValueError(f"`loss` must be one of {', '.join(losses.available())}. Received: loss={loss!r}")
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"`alpha` must be in [0, 1]. Received: alpha={alpha!r}")
-        if not max_val > 0:
-            raise ValueError(f"`max_val` must be > 0. Received: max_val={max_val!r}")
+        if max_val is not None and not max_val > 0:
+            raise ValueError(f"`max_val` must be > 0 or None. Received: max_val={max_val!r}")
+        if max_val is None and loss in _RANGED_LOSSES:
+            raise ValueError(
+                f"loss={loss!r} needs a data range: with max_val=None use one of {', '.join(_POINTWISE_LOSSES)}"
+            )
+        if max_val is None and particles:
+            raise ValueError("particles=True needs a data range (max_val): particles are bright spots in [0, max_val]")
+        if max_val is None and output_activation == "sigmoid":
+            raise ValueError(
+                "output_activation='sigmoid' keeps outputs in [0, 1], which signed targets (max_val=None) leave; "
+                "use output_activation=None"
+            )
         self.loss = loss
         self.alpha = float(alpha)
-        self.max_val = float(max_val)
+        self.max_val = None if max_val is None else float(max_val)
+        if self.max_val is None:
+            self.objective = ("val_rmse", "minimize")
         self.output_activation = output_activation
         self.particles = bool(particles)
         self.output_channels = 0
@@ -145,7 +180,7 @@ class ImageToImage(Task):
                 f"Received: inputs {x.shape}, targets {y.shape}"
             )
         low, high = float(y.min()), float(y.max())
-        if low < 0.0 or high > self.max_val * (1 + 1e-6):
+        if self.max_val is not None and (low < 0.0 or high > self.max_val * (1 + 1e-6)):
             raise ValueError(
                 f"data[{name!r}] targets must lie in [0, max_val={self.max_val:g}] (SSIM and PSNR are defined "
                 f"against that range). Received values in [{low:g}, {high:g}]; scale them, or set task.max_val"
@@ -180,8 +215,15 @@ class ImageToImage(Task):
     def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, hparams: Mapping[str, Any]) -> None:
         from keras_geo import losses, metrics
 
+        if self.max_val is None:
+            model.compile(
+                optimizer=optimizer,
+                loss=losses.get(self.loss),
+                metrics=[keras.metrics.RootMeanSquaredError(name="rmse"), keras.metrics.MeanAbsoluteError(name="mae")],
+            )
+            return
         settings: dict[str, Any] = {}
-        if self.loss in ("ssim", "ssim_mae", "ms_ssim", "mixed"):
+        if self.loss in _RANGED_LOSSES:
             settings = {"max_val": self.max_val, **self._window(multiscale=self.loss in ("ms_ssim", "mixed"))}
         if self.loss in ("ssim_mae", "mixed"):
             settings["alpha"] = self.alpha
@@ -194,14 +236,20 @@ class ImageToImage(Task):
             ],
         )
 
-    def score(self, y: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    def score(self, y: np.ndarray, predicted: np.ndarray, inputs: np.ndarray | None = None) -> dict[str, float]:
         """The evaluation's metrics of outputs already computed (by a model, a filter, ...) against targets ``y``.
 
         :func:`image_metrics` with the SSIM windows that fit the images (after :meth:`start`),
         and ``fabricated_per_100`` and ``missed_per_100`` when the task counts particles.
+        With ``inputs`` of the targets' shape, also ``input_rmse`` (the inputs scored as
+        outputs) and ``rmse_ratio`` (the outputs' RMSE over it; NaN if the inputs are exact).
         """
-        window = self._window(multiscale=True)
+        window = {} if self.max_val is None else self._window(multiscale=True)
         quality = image_metrics(y, predicted, self.max_val, **window)
+        if inputs is not None and np.shape(inputs) == np.shape(y):
+            baseline = float(np.sqrt(np.mean((np.asarray(inputs, "float64") - y.astype("float64")) ** 2)))
+            quality["input_rmse"] = baseline
+            quality["rmse_ratio"] = quality["rmse"] / baseline if baseline > 0 else float("nan")
         if self.particles:
             from keras_geo.particles import count_particles
 
@@ -211,7 +259,7 @@ class ImageToImage(Task):
         return quality
 
     def evaluate(self, model: keras.Model, x: np.ndarray, y: np.ndarray) -> ImageReport:
-        return ImageReport(self.score(y, predict_batches(model, x, batch_size=64)), len(x))
+        return ImageReport(self.score(y, predict_batches(model, x, batch_size=64), inputs=x), len(x))
 
     def sample_section(self, model: keras.Model, dataset: Any, out_dir: Path, *, trial: str) -> tuple[str, str] | None:
         """Input, output and target of four validation images, one row each (particles marked if counted)."""
@@ -220,7 +268,16 @@ class ImageToImage(Task):
         chosen = np.linspace(0, len(x) - 1, num=min(4, len(x))).round().astype(int)
         predicted = predict_batches(model, x[chosen])
         path = Path(out_dir) / "samples_best.png"
-        quality = self.score(y[chosen], predicted)
+        quality = self.score(y[chosen], predicted, inputs=x[chosen])
+        if self.max_val is None:
+            _field_strips(x[chosen], predicted, y[chosen], path, title=f"The best model ({trial})")
+            text = (
+                f"Four validation fields through the best model ({trial}): input, output, target (one colour scale "
+                f"per row) and the error output - target. On these four: RMSE {quality['rmse']:.4g}"
+            )
+            if "input_rmse" in quality:
+                text += f" against {quality['input_rmse']:.4g} for the input itself"
+            return "Outputs of the best model", text + f".\n\n![Input, output, target and error]({path.name})"
         marks = _particle_marks(predicted, y[chosen], self.max_val) if self.particles else None
         _strips(x[chosen], predicted, y[chosen], path, self.max_val, title=f"The best model ({trial})", marks=marks)
         text = (
@@ -234,6 +291,38 @@ class ImageToImage(Task):
             )
         text += f".\n\n![Input, output and target]({path.name})"
         return "Outputs of the best model", text
+
+
+def _field_strips(inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray, path: Path, *, title: str = "") -> Path:
+    """A PNG grid of signed one-channel fields: per row input / output / target on the target's colour
+    scale (a shared colour bar) and the error output - target on a diverging scale (its own colour bar)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    rows = len(inputs)
+    figure = Figure(figsize=(11, 2.6 * rows))
+    FigureCanvasAgg(figure)
+    for i in range(rows):
+        low, high = float(np.min(targets[i])), float(np.max(targets[i]))
+        error = outputs[i][..., 0].astype("float64") - targets[i][..., 0]
+        limit = float(np.max(np.abs(error))) or 1.0
+        for j, (image, label) in enumerate(((inputs[i], "input"), (outputs[i], "output"), (targets[i], "target"))):
+            axis = figure.add_subplot(rows, 4, 4 * i + j + 1)
+            shown = axis.imshow(image[..., 0], cmap="viridis", vmin=low, vmax=high)
+            axis.set_axis_off()
+            if i == 0:
+                axis.set_title(label)
+        figure.colorbar(shown, ax=figure.axes[-3:], fraction=0.03, pad=0.01)
+        axis = figure.add_subplot(rows, 4, 4 * i + 4)
+        shown = axis.imshow(error, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        axis.set_axis_off()
+        if i == 0:
+            axis.set_title("output - target")
+        figure.colorbar(shown, ax=axis, fraction=0.046, pad=0.02)
+    if title:
+        figure.suptitle(title)
+    figure.savefig(path, dpi=90)
+    return path
 
 
 def _particle_marks(outputs: np.ndarray, targets: np.ndarray, max_val: float) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -6,6 +6,13 @@ optimiser's step sizes suit every data set; the finished model undoes the scalin
 in a built-in ``Normalization(invert=True)`` layer, so it predicts in the targets'
 own units and loads anywhere.
 
+With ``bins=n`` the model is instead a classifier into ``n`` equal bins of
+the training targets' range (one target only), trained with cross-entropy, as counts
+are often estimated (report 000: fish counts from echograms); the finished model ends
+in a fixed ``{name}_expectation`` layer that turns the bin probabilities into the
+expected value (the bin centres weighted by their probabilities), so it too predicts in
+the target's units and is scored like a linear head.
+
 Evaluation per target: MAE, RMSE, R^2, bias (mean signed error) and relative error
 (mean of |error| / |target| over targets that are not 0), in the targets' units.
 The report's sample section plots predictions against targets and the residuals.
@@ -16,11 +23,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import keras
 import numpy as np
 
+from keras_geo._settings import Range
 from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches, unpack
 
 __all__ = ["LOSSES", "Regression", "RegressionReport", "regression_metrics"]
@@ -121,17 +129,32 @@ class Regression(Task):
             targets. Defaults to `"mse"`.
         standardize: Scale each target to zero mean and unit variance (on the
             training split) for the loss. Defaults to `True`.
+        bins: ``None`` for a linear head (one output per target, trained with
+            ``loss``), or a number of bins (>= 2) for a softmax head over that many
+            equal bins of the target's training range, centred from its smallest to its
+            largest value, trained with cross-entropy and finalised to the expected value
+            (one target only; ``loss`` and ``standardize`` do not apply). Defaults to `None`.
     """
 
     name = "regression"
     objective = ("val_r2", "maximize")
     head_keys = ("n_classes", "classifier_activation")
 
-    def __init__(self, *, loss: Literal["mse", "mae", "huber", "log_cosh"] = "mse", standardize: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        loss: Literal["mse", "mae", "huber", "log_cosh"] = "mse",
+        standardize: bool = True,
+        bins: Annotated[int, Range(2)] | None = None,
+    ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"`loss` must be one of {', '.join(LOSSES)}. Received: loss={loss!r}")
+        if bins is not None and (isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 2):
+            raise ValueError(f"`bins` must be None or an integer >= 2. Received: bins={bins!r}")
         self.loss = loss
         self.standardize = bool(standardize)
+        self.bins = None if bins is None else int(bins)
+        self.edges = np.zeros(0, "float32")
         self.target_names: tuple[str, ...] = ()
         self.mean = np.zeros(1, "float32")
         self.std = np.ones(1, "float32")
@@ -162,6 +185,15 @@ class Regression(Task):
         self.target_names = (
             tuple(names) if names is not None else (("target",) if k == 1 else tuple(f"target_{j}" for j in range(k)))
         )
+        if self.bins is not None:
+            if k != 1:
+                raise ValueError(f"`bins` takes one target. Received: {k} target columns {self.target_names}")
+            low, high = float(y.min()), float(y.max())
+            if not high > low:
+                raise ValueError(f"`bins` needs training targets that vary. Received: every target is {low:g}")
+            # Centres from the smallest to the largest target, so the expectation can reach both.
+            width = (high - low) / (self.bins - 1)
+            self.edges = (low - width / 2 + width * np.arange(self.bins + 1)).astype("float32")
         if self.standardize:
             self.mean = y.mean(axis=0).astype("float32")
             std = y.std(axis=0)
@@ -169,17 +201,41 @@ class Regression(Task):
         else:
             self.mean, self.std = np.zeros(k, "float32"), np.ones(k, "float32")
 
+    @property
+    def centres(self) -> np.ndarray:
+        """The bin centres of a ``bins`` head (after :meth:`start`), in the target's units."""
+        return ((self.edges[:-1] + self.edges[1:]) / 2).astype("float32")
+
+    def bin_of(self, y: np.ndarray) -> np.ndarray:
+        """The bin index of each target of a ``bins`` head (targets outside the training range in the end bins)."""
+        return np.clip(np.searchsorted(self.edges, np.asarray(y)[:, 0], side="right") - 1, 0, self.bins - 1)
+
     def fit_targets(self, y: np.ndarray) -> np.ndarray:
+        if self.bins is not None:
+            return self.bin_of(y).astype("int32")
         return ((y - self.mean) / self.std).astype("float32")
 
     def head_arguments(self) -> dict[str, Any]:
+        if self.bins is not None:
+            return {"n_classes": self.bins, "classifier_activation": "softmax"}
         return {"n_classes": len(self.target_names), "classifier_activation": None}
 
     def compile(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, hparams: Mapping[str, Any]) -> None:
-        model.compile(optimizer=optimizer, loss=LOSSES[self.loss]())
+        if self.bins is not None:
+            model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy())
+        else:
+            model.compile(optimizer=optimizer, loss=LOSSES[self.loss]())
 
     def finalize(self, model: keras.Model) -> keras.Model:
-        """The model with a ``{name}_unscale`` layer: predictions in the targets' own units."""
+        """The model in the targets' own units: a ``{name}_unscale`` layer after a linear head, a
+        ``{name}_expectation`` layer (the expected bin centre) after a bins head."""
+        if self.bins is not None:
+            expectation = keras.layers.Dense(
+                1, use_bias=False, trainable=False, dtype="float32", name=f"{model.name}_expectation"
+            )
+            output = expectation(model.output)
+            expectation.set_weights([self.centres[:, None]])
+            return keras.Model(model.input, output, name=model.name)
         if not self.standardize:
             return model
         unscale = keras.layers.Normalization(

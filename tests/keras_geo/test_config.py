@@ -389,3 +389,22 @@ def test_random_config_mutations_give_a_config_error_never_a_traceback(data):
     strategy = strategies.get(valid["strategy"]["name"], space, seed=valid["seed"], **valid["strategy"]["settings"])
     assert len(strategy.ask(2)) >= 1
     Budget(**valid["budget"])
+
+
+def test_a_data_set_of_signed_fields_sets_its_task_settings_and_objective():
+    raw = {
+        "dataset": {"name": "bathymetry", "n_train": 4, "n_val": 2, "n_test": 2, "tile": 16},
+        "model": {"builder": "edsr"},
+        "space": {"blocks": {"type": "int", "low": 1, "high": 4}},
+    }
+    config = validate_config(raw)
+    assert config.task == TaskSpec(
+        "image_to_image",
+        {"loss": "mse", "alpha": 0.84, "max_val": None, "output_activation": None, "particles": False},
+    )
+    assert config.search.objective == {"metric": "val_rmse", "direction": "minimize"}
+    # What the configuration says wins over the data set's settings.
+    config = validate_config({**raw, "task": {"loss": "mae"}})
+    assert config.task.settings["loss"] == "mae" and config.task.settings["max_val"] is None
+    with pytest.raises(ConfigError, match="task: loss='ssim' needs a data range"):
+        validate_config({**raw, "task": {"loss": "ssim"}})

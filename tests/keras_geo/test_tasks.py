@@ -19,7 +19,7 @@ def test_the_registry_lists_every_task_with_its_objective_and_head():
     assert tasks.TASKS["classification"].objective == ("val_accuracy", "maximize")
     assert tasks.TASKS["regression"].objective == ("val_r2", "maximize")
     assert tasks.TASKS["image_to_image"].objective == ("val_ssim", "maximize")
-    assert tasks.settings_of("regression") == {"loss": "mse", "standardize": True}
+    assert tasks.settings_of("regression") == {"loss": "mse", "standardize": True, "bins": None}
     with pytest.raises(KeyError, match="Unknown task 'detection'. Available: classification"):
         tasks.get("detection")
     with pytest.raises(ValueError, match="task.loss: must be one of mse, mae, huber, log_cosh; received 'l1'"):
@@ -30,7 +30,7 @@ def test_fresh_copies_settings_and_forgets_what_a_training_learned():
     task = tasks.get("regression", loss="huber")
     task.start(np.zeros((4, 8, 8, 1)), np.arange(8.0).reshape(4, 2))
     fresh = task.fresh(standardize=False)
-    assert fresh.settings == {"loss": "huber", "standardize": False} and fresh.target_names == ()
+    assert fresh.settings == {"loss": "huber", "standardize": False, "bins": None} and fresh.target_names == ()
 
 
 # --------------------------------------------------------------------------- #
@@ -293,3 +293,115 @@ def test_the_ssim_mae_mix_is_weighed_by_the_task_alpha_and_the_sample_section_ci
     assert "fabricated" in text and "missed per 100" in text and (tmp_path / "samples_best.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="task.alpha: must be <= 1; received 1.5"):
         tasks.validate_settings("image_to_image", {"alpha": 1.5})
+
+
+# ------------------------------------------------------------------ count bins --
+def _brightness_counts(n: int, seed: int):
+    """Images whose mean brightness is a count in 0..40 (plus noise)."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 41, n)
+    x = (counts[:, None, None, None] / 40.0 + rng.normal(0, 0.02, (n, 8, 8, 1))).astype("float32")
+    return x, counts.astype("float32")
+
+
+def test_a_bins_head_learns_counts_as_classes_and_predicts_the_expected_count(tmp_path):
+    data = datasets.Dataset(
+        {"train": _brightness_counts(512, 0), "val": _brightness_counts(64, 1), "test": _brightness_counts(128, 2)},
+        task="regression",
+        target_names=("count",),
+    )
+    params = {"filters": 4, "conv_layers": 2, "epochs": 30, "learning_rate": 3e-3, "bins": 9}
+    result = training.train("filler_cnn", data, params, seed=0)
+    task = result.task
+    assert task.bins == 9
+    np.testing.assert_allclose(task.centres, np.linspace(0, 40, 9), atol=1e-5)  # centres span the range
+    np.testing.assert_array_equal(task.bin_of(np.array([[0.0], [2.4], [2.6], [40.0], [99.0]])), [0, 0, 1, 8, 8])
+    # The exported model ends in the expectation over the bin centres: counts, scored as a regression.
+    assert result.model.layers[-1].name.endswith("_expectation")
+    predicted = result.model(data["test"][0], training=False).numpy()[:, 0]
+    assert predicted.min() >= -1e-3 and predicted.max() <= 40 + 1e-3
+    assert result.metrics["test_r2"] > 0.8
+    assert result.metrics["test_mae"] < 5.0
+    path = tmp_path / "bins.keras"
+    result.model.save(path)
+    loaded = keras.models.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(loaded(data["test"][0][:8], training=False).numpy()[:, 0], predicted[:8], rtol=1e-5)
+
+
+def test_a_bins_head_refuses_what_it_cannot_bin():
+    with pytest.raises(ValueError, match="`bins` must be None or an integer >= 2. Received: bins=1"):
+        tasks.get("regression", bins=1)
+    with pytest.raises(ValueError, match="`bins` must be None"):
+        tasks.get("regression", bins=True)
+    task = tasks.get("regression", bins=4)
+    x = np.zeros((4, 8, 8, 1), "float32")
+    with pytest.raises(ValueError, match="`bins` takes one target. Received: 2 target columns"):
+        task.start(x, np.ones((4, 2), "float32"))
+    with pytest.raises(ValueError, match="needs training targets that vary. Received: every target is 3"):
+        task.start(x, np.full((4, 1), 3.0, "float32"))
+    task.start(x, np.arange(4.0, dtype="float32")[:, None])
+    assert task.head_arguments() == {"n_classes": 4, "classifier_activation": "softmax"}
+
+
+# --------------------------------------------------------------- signed fields --
+def _smooth_fields(n: int, seed: int, size: int = 16):
+    """Signed fields (a tilted plane plus a bump, values around -2..2) and a blurred copy as input."""
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[:size, :size] / size
+    target = np.empty((n, size, size, 1), "float32")
+    for image in target:
+        a, b, cy, cx = rng.uniform(-1, 1, 4)
+        image[..., 0] = a * rows + b * cols + np.exp(-((rows - 0.5 - cy / 3) ** 2 + (cols - 0.5 - cx / 3) ** 2) * 30)
+        image[..., 0] -= image.mean()
+    blurred = (
+        target + np.roll(target, 1, 1) + np.roll(target, -1, 1) + np.roll(target, 1, 2) + np.roll(target, -1, 2)
+    ) / 5
+    return blurred.astype("float32"), target
+
+
+def test_image_to_image_takes_signed_fields_with_max_val_none(tmp_path):
+    data = {"train": _smooth_fields(64, 0), "val": _smooth_fields(16, 1), "test": _smooth_fields(16, 2)}
+    assert data["train"][1].min() < 0  # signed: refused with a data range
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, max_val=1\]"):
+        training.train("unet", data, {"epochs": 1}, task="image_to_image")
+    task = tasks.get("image_to_image", max_val=None, output_activation=None)
+    assert task.objective == ("val_rmse", "minimize")
+    assert tasks.TASKS["image_to_image"].objective == ("val_ssim", "maximize")  # the class keeps its default
+    result = training.train("edsr", data, {"epochs": 8, "learning_rate": 3e-3, "blocks": 2, "filters": 8}, task=task)
+    report = result.reports["test"].to_dict()
+    assert set(report) == {"n", "mae", "mse", "rmse", "input_rmse", "rmse_ratio"}
+    assert "val_rmse" in result.history and "val_mae" in result.history  # logged every epoch
+    x, y = data["test"]
+    expected = np.sqrt(np.mean((result.model(x, training=False).numpy() - y) ** 2))
+    np.testing.assert_allclose(report["rmse"], expected, rtol=1e-4)
+    np.testing.assert_allclose(report["input_rmse"], np.sqrt(np.mean((x - y) ** 2)), rtol=1e-5)
+    assert report["rmse_ratio"] == pytest.approx(report["rmse"] / report["input_rmse"])
+    assert report["rmse_ratio"] < 0.9  # the network sharpens the blurred input
+    title, text = result.task.sample_section(result.model, data, tmp_path, trial="t1")
+    assert "RMSE" in text and "against" in text and (tmp_path / "samples_best.png").stat().st_size > 10_000
+
+
+def test_signed_fields_refuse_settings_that_need_a_data_range():
+    with pytest.raises(
+        ValueError, match="loss='ssim' needs a data range: with max_val=None use one of mse, mae, huber"
+    ):
+        tasks.get("image_to_image", max_val=None, loss="ssim", output_activation=None)
+    with pytest.raises(ValueError, match="particles=True needs a data range"):
+        tasks.get("image_to_image", max_val=None, particles=True, output_activation=None)
+    with pytest.raises(ValueError, match="output_activation='sigmoid' keeps outputs in"):
+        tasks.get("image_to_image", max_val=None)
+    with pytest.raises(ValueError, match="`max_val` must be > 0 or None"):
+        tasks.get("image_to_image", max_val=0.0)
+
+
+def test_a_data_set_brings_the_task_settings_its_targets_need():
+    data = datasets.load("bathymetry", n_train=4, n_val=2, n_test=2, tile=16)
+    assert data.task == "image_to_image"
+    assert data.task_settings == {"max_val": None, "output_activation": None}
+    assert datasets.task_settings_of("bathymetry") == data.task_settings
+    assert datasets.task_settings_of("filler") == {}
+    task = training.resolve_task(None, data)
+    assert (task.max_val, task.output_activation) == (None, None)
+    # Named as the data set's own task: the same settings; another task: none of them.
+    assert training.resolve_task("image_to_image", data).max_val is None
+    assert training.resolve_task("regression", datasets.Dataset(data.splits, task="image_to_image")).bins is None

@@ -148,7 +148,7 @@ def to_metres(normalised: Any, stats: Mapping[str, Any], split: str | None = Non
     return x * std.reshape(shape) + mean.reshape(shape)
 
 
-@register("bathymetry", task="image_to_image")
+@register("bathymetry", task="image_to_image", task_settings={"max_val": None, "output_activation": None})
 def bathymetry(
     n_train: Annotated[int, Range(1)] = 400,
     n_val: Annotated[int, Range(1)] = 100,
