@@ -12,11 +12,15 @@ from keras_geo._settings import Range
 from keras_geo.datasets._registry import Dataset, register
 
 from ..sem._checks import check_int, check_number, derive_seed
+from . import _augment  # a module import: _augment imports this module too
 from ._terrain import REGIONS, synthesize_terrain
 
 __all__ = ["bathymetry", "block_average", "make_pairs", "to_metres", "upsample"]
 
 _SPLITS = ("train", "val", "test")
+# Seed namespaces after the splits' (0, 1, 2): the target region's low-resolution grids of
+# the augmentation, and the augmentation's own draws.
+_TARGET_LR, _AUGMENT = 3, 4
 
 
 def block_average(grid: Any, factor: int) -> np.ndarray:
@@ -160,6 +164,9 @@ def bathymetry(
     test_region: Literal["source", "target"] | None = "target",
     min_std_m: Annotated[float, Range(0.0, open_low=True)] = 1.0,
     seed: Annotated[int, Range(0)] = 0,
+    augment: Literal["none", "stage1", "two_stage"] = "none",
+    augment_pool: Annotated[int, Range(1)] = 4,
+    augment_target_grids: Annotated[int, Range(1)] = 200,
 ) -> Dataset:
     """Bathymetry super-resolution pairs (bicubic-upsampled block average, high-resolution tile) of synthetic seafloor.
 
@@ -173,6 +180,22 @@ def bathymetry(
     into metres. Training and validation tiles come from ``region``, test tiles from
     ``test_region`` (the domain shift to bridge; ``None``: the same region).
 
+    Augmentation (the training split only, still ``n_train`` tiles; validation and test
+    are unchanged). The target is ``test_region``, known only by a low-resolution survey:
+    ``augment_target_grids`` terrains of ``test_region`` seeded from their own stream
+    (``(seed, 3, index)``: never a test tile), block-averaged by ``scale`` at once (the
+    high-resolution grids are discarded unused).
+
+    * ``"stage1"``: the ``n_train`` training tiles under :func:`transform_tiles`.
+    * ``"two_stage"``: :func:`two_stage_augment` of ``augment_pool * n_train`` source tiles
+      (the ``n_train`` training tiles first, then more of the same stream) towards the
+      target's low-resolution grids, ``n_train`` tiles out.
+
+    ``info["augment"]`` records the mode, the settings and the Jensen-Shannon distances
+    (:func:`histogram_distances`) of the slope, roughness and joint histograms, at the
+    low resolution, of the source, the stage-1 and (two-stage) the selected tiles to the
+    target's grids.
+
     Args:
         n_train: Training tiles. Defaults to `400`.
         n_val: Validation tiles. Defaults to `100`.
@@ -185,21 +208,48 @@ def bathymetry(
         test_region: Region of the test tiles; `None` for `region`. Defaults to `"target"`.
         min_std_m: Floor of the normalising standard deviation in metres. Defaults to `1.0`.
         seed: Seed of every tile. Defaults to `0`.
+        augment: Augmentation of the training tiles: `"none"`, `"stage1"` or
+            `"two_stage"`; augmenting needs `tile` >= 3 `scale`. Defaults to `"none"`.
+        augment_pool: Source tiles per training tile that `"two_stage"` chooses from.
+            Defaults to `4`.
+        augment_target_grids: Low-resolution grids of the target region that the
+            augmentation measures. Defaults to `200`.
     """
     if tile < scale:
         raise ValueError(f"`tile` must be at least `scale` ({scale}). Received: tile={tile}")
     if tile % scale:
         raise ValueError(f"`tile` must be a multiple of `scale` ({scale}). Received: tile={tile}")
+    if augment not in ("none", "stage1", "two_stage"):
+        raise ValueError(f"`augment` must be one of none, stage1, two_stage. Received: augment={augment!r}")
+    if augment != "none" and tile < 3 * scale:
+        raise ValueError(f"`tile` must be at least 3 * `scale` ({3 * scale}) to augment. Received: tile={tile}")
     regions = {"train": region, "val": region, "test": region if test_region is None else test_region}
+
+    def terrain(region_name: str, stream: int, count: int) -> np.ndarray:
+        tiles = [
+            synthesize_terrain(tile, pixel_m=pixel_m, region=region_name, seed=derive_seed(seed, stream, k))
+            for k in range(count)
+        ]
+        return np.stack(tiles)
+
     splits = {}
     stats = {}
+    augmentation: dict[str, Any] = {"mode": augment}
     for i, (name, count) in enumerate(zip(_SPLITS, (n_train, n_val, n_test))):
-        hr = np.stack(
-            [
-                synthesize_terrain(tile, pixel_m=pixel_m, region=regions[name], seed=derive_seed(seed, i, k))
-                for k in range(count)
-            ]
-        )
+        if name == "train" and augment != "none":
+            hr, augmentation = _augmented(
+                augment,
+                terrain,
+                n_train=n_train,
+                pool=augment_pool,
+                n_target=augment_target_grids,
+                regions=regions,
+                scale=scale,
+                pixel_m=pixel_m,
+                seed=seed,
+            )
+        else:
+            hr = terrain(regions[name], i, count)
         inputs, targets, stats[name] = make_pairs(hr, scale, min_std_m=min_std_m)
         splits[name] = (inputs, targets)
     info = {
@@ -214,5 +264,32 @@ def bathymetry(
         "normalization": "(z - mean_m) / std_m per tile, from the low-resolution tile; std_m >= min_std_m",
         "units": "m, elevation (negative below sea level)",
         "stats": stats,
+        "augment": augmentation,
     }
     return Dataset(splits, info=info)
+
+
+def _augmented(augment, terrain, *, n_train, pool, n_target, regions, scale, pixel_m, seed) -> tuple[np.ndarray, dict]:
+    """The augmented training tiles in metres and ``info["augment"]``."""
+    target = block_average(terrain(regions["test"], _TARGET_LR, n_target), scale)
+    source = terrain(regions["train"], 0, n_train * (pool if augment == "two_stage" else 1))
+    settings = {"mode": augment, "target_region": regions["test"], "n_target_grids": n_target}
+    augment_seed = derive_seed(seed, _AUGMENT)
+    if augment == "two_stage":
+        hr, info = _augment.two_stage_augment(
+            source, target, scale=scale, n_out=n_train, pixel_m=pixel_m, seed=augment_seed
+        )
+        return hr, {**settings, "augment_pool": pool, **info}
+    hr = _augment.transform_tiles(source, seed=augment_seed)
+    lr_pixel = pixel_m * scale
+    distance = {
+        "source": _augment.histogram_distances(block_average(source, scale), target, lr_pixel),
+        "stage1": _augment.histogram_distances(block_average(hr, scale), target, lr_pixel),
+    }
+    stage1 = {
+        "rotate": True,
+        "flip": True,
+        "depth_scale": list(_augment._DEPTH_SCALE),
+        "slope_stretch": list(_augment._SLOPE_STRETCH),
+    }
+    return hr, {**settings, **stage1, "distance": distance}
