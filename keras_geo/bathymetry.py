@@ -4,6 +4,7 @@
     >>> model = keras.models.load_model("edsr_x4.keras", safe_mode=True)  # trained on ``bathymetry``
     >>> fine = bathymetry.super_resolve(model, coarse, scale=4)           # (h, w) -> (4 h, 4 w), metres
     >>> bathymetry.consistency(fine, coarse, scale=4)                      # RMS misfit to the coarse grid, m
+    >>> bathymetry.plot_super_resolution(coarse, fine, scale=4, hr=truth)   # maps with colour bars in metres
 
 :func:`super_resolve` feeds the model what the ``bathymetry`` data set trained it on
 (:mod:`keras_geo.datasets.bathymetry`): the low-resolution grid upsampled bicubically to
@@ -35,7 +36,7 @@ import numpy as np
 from keras_geo.datasets.bathymetry import block_average, upsample
 from keras_geo.tiling import _call, _is_int, _model_input, predict_tiled
 
-__all__ = ["DEFAULT_TILE", "consistency", "super_resolve"]
+__all__ = ["DEFAULT_TILE", "consistency", "plot_super_resolution", "seam_mask", "super_resolve"]
 
 #: High-resolution tile size for a model that takes any size (the data set's default tile).
 DEFAULT_TILE = 64
@@ -198,3 +199,98 @@ def consistency(sr_grid: Any, lr_grid: Any, scale: int) -> float:
     if not valid.any():
         raise ValueError("`sr_grid` and `lr_grid` have no cell valid in both")
     return float(np.sqrt(np.mean(difference[valid] ** 2)))
+
+
+def seam_mask(shape: tuple[int, int], tile: int, width: int = 2) -> np.ndarray:
+    """Pixels within ``width`` of an inner edge of the non-overlapping ``tile`` x ``tile`` grid of ``shape``.
+
+    Where a tile-by-tile result without overlap can jump from one tile to the next: the
+    pixels a seam error is measured on (compare the error there with the error elsewhere).
+    """
+    if not (_is_int(tile) and tile >= 1 and _is_int(width) and width >= 1):
+        raise ValueError(f"`tile` and `width` must be integers >= 1. Received: tile={tile!r}, width={width!r}")
+    mask = np.zeros(shape, dtype=bool)
+    for axis, size in enumerate(shape):
+        for edge in range(tile, size, tile):
+            index = [slice(None), slice(None)]
+            index[axis] = slice(max(edge - width, 0), edge + width)
+            mask[tuple(index)] = True
+    return mask
+
+
+def plot_super_resolution(
+    lr_grid: Any,
+    sr_grid: Any,
+    *,
+    scale: int,
+    hr: Any = None,
+    path: Any = None,
+    title: str = "",
+    pixel_m: float | None = None,
+):
+    """Maps in metres: the low-resolution grid, its bicubic upsampling, the super-resolved grid and,
+    with ``hr``, the truth and both errors (bicubic - truth, SR - truth) with their RMSE.
+
+    Elevations share one colour scale and colour bar (m); the errors share a diverging one.
+
+    Args:
+        lr_grid: Low-resolution grid ``(h, w)`` in metres.
+        sr_grid: Super-resolved grid ``(h * scale, w * scale)`` in metres.
+        scale: The super-resolution factor.
+        hr: The true high-resolution grid, when known. Defaults to `None`.
+        path: Where to save a PNG. Defaults to `None` (not saved).
+        title: A title over the figure. Defaults to `""`.
+        pixel_m: High-resolution pixel size, to label the axes in km. Defaults to `None` (pixels).
+
+    Returns:
+        The matplotlib ``Figure``.
+    """
+    from matplotlib.figure import Figure
+
+    lr, sr = _as_grid("lr_grid", lr_grid), _as_grid("sr_grid", sr_grid)
+    if sr.shape != (lr.shape[0] * scale, lr.shape[1] * scale):
+        raise ValueError(
+            f"`sr_grid` must be `lr_grid`'s shape times `scale` ({scale}). Received: {sr.shape}, {lr.shape}"
+        )
+    bicubic = upsample(lr.astype(np.float32), scale).astype(np.float64)
+    panels = [("low resolution", np.kron(lr, np.ones((scale, scale)))), ("bicubic", bicubic), ("super-resolved", sr)]
+    errors = []
+    if hr is not None:
+        truth = _as_grid("hr", hr)
+        if truth.shape != sr.shape:
+            raise ValueError(f"`hr` must have `sr_grid`'s shape {sr.shape}. Received: {truth.shape}")
+        panels.append(("truth", truth))
+        for label, grid in (("bicubic", bicubic), ("super-resolved", sr)):
+            error = grid - truth
+            errors.append((f"{label} - truth, RMSE {np.sqrt(np.nanmean(error**2)):.2f} m", error))
+    extent = None
+    if pixel_m is not None:
+        extent = (0, sr.shape[1] * pixel_m / 1000, sr.shape[0] * pixel_m / 1000, 0)
+    columns = len(panels)
+    rows = 2 if errors else 1
+    figure = Figure(figsize=(3.3 * columns + 1, 3.2 * rows + (0.4 if title else 0)), layout="constrained")
+    low, high = np.nanmin(panels[-1][1]), np.nanmax(panels[-1][1])
+    axes, shown = [], None
+    for j, (label, grid) in enumerate(panels):
+        axes.append(figure.add_subplot(rows, columns, j + 1))
+        shown = axes[-1].imshow(grid, cmap="viridis", vmin=low, vmax=high, extent=extent)
+        axes[-1].set_title(label)
+        axes[-1].tick_params(labelsize=7)
+    figure.colorbar(shown, ax=axes, label="elevation (m)", shrink=0.9)
+    if errors:
+        limit = max(float(np.nanpercentile(np.abs(e), 99)) for _, e in errors) or 1.0
+        axes = []
+        for j, (label, error) in enumerate(errors):
+            axes.append(figure.add_subplot(rows, columns, columns + j + 1))
+            shown = axes[-1].imshow(error, cmap="RdBu_r", vmin=-limit, vmax=limit, extent=extent)
+            axes[-1].set_title(label, fontsize=9)
+            axes[-1].tick_params(labelsize=7)
+        figure.colorbar(shown, ax=axes, label="error (m)", shrink=0.9)
+    if title:
+        figure.suptitle(title)
+    if path is not None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(figure)
+        figure.savefig(path, dpi=90)
+    return figure

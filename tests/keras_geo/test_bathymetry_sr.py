@@ -120,3 +120,29 @@ def test_consistency_on_known_cases():
 def test_consistency_of_the_bicubic_baseline_is_small():
     lr = _lr(96)
     assert bathymetry.consistency(upsample(lr, 4), lr, 4) < 0.1 * lr.std()
+
+
+def test_the_seam_mask_marks_the_pixels_next_to_inner_tile_edges():
+    mask = bathymetry.seam_mask((8, 12), 4, width=1)
+    assert mask[:, 3:5].all() and mask[:, 7:9].all() and mask[3:5, :].all()  # inner edges at 4 and 8
+    assert not mask[0, 0] and not mask[0, 11] and not mask[7, 1]  # the grid's own border is no seam
+    assert mask.sum() == 8 * 4 + 12 * 2 - 2 * 4  # two columns x 2, one row pair, overlaps counted once
+    with pytest.raises(ValueError, match="`tile` and `width` must be integers >= 1"):
+        bathymetry.seam_mask((8, 8), 0)
+
+
+def test_the_maps_show_elevations_and_errors_in_metres(tmp_path):
+    lr = _lr(64)
+    hr = synthesize_terrain(64, pixel_m=50.0, region="target", seed=0)
+    sr = upsample(lr, 4) + 1.0
+    figure = bathymetry.plot_super_resolution(lr, sr, scale=4, hr=hr, path=tmp_path / "maps.png", pixel_m=50.0)
+    titles = [axis.get_title() for axis in figure.axes]
+    assert titles[:4] == ["low resolution", "bicubic", "super-resolved", "truth"]
+    bicubic_rmse = np.sqrt(np.mean((upsample(lr, 4) - hr) ** 2))
+    assert f"bicubic - truth, RMSE {bicubic_rmse:.2f} m" in titles
+    assert {axis.get_ylabel() for axis in figure.axes} >= {"elevation (m)", "error (m)"}  # the two colour bars
+    assert (tmp_path / "maps.png").stat().st_size > 20_000
+    without_truth = bathymetry.plot_super_resolution(lr, sr, scale=4)
+    assert len([a for a in without_truth.axes if a.get_title()]) == 3
+    with pytest.raises(ValueError, match="`sr_grid` must be `lr_grid`'s shape times `scale`"):
+        bathymetry.plot_super_resolution(lr, sr[:-4], scale=4)
