@@ -252,7 +252,9 @@ def plot_super_resolution(
         raise ValueError(
             f"`sr_grid` must be `lr_grid`'s shape times `scale` ({scale}). Received: {sr.shape}, {lr.shape}"
         )
-    bicubic = upsample(lr.astype(np.float32), scale).astype(np.float64)
+    missing = np.kron(~np.isfinite(lr), np.ones((scale, scale), dtype=bool))
+    bicubic = upsample(_fill_nearest(lr, ~np.isfinite(lr)).astype(np.float32), scale).astype(np.float64)
+    bicubic[missing] = np.nan  # holes as wide as the super-resolved grid's
     panels = [("low resolution", np.kron(lr, np.ones((scale, scale)))), ("bicubic", bicubic), ("super-resolved", sr)]
     errors = []
     if hr is not None:
@@ -276,6 +278,8 @@ def plot_super_resolution(
         shown = axes[-1].imshow(grid, cmap="viridis", vmin=low, vmax=high, extent=extent)
         axes[-1].set_title(label)
         axes[-1].tick_params(labelsize=7)
+        if extent is not None:
+            axes[-1].set_xlabel("km", fontsize=8)
     figure.colorbar(shown, ax=axes, label="elevation (m)", shrink=0.9)
     if errors:
         limit = max(float(np.nanpercentile(np.abs(e), 99)) for _, e in errors) or 1.0
@@ -285,7 +289,7 @@ def plot_super_resolution(
             shown = axes[-1].imshow(error, cmap="RdBu_r", vmin=-limit, vmax=limit, extent=extent)
             axes[-1].set_title(label, fontsize=9)
             axes[-1].tick_params(labelsize=7)
-        figure.colorbar(shown, ax=axes, label="error (m)", shrink=0.9)
+        figure.colorbar(shown, ax=axes, label="error (m)", location="bottom", shrink=0.9)
     if title:
         figure.suptitle(title)
     if path is not None:

@@ -11,6 +11,7 @@
     keras-geo-hpo models
     keras-geo-hpo explain MODEL.keras IMAGES_OR_FOLDER... --out DIR [--method gradcam|gradcam++|cam] [--class C]
     keras-geo-hpo restore MODEL.keras IMAGES_OR_FOLDER... --out DIR [--tile N] [--overlap N]
+    keras-geo-hpo super-resolve MODEL.keras GRID... --scale N --out DIR [--tile N] [--overlap N] [--plot]
     keras-geo-hpo train [--fov NM] [--train N] ...     # one filler CNN, per-class table
 
 Errors a user can fix (a bad config key, a missing file, a store that is not a
@@ -23,8 +24,9 @@ prints, the other ranks train their share of each round and exit quietly
 imported, which is why the backend is settled before the configuration is read.
 
 Each command is a module of this package (``_search`` holds search and resume,
-``_status``, ``_report``, ``_explain``, ``_restore``, ``_export``, ``_models``, ``_train``) that imports
-what it needs only when it runs; what several share is in ``_common``.
+``_status``, ``_report``, ``_explain``, ``_restore``, ``_super_resolve``, ``_export``,
+``_models``, ``_train``) that imports what it needs only when it runs; what several
+share is in ``_common``.
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ import sys
 from collections.abc import Sequence
 
 from keras_geo import _console
-from keras_geo.cli import _explain, _export, _models, _report, _restore, _search, _status, _train
+from keras_geo.cli import _explain, _export, _models, _report, _restore, _search, _status, _super_resolve, _train
 from keras_geo.cli._common import LaunchError, UsageError
 
 __all__ = ["LaunchError", "UsageError", "build_parser", "main"]
 
 # The sub-commands in the order ``--help`` lists them; each module registers its own
 # (``add_parser``) and imports what it needs only when it runs.
-_COMMANDS = (_search, _status, _report, _explain, _restore, _export, _models, _train)
+_COMMANDS = (_search, _status, _report, _explain, _restore, _super_resolve, _export, _models, _train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -140,7 +140,8 @@ def test_the_maps_show_elevations_and_errors_in_metres(tmp_path):
     assert titles[:4] == ["low resolution", "bicubic", "super-resolved", "truth"]
     bicubic_rmse = np.sqrt(np.mean((upsample(lr, 4) - hr) ** 2))
     assert f"bicubic - truth, RMSE {bicubic_rmse:.2f} m" in titles
-    assert {axis.get_ylabel() for axis in figure.axes} >= {"elevation (m)", "error (m)"}  # the two colour bars
+    labels = {axis.get_ylabel() for axis in figure.axes} | {axis.get_xlabel() for axis in figure.axes}
+    assert labels >= {"elevation (m)", "error (m)", "km"}  # the two colour bars, the axes in km
     assert (tmp_path / "maps.png").stat().st_size > 20_000
     without_truth = bathymetry.plot_super_resolution(lr, sr, scale=4)
     assert len([a for a in without_truth.axes if a.get_title()]) == 3

@@ -690,3 +690,152 @@ def test_a_residual_search_with_an_impossible_value_exits_2_before_training(tmp_
     assert main(["search", str(config)]) == 2
     assert key in one_line(capsys.readouterr().err)
     assert not (tmp_path / "s.db").exists()
+
+
+# --------------------------------------------------------------------------- #
+# super-resolve: bathymetry grids in metres, any of read_grid's formats
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    """A tiny untrained EDSR (.keras, any size), a 20 x 20 .npy grid and a 16 x 24 .xyz grid with no-data nodes."""
+    from keras_geo.datasets.bathymetry import block_average, synthesize_terrain
+    from keras_geo.models import build_edsr
+
+    folder = tmp_path_factory.mktemp("survey")
+    build_edsr(input_shape=(None, None, 1), blocks=1, filters=4).save(folder / "edsr.keras")
+    np.save(folder / "trough.npy", block_average(synthesize_terrain(80, region="source", seed=1), 4))
+    coarse = block_average(synthesize_terrain(96, region="target", seed=2), 4)[:16]  # 16 x 24 cells, 200 m
+    lines = ["# x y z (UTM metres, elevation)"]
+    for i in range(16):
+        for j in range(24):
+            if (i, j) == (3, 5):  # a node without a line: no data
+                continue
+            z = "nan" if (i, j) in ((10, 20), (11, 20)) else f"{coarse[i, j]:.2f}"
+            lines.append(f"{500000 + 200 * j} {3900000 - 200 * i} {z}")
+    (folder / "seamounts.xyz").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_super_resolve_writes_metres_keeps_no_data_and_plots(survey, tmp_path, capsys):
+    model, out = survey / "edsr.keras", tmp_path / "out"
+    argv = [str(survey / "trough.npy"), str(survey / "seamounts.xyz"), "--scale", "4", "--out", str(out)]
+    assert main(["super-resolve", str(model), *argv, "--tile", "16", "--overlap", "4", "--plot", "--quiet"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and "2 grids super-resolved x4" in lines[-1]
+    assert "(20x20 -> 80x80, consistency" in lines[0] and lines[0].rstrip().endswith(" m)")
+    assert "(16x24 -> 64x96, consistency" in lines[1] and "3 no-data cells" in lines[1]
+
+    trough = np.load(out / "trough_x4.npy")
+    assert trough.dtype == np.float32 and trough.shape == (80, 80) and np.isfinite(trough).all()
+    assert -6000 < trough.mean() < -3000  # metres, not normalised units
+    seamounts = np.load(out / "seamounts_x4.npy")
+    assert seamounts.dtype == np.float32 and seamounts.shape == (64, 96)
+    missing = np.zeros((16, 24), dtype=bool)
+    missing[3, 5] = missing[10, 20] = missing[11, 20] = True
+    np.testing.assert_array_equal(np.isnan(seamounts), np.kron(missing, np.ones((4, 4), dtype=bool)))
+    # An untrained EDSR returns its bicubic input: averaged back, close to the coarse grid.
+    from keras_geo import bathymetry
+    from keras_geo.datasets.bathymetry import read_grid
+
+    coarse = read_grid(survey / "seamounts.xyz").depth
+    assert bathymetry.consistency(seamounts, coarse, 4) < 0.1 * np.nanstd(coarse)
+    assert (out / "trough_x4.png").stat().st_size > 0 and (out / "seamounts_x4.png").stat().st_size > 0
+
+
+def test_super_resolve_with_the_model_s_own_tile_and_the_default_overlap(survey, tmp_path, capsys):
+    from keras_geo.models import build_edsr
+
+    build_edsr(input_shape=(32, 32, 1), blocks=1, filters=4).save(tmp_path / "fixed.keras")
+    grid = str(survey / "trough.npy")
+    assert main(["super-resolve", str(tmp_path / "fixed.keras"), grid, "--scale", "4", "--out", str(tmp_path)]) == 0
+    assert "(20x20 -> 80x80" in capsys.readouterr().out
+    assert np.load(tmp_path / "trough_x4.npy").shape == (80, 80)
+
+
+def test_super_resolve_reads_depths_positive_down_and_a_nodata_value(survey, tmp_path, capsys):
+    depths = -np.load(survey / "trough.npy")  # positive down, as many surveys store them
+    depths[2, 3] = -9999.0  # the survey's no-data value
+    np.save(tmp_path / "depths.npy", depths)
+    argv = ["super-resolve", str(survey / "edsr.keras"), str(tmp_path / "depths.npy"), "--scale", "4"]
+    assert main([*argv, "--out", str(tmp_path / "o"), "--positive", "down", "--nodata", "-9999", "--quiet"]) == 0
+    assert "1 no-data cells" in capsys.readouterr().out
+    fine = np.load(tmp_path / "o" / "depths_x4.npy")
+    assert np.isnan(fine[8:12, 12:16]).all() and np.isfinite(fine).sum() == 80 * 80 - 16
+    assert np.nanmax(fine) < 0  # elevations: negative below sea level
+
+
+def _classifier(path):
+    import keras
+
+    inputs = keras.Input((16, 16, 1))
+    outputs = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling2D()(inputs))
+    keras.Model(inputs, outputs).save(path)
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no-model", "no such model file"),
+        ("no-grid", "no such grid file: "),
+        ("junk-grid", "junk.xyz: an .xyz grid must be lines of three numbers"),
+        ("junk-npy", "cannot read "),
+        ("unknown-suffix", "unknown grid format '.png'"),
+        ("all-nan", "every cell is no data"),
+        ("same-stem", "would both be written to trough_x4.npy"),
+        ("tile-below-scale", "--tile 2 is smaller than --scale 4"),
+        ("tile-not-multiple", "the tile (18, --tile) must be a multiple of --scale 4"),
+        ("bad-overlap", "--overlap 6 must be a multiple of --scale 4, >= 0 and smaller than the tile (16)"),
+        ("negative-overlap", "--overlap -4 must be a multiple of --scale 4"),
+        ("grid-below-tile", "smaller than one tile at x4"),
+        ("classifier", "super-resolution needs a model from one-channel grids"),
+        ("three-channels", "super-resolution needs a model from one-channel grids"),
+        ("not-a-model", "cannot load"),
+    ],
+)
+def test_super_resolve_refuses_what_a_user_can_fix_with_one_line(survey, tmp_path, capsys, case, message):
+    from keras_geo.models import build_edsr
+
+    model, grids, extra = survey / "edsr.keras", [survey / "trough.npy"], ["--tile", "16"]
+    if case == "no-model":
+        model = tmp_path / "missing.keras"
+    elif case == "no-grid":
+        grids = [tmp_path / "missing.tif"]
+    elif case == "junk-grid":
+        grids = [tmp_path / "junk.xyz"]
+        grids[0].write_text("this is not\na grid\n")
+    elif case == "junk-npy":
+        grids = [tmp_path / "junk.npy"]
+        grids[0].write_bytes(b"not an array")
+    elif case == "unknown-suffix":
+        grids = [tmp_path / "map.png"]
+        grids[0].write_bytes(b"\x89PNG")
+    elif case == "all-nan":
+        grids = [tmp_path / "empty.npy"]
+        np.save(grids[0], np.full((8, 8), np.nan))
+    elif case == "same-stem":
+        grids = [survey / "trough.npy", tmp_path / "trough.npy"]
+        np.save(grids[1], np.zeros((8, 8)))
+    elif case == "tile-below-scale":
+        extra = ["--tile", "2"]
+    elif case == "tile-not-multiple":
+        extra = ["--tile", "18"]
+    elif case == "bad-overlap":
+        extra = ["--tile", "16", "--overlap", "6"]
+    elif case == "negative-overlap":
+        extra = ["--tile", "16", "--overlap", "-4"]
+    elif case == "grid-below-tile":
+        extra = ["--tile", "128"]
+    elif case == "classifier":
+        model = tmp_path / "classifier.keras"
+        _classifier(model)
+    elif case == "three-channels":
+        model = tmp_path / "rgb.keras"
+        build_edsr(input_shape=(None, None, 3), output_channels=3, blocks=1, filters=4).save(model)
+    elif case == "not-a-model":
+        model = tmp_path / "junk.keras"
+        model.write_bytes(b"not a zip")
+    out = tmp_path / "out"
+    argv = ["super-resolve", str(model), *map(str, grids), "--scale", "4", "--out", str(out), "--quiet", *extra]
+    assert main(argv) == 2
+    assert message in one_line(capsys.readouterr().err)
+    assert not list(out.glob("*.npy")) if out.exists() else True  # refused before any grid was written
