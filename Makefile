@@ -60,7 +60,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	$(PIP) install -e '.[bench]'
 	touch $@
 
-# The quick versions of the benchmarks (about 19 minutes on 2 cores); BENCHMARKS.md gives
+# The quick versions of the benchmarks (about 24 minutes on 2 cores); BENCHMARKS.md gives
 # the full commands and their results. Quick results go to benchmarks/results/*_quick.*.
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_strategies.py --quick
@@ -73,6 +73,9 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_gradcam.py
 	$(PY) benchmarks/bench_restoration.py --quick
 	$(PY) benchmarks/bench_skipresnet.py --quick
+	$(PY) benchmarks/bench_fish_count.py --quick
+	$(PY) benchmarks/bench_bathymetry_sr.py --quick
+	$(PY) benchmarks/bench_devices.py --quick
 
 # The fault-injection campaign behind RELIABILITY.md (about 2 minutes): kills, worker deaths, Ctrl-C.
 reliability: $(VENV)/.installed-test

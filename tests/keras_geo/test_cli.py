@@ -839,3 +839,89 @@ def test_super_resolve_refuses_what_a_user_can_fix_with_one_line(survey, tmp_pat
     assert main(argv) == 2
     assert message in one_line(capsys.readouterr().err)
     assert not list(out.glob("*.npy")) if out.exists() else True  # refused before any grid was written
+
+
+# --------------------------------------------------------------------------- #
+# the shipped searches of report 000: fish counts from echograms, bathymetry super-resolution
+# --------------------------------------------------------------------------- #
+def test_the_shipped_fish_count_search_runs_reports_residuals_and_exports(tmp_path, capsys):
+    """data/configs/fish_count.yaml made small: both count heads (bins null and 16), exported model counts fish."""
+    import keras
+
+    from hpo.store import TrialStore
+    from keras_geo import echo
+    from keras_geo.datasets.echo import simulate_batch, sv_to_image
+
+    shipped = ROOT / "data" / "configs" / "fish_count.yaml"
+    config = tmp_path / "small.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(shipped),
+                "store": str(tmp_path / "run" / "store.db"),
+                "dataset": {"n_train": 48, "n_val": 16, "n_test": 16},
+                "training": {"epochs": 1, "batch_size": 16},
+                "executor": {"name": "serial"},
+                "budget": {"trials": 2},
+                "space": {"conv_layers": [3], "filters": [4], "bins": [None, 16]},
+                "strategy": {"name": "grid"},
+            }
+        )
+    )
+    assert main(["search", str(config)]) == 0
+    assert "regression of echo with filler_cnn, objective minimize val_mae" in capsys.readouterr().out
+    store = tmp_path / "run" / "store.db"
+    trials = TrialStore(store).trials()
+    assert sorted(str(t.params["bins"]) for t in trials) == ["16", "None"]  # the linear and the binned head
+    assert all(t.status == "done" for t in trials)
+    assert main(["report", str(store)]) == 0
+    report = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "## Residuals of the best model" in report and "| count |" in report and "minimize" in report
+    assert (tmp_path / "run" / "report" / "residuals_best.png").stat().st_size > 1000
+    out = tmp_path / "fish_count.keras"
+    assert main(["export", str(store), "--out", str(out)]) == 0
+    model = keras.saving.load_model(out, safe_mode=True)
+    assert model.layers[-1].name in ("filler_cnn_expectation", "filler_cnn_unscale")  # counts in fish either way
+    batch = simulate_batch([20, 400], seed=7, **echo.COUNTING_SETTINGS)
+    counts = model.predict(sv_to_image(batch.sv_db)[..., None], verbose=0)
+    assert counts.shape == (2, 1) and np.isfinite(counts).all()
+    if model.layers[-1].name == "filler_cnn_expectation":  # the expected bin centre: within the training counts
+        assert (counts >= 9.99).all() and (counts <= 500.01).all()
+
+
+def test_the_shipped_bathymetry_search_runs_reports_error_maps_exports_and_super_resolves(tmp_path, capsys):
+    """data/configs/bathymetry_sr.yaml made small (two-stage tiles kept): the exported EDSR super-resolves a grid."""
+    import keras
+
+    from keras_geo import bathymetry
+    from keras_geo.datasets.bathymetry import block_average, synthesize_terrain
+
+    shipped = ROOT / "data" / "configs" / "bathymetry_sr.yaml"
+    config = tmp_path / "small.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "base": str(shipped),
+                "store": str(tmp_path / "run" / "store.db"),
+                "dataset": {"tile": 32, "n_train": 12, "n_val": 4, "n_test": 4, "augment_target_grids": 12},
+                "training": {"epochs": 1, "batch_size": 8},
+                "executor": {"name": "serial"},
+                "budget": {"trials": 2},
+                "space": {"blocks": [1], "filters": [4], "loss": ["mse", "mae"]},
+                "strategy": {"name": "grid"},
+            }
+        )
+    )
+    assert main(["search", str(config)]) == 0
+    assert "image_to_image of bathymetry with edsr, objective minimize val_rmse" in capsys.readouterr().out
+    store = tmp_path / "run" / "store.db"
+    assert main(["report", str(store)]) == 0
+    report = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "## Outputs of the best model" in report and "val_rmse" in report
+    out = tmp_path / "edsr_x4.keras"
+    assert main(["export", str(store), "--out", str(out)]) == 0
+    model = keras.saving.load_model(out, safe_mode=True)
+    coarse = block_average(synthesize_terrain(80, region="target", seed=3), 4)  # 20 x 20 cells of 200 m
+    fine = bathymetry.super_resolve(model, coarse, scale=4, overlap=8)
+    assert fine.shape == (80, 80) and np.isfinite(fine).all()
+    assert bathymetry.consistency(fine, coarse, 4) < 0.5 * float(np.std(coarse))  # metres, near the coarse grid
