@@ -482,22 +482,24 @@ def test_a_config_that_is_not_yaml_text_exits_2_with_one_line_naming_it(tmp_path
 # --------------------------------------------------------------------------- #
 # tasks beyond classification, end to end: search, report with the task's section, export
 # --------------------------------------------------------------------------- #
+def _small_config(tmp_path, shipped, **changes):
+    """A configuration file based on a shipped one (``base:``), storing under ``tmp_path/run``, with ``changes``."""
+    config = tmp_path / "small.yaml"
+    config.write_text(yaml.safe_dump({"base": str(shipped), "store": str(tmp_path / "run" / "store.db"), **changes}))
+    return config
+
+
 def test_the_shipped_regression_search_runs_reports_residuals_and_exports(tmp_path, capsys):
     """data/configs/filler_fraction.yaml, made small through a file based on it."""
     shipped = ROOT / "data" / "configs" / "filler_fraction.yaml"
-    config = tmp_path / "small.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "base": str(shipped),
-                "store": str(tmp_path / "run" / "store.db"),
-                "dataset": {"n_train": 60, "n_val": 30, "n_test": 30, "fov_nm": 250, "image_size": 16},
-                "training": {"epochs": 2},
-                "executor": {"name": "serial"},
-                "budget": {"trials": 2},
-                "space": {"filters": {"type": "int", "low": 4, "high": 8}, "loss": ["mse", "huber"]},
-            }
-        )
+    config = _small_config(
+        tmp_path,
+        shipped,
+        dataset={"n_train": 60, "n_val": 30, "n_test": 30, "fov_nm": 250, "image_size": 16},
+        training={"epochs": 2},
+        executor={"name": "serial"},
+        budget={"trials": 2},
+        space={"filters": {"type": "int", "low": 4, "high": 8}, "loss": ["mse", "huber"]},
     )
     assert main(["search", str(config)]) == 0
     out = capsys.readouterr().out
@@ -598,20 +600,15 @@ def test_the_shipped_restoration_search_reports_fabrications_exports_and_restore
     import cv2
 
     shipped = ROOT / "data" / "configs" / "sem_restoration.yaml"
-    config = tmp_path / "small.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "base": str(shipped),
-                "store": str(tmp_path / "run" / "store.db"),
-                "dataset": {"n_train": 24, "n_val": 8, "n_test": 8, "image_size": 32},
-                "training": {"epochs": 1, "batch_size": 8},
-                "executor": {"name": "serial"},
-                "budget": {"trials": 2},
-                "space": {"depth": [2], "filters": [4], "loss": ["ssim", "ssim_mae"]},
-                "strategy": {"name": "grid"},
-            }
-        )
+    config = _small_config(
+        tmp_path,
+        shipped,
+        dataset={"n_train": 24, "n_val": 8, "n_test": 8, "image_size": 32},
+        training={"epochs": 1, "batch_size": 8},
+        executor={"name": "serial"},
+        budget={"trials": 2},
+        space={"depth": [2], "filters": [4], "loss": ["ssim", "ssim_mae"]},
+        strategy={"name": "grid"},
     )
     assert main(["search", str(config)]) == 0
     assert "image_to_image of sem with unet, objective maximize val_ssim" in capsys.readouterr().out
@@ -634,20 +631,15 @@ def test_the_shipped_restoration_search_reports_fabrications_exports_and_restore
 def test_the_shipped_skipresnet_search_runs_reports_and_exports_a_skip_resnet_that_loads_elsewhere(tmp_path, capsys):
     """data/configs/filler_skipresnet.yaml made small: the exported SkipResNet loads in a fresh process (safe mode)."""
     shipped = ROOT / "data" / "configs" / "filler_skipresnet.yaml"
-    config = tmp_path / "small.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "base": str(shipped),
-                "store": str(tmp_path / "run" / "store.db"),
-                "dataset": {"n_train": 10, "n_val": 5, "n_test": 5, "image_size": 16, "box_nm": 300},
-                "training": {"epochs": 1, "batch_size": 16},
-                "executor": {"name": "serial"},
-                "budget": {"trials": 2},
-                "space": {"depth": [8], "gate": [True], "gate_reduction": [2, 4]},
-                "strategy": {"name": "grid"},
-            }
-        )
+    config = _small_config(
+        tmp_path,
+        shipped,
+        dataset={"n_train": 10, "n_val": 5, "n_test": 5, "image_size": 16, "box_nm": 300},
+        training={"epochs": 1, "batch_size": 16},
+        executor={"name": "serial"},
+        budget={"trials": 2},
+        space={"depth": [8], "gate": [True], "gate_reduction": [2, 4]},
+        strategy={"name": "grid"},
     )
     assert main(["search", str(config)]) == 0
     assert "classification of filler with resnet, objective maximize val_accuracy" in capsys.readouterr().out
@@ -853,20 +845,15 @@ def test_the_shipped_fish_count_search_runs_reports_residuals_and_exports(tmp_pa
     from keras_geo.datasets.echo import simulate_batch, sv_to_image
 
     shipped = ROOT / "data" / "configs" / "fish_count.yaml"
-    config = tmp_path / "small.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "base": str(shipped),
-                "store": str(tmp_path / "run" / "store.db"),
-                "dataset": {"n_train": 48, "n_val": 16, "n_test": 16},
-                "training": {"epochs": 1, "batch_size": 16},
-                "executor": {"name": "serial"},
-                "budget": {"trials": 2},
-                "space": {"conv_layers": [3], "filters": [4], "bins": [None, 16]},
-                "strategy": {"name": "grid"},
-            }
-        )
+    config = _small_config(
+        tmp_path,
+        shipped,
+        dataset={"n_train": 48, "n_val": 16, "n_test": 16},
+        training={"epochs": 1, "batch_size": 16},
+        executor={"name": "serial"},
+        budget={"trials": 2},
+        space={"conv_layers": [3], "filters": [4], "bins": [None, 16]},
+        strategy={"name": "grid"},
     )
     assert main(["search", str(config)]) == 0
     assert "regression of echo with filler_cnn, objective minimize val_mae" in capsys.readouterr().out
@@ -897,20 +884,15 @@ def test_the_shipped_bathymetry_search_runs_reports_error_maps_exports_and_super
     from keras_geo.datasets.bathymetry import block_average, synthesize_terrain
 
     shipped = ROOT / "data" / "configs" / "bathymetry_sr.yaml"
-    config = tmp_path / "small.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "base": str(shipped),
-                "store": str(tmp_path / "run" / "store.db"),
-                "dataset": {"tile": 32, "n_train": 12, "n_val": 4, "n_test": 4, "augment_target_grids": 12},
-                "training": {"epochs": 1, "batch_size": 8},
-                "executor": {"name": "serial"},
-                "budget": {"trials": 2},
-                "space": {"blocks": [1], "filters": [4], "loss": ["mse", "mae"]},
-                "strategy": {"name": "grid"},
-            }
-        )
+    config = _small_config(
+        tmp_path,
+        shipped,
+        dataset={"tile": 32, "n_train": 12, "n_val": 4, "n_test": 4, "augment_target_grids": 12},
+        training={"epochs": 1, "batch_size": 8},
+        executor={"name": "serial"},
+        budget={"trials": 2},
+        space={"blocks": [1], "filters": [4], "loss": ["mse", "mae"]},
+        strategy={"name": "grid"},
     )
     assert main(["search", str(config)]) == 0
     assert "image_to_image of bathymetry with edsr, objective minimize val_rmse" in capsys.readouterr().out
