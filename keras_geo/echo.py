@@ -19,6 +19,15 @@ with ``V`` the volume the fish use. It is the baseline beside a count CNN traine
     >>> echo.count_errors(y, counts)                                 # MAE, median |relative error| %, bias %
     >>> cages = echo.held_out_cages()                                # cages of another radius, fish of another length
 
+A count model for any cage (the way Nishikawa et al. build a virtual cage per real cage, but one model):
+an echogram shows the fish density, not the cage's size, so train on the density across cages and fish,
+then multiply by the volume of the cage to count, which a farm knows:
+
+    >>> across = datasets.load("echo", cage_radii_m=[8.0, 12.5, 18.0], lengths_cm=[45.0, 60.0, 75.0],
+    ...                        target="density", **echo.COUNTING_SETTINGS)   # fish per 1000 m^3
+    >>> # ... train a regression model on `across`, then for echograms of a 10 m cage:
+    >>> counts = echo.counts_from_density(model.predict(x_cage), cage_radius_m=10.0)
+
 Public names:
 
 * :data:`COUNTING_SETTINGS`: the sounder settings under which counting is feasible (a wide beam, a long record).
@@ -27,6 +36,7 @@ Public names:
   :func:`layer_response`: what the sounder reads from a uniform layer (the law echo integration inverts).
 * :class:`EchoIntegrator`: echo integration with one scale factor fitted on echograms of known counts.
 * :func:`rescale_counts`: counts of one cage and fish as counts of another (same echo level).
+* :func:`counts_from_density`: a density model's fish per 1000 m^3 as the count of a cage of known geometry.
 * :data:`HELD_OUT_CAGES`, :func:`held_out_cages`, :class:`CageEchograms`: simulated cages a model did not train on.
 * :func:`count_errors`: MAE, median absolute and median signed relative error in %.
 """
@@ -57,6 +67,7 @@ __all__ = [
     "EchoIntegrator",
     "cage_volume",
     "count_errors",
+    "counts_from_density",
     "echo_integration",
     "held_out_cages",
     "layer_response",
@@ -117,6 +128,9 @@ def mean_backscatter(**settings: Any) -> float:
 def cage_volume(**settings: Any) -> float:
     """Volume (m^3) the fish of the simulated cage swim in: ``pi (cage_radius_m - net_band_m)^2 (net_depth_m - 2 net_band_m)``.
 
+    The formula is the ``echo`` data set's (``keras_geo.datasets.echo._physics.fish_volume_m3``): its
+    ``target="density"`` is fish per 1000 m^3 of this volume.
+
     Args:
         **settings: Keywords of :func:`~keras_geo.datasets.echo.simulate_echogram` (its defaults otherwise);
             ``cage_radius_m``, ``net_depth_m`` and ``net_band_m`` are used.
@@ -129,8 +143,7 @@ def _sigma(c: _Config) -> float:
 
 
 def _volume(c: _Config) -> float:
-    z_lo, z_hi = c.fish_depths
-    return math.pi * c.fish_radius**2 * (z_hi - z_lo)
+    return c.fish_volume
 
 
 def _window(c: _Config, window_m: Sequence[float] | None) -> np.ndarray:
@@ -308,6 +321,30 @@ def rescale_counts(counts: Any, source: Mapping[str, Any], target: Mapping[str, 
     a, b = _settings(dict(source)), _settings(dict(target))
     factor = (_volume(b) / _volume(a)) * (_sigma(a) / _sigma(b))
     return np.asarray(counts, dtype=np.float64) * factor
+
+
+def counts_from_density(density: Any, **settings: Any) -> np.ndarray:
+    """Fish counts of a cage of known geometry from densities in fish per 1000 m^3: ``density x V / 1000``.
+
+    The other half of a count model trained across cages on the ``echo`` data set's ``target="density"``
+    (:mod:`keras_geo.datasets.echo`): the model reads the fish density from the echograms (what they
+    show, whatever the cage's size), and the farm's known cage gives the volume ``V`` the fish swim in
+    (:func:`cage_volume`: its radius, net depth and the band the fish keep off the net).
+
+    Args:
+        density: Densities in fish per 1000 m^3 (any shape, finite; e.g. ``model.predict(x)``).
+        **settings: Keywords of :func:`~keras_geo.datasets.echo.simulate_echogram` for the cage (its defaults
+            otherwise); ``cage_radius_m``, ``net_depth_m`` and ``net_band_m`` are used.
+
+    Returns:
+        Counts (fish) of the shape of ``density`` (float64; not rounded).
+    """
+    volume = _volume(_settings(settings))
+    values = np.asarray(density, dtype=np.float64)
+    if values.size == 0 or not np.all(np.isfinite(values)):
+        received = "no densities" if values.size == 0 else f"density={float(values[~np.isfinite(values)][0])!r}"
+        raise ValueError(f"`density` must be finite fish per 1000 m^3. Received: {received}")
+    return values * volume / 1000.0
 
 
 def _check_counts(name: str, counts: Any, n: int | None = None) -> np.ndarray:

@@ -196,3 +196,56 @@ def test_bad_input_gets_one_line_naming_it(call, message):
 def test_an_unknown_setting_is_a_type_error():
     with pytest.raises(TypeError, match="unknown echo setting 'cage_diameter_m'"):
         echo.echo_integration(np.zeros((1, 8, 64)), cage_diameter_m=25.0)
+
+
+# ---------------------------------------------------------------------------
+# Counts from a density model
+# ---------------------------------------------------------------------------
+
+
+def test_counts_from_density_are_density_times_the_cages_volume():
+    from keras_geo.datasets.echo._physics import fish_volume_m3
+
+    counts = np.array([[10.0], [250.0], [0.0]])
+    for cage in ({}, {"cage_radius_m": 15.0}, {"cage_radius_m": 10.0, "net_depth_m": 14.0, "net_band_m": 0.5}):
+        volume = cage_volume(**cage)
+        # One formula: the data set's density target, the simulator's law and cage_volume share it.
+        assert volume == pytest.approx(
+            fish_volume_m3(**{"cage_radius_m": 12.5, "net_depth_m": 12.0, "net_band_m": 1.0, **cage})
+        )
+        back = echo.counts_from_density(counts / volume * 1000.0, **cage)
+        assert back.shape == counts.shape
+        np.testing.assert_allclose(back, counts, rtol=1e-12, atol=1e-12)
+    assert echo.counts_from_density(1.0) == pytest.approx(cage_volume() / 1000.0)
+
+
+def test_counts_from_density_give_back_the_data_sets_counts_in_every_cage():
+    from keras_geo import datasets
+
+    small = {"n_pings": 8, "depth_bins": 16, "count_range": [3, 30], "n_train": 8, "n_val": 1, "n_test": 1}
+    lists = {"cage_radii_m": [8.0, 18.0], "lengths_cm": [50.0, 70.0]}
+    density = datasets.load("echo", target="density", **lists, **small)
+    counts = datasets.load("echo", **lists, **small)["train"][1][:, 0]
+    radii = density.info["cages"]["train"]["cage_radius_m"]
+    back = [echo.counts_from_density(d, cage_radius_m=r) for d, r in zip(density["train"][1][:, 0], radii)]
+    np.testing.assert_allclose(back, counts, rtol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: echo.counts_from_density([1.0, float("nan")]),
+            "`density` must be finite fish per 1000 m^3. Received: density=nan",
+        ),
+        (lambda: echo.counts_from_density([]), "`density` must be finite fish per 1000 m^3. Received: no densities"),
+        (lambda: echo.counts_from_density([1.0], cage_radius_m=0), "`cage_radius_m` must be a finite number > 0"),
+        (lambda: echo.counts_from_density([1.0], cage_radius_m=1.0), "`net_band_m` must leave the fish room"),
+    ],
+)
+def test_counts_from_density_refuse_bad_input_in_one_line(call, message):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert message in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(TypeError, match="unknown echo setting 'cage_diameter_m'"):
+        echo.counts_from_density([1.0], cage_diameter_m=25.0)

@@ -19,7 +19,8 @@ Public names:
 * :func:`sv_to_image`: Sv (dB) to the network's input in ``[0, 1]``.
 * :func:`expected_sv_db`: the mean Sv of N fish spread over the cage (the echo-integration law).
 * :func:`beam_pattern_db`, :func:`equivalent_beam_angle`, :func:`target_strength_db`: the physics.
-* :func:`echo`: the registered loader (task ``regression``, target ``count`` in fish).
+* :func:`echo`: the registered loader (task ``regression``, target ``count`` in fish, or ``density`` in fish
+  per 1000 m^3 with ``target="density"``; ``cage_radii_m`` / ``lengths_cm`` draw each echogram's cage and fish).
 
 Modules (private): ``_physics`` (beam and target strength), ``_simulate`` (the simulator), ``_dataset``
 (the loader), ``_checks`` (argument checks and seeds).

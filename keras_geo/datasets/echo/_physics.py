@@ -155,3 +155,26 @@ def target_strength_db(
         raise ValueError(f"`length_cm` must be > 0. Received: length_cm={length_cm!r}")
     tilt = np.asarray(tilt_deg, dtype=np.float64)
     return 20.0 * np.log10(length) + b20 - 3.0 * (tilt / half) ** 2 + _tilt_norm_db(mean, sd, half)
+
+
+def fish_volume_m3(cage_radius_m, net_depth_m, net_band_m):
+    """Volume (m^3) of water the fish of a cylindrical cage swim in: ``pi (R - b)^2 (D - 2 b)``.
+
+    The fish keep ``net_band_m`` (b) off the net wall, the net floor and the surface, so they fill a cylinder
+    of radius ``cage_radius_m - net_band_m`` (R - b) from ``b`` down to ``net_depth_m - b`` (D - b). The one
+    formula of the package (the simulator's echo-integration law, the ``echo`` data set's density target and
+    :func:`keras_geo.echo.cage_volume` all use it); the settings are checked by their callers.
+
+    Args:
+        cage_radius_m, net_depth_m, net_band_m: As in :func:`~keras_geo.datasets.echo.simulate_echogram`;
+            numbers or arrays (broadcast).
+
+    Returns:
+        The volume, a float (an array for array arguments).
+    """
+    volume = (
+        math.pi
+        * (np.asarray(cage_radius_m, np.float64) - net_band_m) ** 2
+        * (np.asarray(net_depth_m, np.float64) - 2.0 * np.asarray(net_band_m, np.float64))
+    )
+    return float(volume) if volume.ndim == 0 else volume

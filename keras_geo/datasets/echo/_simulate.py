@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._checks import check_int, check_number, check_optional_db, check_pair, check_seed, derive_seed
-from ._physics import _tilt_norm_db, equivalent_beam_angle, piston_ka, two_way_beam_fast
+from ._physics import _tilt_norm_db, equivalent_beam_angle, fish_volume_m3, piston_ka, two_way_beam_fast
 
 __all__ = [
     "SV_FLOOR_DB",
@@ -116,6 +116,11 @@ class _Config:
     @property
     def fish_depths(self) -> tuple[float, float]:
         return self.net_band_m, self.net_depth_m - self.net_band_m
+
+    @property
+    def fish_volume(self) -> float:
+        """The volume the fish swim in (m^3): :func:`~._physics.fish_volume_m3`."""
+        return fish_volume_m3(self.cage_radius_m, self.net_depth_m, self.net_band_m)
 
     @property
     def pulse_bins(self) -> float:
@@ -511,8 +516,7 @@ def expected_sv_db(n_fish: float, **settings: Any) -> float:
     """
     n = check_number("n_fish", n_fish, low=0.0, open_low=True)
     c = _settings(settings)
-    z_lo, z_hi = c.fish_depths
-    volume = math.pi * c.fish_radius**2 * (z_hi - z_lo)
+    volume = c.fish_volume
     sigma = 10.0 ** (c.ts_b20_db / 10.0) * (c.length_mean_cm**2 + c.length_sd_cm**2)
     return 10.0 * math.log10(n * sigma / volume)
 

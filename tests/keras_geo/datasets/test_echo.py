@@ -223,3 +223,90 @@ def test_the_loader_refuses_bad_counts_and_settings_in_one_line():
         sv_to_image(np.zeros(3), (-20.0, -90.0))
     with pytest.raises(ValueError, match="`counts` must be an integer >= 0. Received: counts=-2"):
         simulate_batch([3, -2])
+
+
+# ---------------------------------------------------------------------------
+# Across cages: per-sample cage radius and fish length, the density target
+# ---------------------------------------------------------------------------
+
+ACROSS = {"cage_radii_m": [8.0, 18.0], "lengths_cm": [45.0, 75.0]}
+TINY = {"n_train": 10, "n_val": 3, "n_test": 3, "count_range": [5, 40], "seed": 2, **SMALL}
+
+
+def _fish_volume(radius: float) -> float:
+    return math.pi * (radius - 1.0) ** 2 * (12.0 - 2.0)  # default net depth 12 m, net band 1 m
+
+
+def test_each_echogram_draws_its_cage_and_fish_from_the_lists_and_records_them():
+    data = datasets.load("echo", **TINY, **ACROSS)
+    again = datasets.load("echo", **TINY, **ACROSS)
+    plain = datasets.load("echo", **TINY)
+    assert data.info["cage_radii_m"] == [8.0, 18.0] and data.info["lengths_cm"] == [45.0, 75.0]
+    assert plain.info["cage_radii_m"] is None and plain.info["lengths_cm"] is None
+    for split, (x, y) in data.items():
+        cages = data.info["cages"][split]
+        radii, lengths = np.array(cages["cage_radius_m"]), np.array(cages["length_mean_cm"])
+        assert len(radii) == len(lengths) == len(y)
+        assert set(radii) <= {8.0, 18.0} and set(lengths) <= {45.0, 75.0}
+        np.testing.assert_allclose(cages["fish_volume_m3"], [_fish_volume(r) for r in radii])
+        # Deterministic, and the counts and echograms' seeds do not move: only the cage and fish do.
+        assert np.array_equal(x, again[split][0]) and again.info["cages"][split] == cages
+        np.testing.assert_array_equal(y, plain[split][1])
+        assert data.info["seeds"][split] == plain.info["seeds"][split]
+        # Every sample is the simulator's echogram of its own cage and fish, from its seed.
+        for i in (0, len(y) - 1):
+            one = simulate_batch(
+                [int(y[i, 0])],
+                seeds=[data.info["seeds"][split][i]],
+                cage_radius_m=radii[i],
+                length_mean_cm=lengths[i],
+                **SMALL,
+            )
+            np.testing.assert_array_equal(sv_to_image(one.sv_db)[0, ..., None], x[i])
+    # Without lists every sample is of the fixed cage and fish.
+    assert set(plain.info["cages"]["train"]["cage_radius_m"]) == {12.5}
+    assert set(plain.info["cages"]["train"]["length_mean_cm"]) == {60.0}
+    # Over many samples both values of each list come up, radius and length independently.
+    many = echo.echo(n_train=200, n_val=1, n_test=1, count_range=(0, 0), n_pings=8, depth_bins=8, **ACROSS)
+    pairs = set(zip(many.info["cages"]["train"]["cage_radius_m"], many.info["cages"]["train"]["length_mean_cm"]))
+    assert len(pairs) == 4
+
+
+def test_the_density_target_is_the_count_per_1000_cubic_metres_of_each_samples_cage():
+    counts = datasets.load("echo", **TINY, **ACROSS)
+    density = datasets.load("echo", **TINY, **ACROSS, target="density")
+    assert density.target_names == ("density",) and density.info["target"] == "density"
+    assert density.info["target_units"] == {"density": "fish per 1000 m^3"}
+    assert counts.target_names == ("count",) and counts.info["target_units"] == {"count": "fish"}
+    for split, (x, y) in density.items():
+        np.testing.assert_array_equal(x, counts[split][0])
+        volumes = np.array([_fish_volume(r) for r in density.info["cages"][split]["cage_radius_m"]])
+        np.testing.assert_allclose(y[:, 0], counts[split][1][:, 0] / volumes * 1000.0, rtol=1e-6)
+        np.testing.assert_array_equal(np.round(y[:, 0] * volumes / 1000.0), counts[split][1][:, 0])
+        assert y.dtype == np.float32 and y.shape == (len(x), 1)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        ({"cage_radii_m": []}, "`cage_radii_m` must be a non-empty list of finite numbers > net_band_m (1)"),
+        ({"cage_radii_m": [10.0, 0.5]}, "`cage_radii_m` must be a non-empty list of finite numbers > net_band_m (1)"),
+        ({"cage_radii_m": [10.0, float("nan")]}, "`cage_radii_m` must be a non-empty list"),
+        ({"cage_radii_m": 10.0}, "`cage_radii_m` must be a non-empty list"),
+        (
+            {"lengths_cm": [60.0, -5.0]},
+            "`lengths_cm` must be a non-empty list of finite numbers > 0. Received: lengths_cm=",
+        ),
+        ({"lengths_cm": ["60"]}, "`lengths_cm` must be a non-empty list"),
+        ({"target": "mass"}, "`target` must be 'count' or 'density'. Received: target='mass'"),
+    ],
+)
+def test_bad_cage_lists_and_targets_get_one_line_naming_them(settings, message):
+    with pytest.raises(ValueError) as info:
+        echo.echo(n_train=1, n_val=1, n_test=1, **settings)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_the_loader_checks_the_target_through_load():
+    with pytest.raises(SettingError, match="dataset.target: must be one of count, density; received 'mass'"):
+        datasets.load("echo", target="mass")
