@@ -2,7 +2,7 @@
 
 Report 000 compares one job across devices (a vector engine against an A100, 1.6x to
 3x). This benchmark does the same for keras-geo's own job: one training of the fish
-count model (the ``echo`` data set, ``filler_cnn`` with a regression head, a fixed
+count model (the ``echo`` data set with the counting sounder, ``filler_cnn`` with a regression head, a fixed
 number of epochs, no early stopping, the same seed), each device in its own fresh
 process:
 
@@ -48,8 +48,9 @@ def child(device: str, threads: int, epochs: int, n_train: int, out: Path) -> No
     import keras
 
     from keras_geo import datasets, training
+    from keras_geo.echo import COUNTING_SETTINGS
 
-    data = datasets.load("echo", n_train=n_train, n_val=max(64, n_train // 8), n_test=256, seed=0)
+    data = datasets.load("echo", n_train=n_train, n_val=max(64, n_train // 8), n_test=256, seed=0, **COUNTING_SETTINGS)
     stamps: list[float] = []
 
     class Stamp(keras.callbacks.Callback):
