@@ -1,9 +1,13 @@
-"""Explanation: where a model looks. Grad-CAM, Grad-CAM++ and CAM heatmaps, drawn over images with OpenCV.
+"""Explanation: where a model looks (Grad-CAM, Grad-CAM++ and CAM heatmaps, drawn over images with OpenCV)
+and what its layers represent (representational similarity analysis against reference data).
 
 >>> from keras_geo import explain
 >>> heat = explain.grad_cam(model, images)            # (n, h, w) in [0, 1], predicted classes
 >>> picture = explain.overlay(images[0], heat[0])      # uint8 RGB, red = attended
 >>> explain.save_grid("gradcam.png", images[:4], heat[:4], true_labels=..., predicted_labels=...)
+>>> acts = explain.layer_activations(model, stimuli)   # {layer: (n_stimuli, features)}
+>>> v1 = explain.load_reference("v1_responses.npy")[0]   # an RDM from stimuli x units responses
+>>> {name: explain.compare(r, v1) for name, r in explain.layer_rdms(acts).items()}   # Spearman per layer
 """
 
 from keras_geo.explain._cam import cam, feature_layer, grad_cam, grad_cam_plus_plus
@@ -14,18 +18,50 @@ from keras_geo.explain._files import (
     pick_per_class,
 )
 from keras_geo.explain._overlay import colorize, overlay, save_grid, to_uint8_rgb
+from keras_geo.explain.rsa import (
+    COMPARISONS,
+    RDM,
+    RDM_METHODS,
+    BootstrapResult,
+    NoiseCeiling,
+    PermutationResult,
+    bootstrap,
+    compare,
+    default_layers,
+    layer_activations,
+    layer_rdms,
+    load_reference,
+    noise_ceiling,
+    permutation_test,
+    rdm,
+)
 
 __all__ = [
+    "COMPARISONS",
     "METHODS",
+    "RDM",
+    "RDM_METHODS",
+    "BootstrapResult",
     "ExplainedImages",
+    "NoiseCeiling",
+    "PermutationResult",
+    "bootstrap",
     "cam",
     "colorize",
+    "compare",
+    "default_layers",
     "explain_to_files",
     "feature_layer",
     "grad_cam",
     "grad_cam_plus_plus",
+    "layer_activations",
+    "layer_rdms",
+    "load_reference",
+    "noise_ceiling",
     "overlay",
+    "permutation_test",
     "pick_per_class",
+    "rdm",
     "save_grid",
     "to_uint8_rgb",
 ]
