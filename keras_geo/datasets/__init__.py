@@ -1,8 +1,8 @@
-"""Data sets: a registry of loaders (generated filler slices, SEM pairs and shapes, your image folders and arrays).
+"""Data sets: a registry of loaders (generated filler slices, SEM pairs, shapes and textures, your image folders and arrays).
 
     >>> from keras_geo import datasets
     >>> datasets.available()
-    ['bathymetry', 'echo', 'filler', 'filler_fraction', 'folder', 'npz', 'sem', 'shapes']
+    ['bathymetry', 'echo', 'filler', 'filler_fraction', 'folder', 'npz', 'sem', 'shapes', 'textures']
     >>> data = datasets.load("filler", n_train=150, n_val=50, n_test=200, fov_nm=500, image_size=32)
     >>> data["train"][0].shape, data.class_names, data.task
 
@@ -11,7 +11,7 @@ target names and its default task. Adding a data set is one module with a functi
 decorated by :func:`register` (imported below so that it registers).
 """
 
-from keras_geo.datasets import arrays, bathymetry, echo, filler, folders, sem, shapes
+from keras_geo.datasets import arrays, bathymetry, echo, filler, folders, sem, shapes, textures
 from keras_geo.datasets._registry import (
     Dataset,
     available,
@@ -43,5 +43,6 @@ __all__ = [
     "shapes",
     "task_of",
     "task_settings_of",
+    "textures",
     "validate_settings",
 ]

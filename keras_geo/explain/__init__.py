@@ -1,5 +1,5 @@
 """Explanation: where a model looks (Grad-CAM, Grad-CAM++ and CAM heatmaps, drawn over images with OpenCV)
-and what its layers represent (representational similarity analysis against reference data).
+and what its layers represent (representational similarity analysis against reference data or reference models).
 
 >>> from keras_geo import explain
 >>> heat = explain.grad_cam(model, images)            # (n, h, w) in [0, 1], predicted classes
@@ -8,6 +8,8 @@ and what its layers represent (representational similarity analysis against refe
 >>> acts = explain.layer_activations(model, stimuli)   # {layer: (n_stimuli, features)}
 >>> v1 = explain.load_reference("v1_responses.npy")[0]   # an RDM from stimuli x units responses
 >>> {name: explain.compare(r, v1) for name, r in explain.layer_rdms(acts).items()}   # Spearman per layer
+>>> stimuli, labels, names = keras_geo.datasets.textures.texture_stimuli()   # 8 categories x 8 textures
+>>> v1_model, it_model = explain.v1_reference(stimuli), explain.it_reference(labels)   # models, not recordings
 """
 
 from keras_geo.explain._cam import cam, feature_layer, grad_cam, grad_cam_plus_plus
@@ -18,6 +20,7 @@ from keras_geo.explain._files import (
     pick_per_class,
 )
 from keras_geo.explain._overlay import colorize, overlay, save_grid, to_uint8_rgb
+from keras_geo.explain.references import gabor_energy_model, it_reference, orientation_rdm, v1_reference
 from keras_geo.explain.rsa import (
     COMPARISONS,
     RDM,
@@ -52,16 +55,20 @@ __all__ = [
     "default_layers",
     "explain_to_files",
     "feature_layer",
+    "gabor_energy_model",
     "grad_cam",
     "grad_cam_plus_plus",
+    "it_reference",
     "layer_activations",
     "layer_rdms",
     "load_reference",
     "noise_ceiling",
+    "orientation_rdm",
     "overlay",
     "permutation_test",
     "pick_per_class",
     "rdm",
     "save_grid",
     "to_uint8_rgb",
+    "v1_reference",
 ]

@@ -12,7 +12,17 @@ from keras_geo._settings import Range, SettingError
 
 
 def test_every_shipped_data_set_is_registered_with_its_task():
-    assert datasets.available() == ["bathymetry", "echo", "filler", "filler_fraction", "folder", "npz", "sem", "shapes"]
+    assert datasets.available() == [
+        "bathymetry",
+        "echo",
+        "filler",
+        "filler_fraction",
+        "folder",
+        "npz",
+        "sem",
+        "shapes",
+        "textures",
+    ]
     assert {name: datasets.task_of(name) for name in datasets.available()} == {
         "bathymetry": "image_to_image",
         "echo": "regression",
@@ -22,6 +32,7 @@ def test_every_shipped_data_set_is_registered_with_its_task():
         "npz": "classification",
         "sem": "image_to_image",
         "shapes": "classification",
+        "textures": "classification",
     }
     assert all(datasets.describe(name) for name in datasets.available())
 
