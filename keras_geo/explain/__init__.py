@@ -10,6 +10,8 @@ and what its layers represent (representational similarity analysis against refe
 >>> {name: explain.compare(r, v1) for name, r in explain.layer_rdms(acts).items()}   # Spearman per layer
 >>> stimuli, labels, names = keras_geo.datasets.textures.texture_stimuli()   # 8 categories x 8 textures
 >>> v1_model, it_model = explain.v1_reference(stimuli), explain.it_reference(labels)   # models, not recordings
+>>> profile = explain.layer_profile(model, stimuli, {"V1-like": v1_model, "IT-like": it_model})   # CIs, p-values
+>>> explain.plot_profile(profile, "profile.png"); profile.to_csv("rsa.csv")
 """
 
 from keras_geo.explain._cam import cam, feature_layer, grad_cam, grad_cam_plus_plus
@@ -20,6 +22,7 @@ from keras_geo.explain._files import (
     pick_per_class,
 )
 from keras_geo.explain._overlay import colorize, overlay, save_grid, to_uint8_rgb
+from keras_geo.explain._rsa_report import PROFILE_RDM_METHODS, LayerProfile, layer_profile, plot_profile, plot_rdms
 from keras_geo.explain.references import gabor_energy_model, it_reference, orientation_rdm, v1_reference
 from keras_geo.explain.rsa import (
     COMPARISONS,
@@ -42,10 +45,12 @@ from keras_geo.explain.rsa import (
 __all__ = [
     "COMPARISONS",
     "METHODS",
+    "PROFILE_RDM_METHODS",
     "RDM",
     "RDM_METHODS",
     "BootstrapResult",
     "ExplainedImages",
+    "LayerProfile",
     "NoiseCeiling",
     "PermutationResult",
     "bootstrap",
@@ -60,6 +65,7 @@ __all__ = [
     "grad_cam_plus_plus",
     "it_reference",
     "layer_activations",
+    "layer_profile",
     "layer_rdms",
     "load_reference",
     "noise_ceiling",
@@ -67,6 +73,8 @@ __all__ = [
     "overlay",
     "permutation_test",
     "pick_per_class",
+    "plot_profile",
+    "plot_rdms",
     "rdm",
     "save_grid",
     "to_uint8_rgb",

@@ -1036,6 +1036,26 @@ def default_layers(model: Any) -> list[str]:
     return [name for name, layer, _ in _trace(model)[1] if _is_default(layer)]
 
 
+def _chosen_layers(model: Any, records: list[tuple[str, Any, Any]], layers: Sequence[str] | str | None) -> list[str]:
+    """The names ``layers`` asks for (by default :func:`default_layers`), each checked against the traced ``records``."""
+    if layers is None:
+        names = [name for name, layer, _ in records if _is_default(layer)]
+        if not names:
+            raise ValueError(f"model {model.name!r} has no convolution, pooling or dense layer; pass `layers`")
+        return names
+    names = [layers] if isinstance(layers, str) else [str(name) for name in layers]
+    known = [name for name, _, _ in records]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise ValueError(
+                f"no layer named {name!r} in model {model.name!r} (nested models included).{hint} "
+                f"Layers: {', '.join(known)}"
+            )
+    return names
+
+
 def _batches(stimuli: Any, n: int, batch_size: int):
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
@@ -1082,20 +1102,7 @@ def layer_activations(
         raise ValueError(f"`batch_size` must be at least 1. Received: batch_size={batch_size}")
     inputs, records = _trace(model)
     by_name = {name: output for name, _, output in records}
-    if layers is None:
-        names = [name for name, layer, _ in records if _is_default(layer)]
-        if not names:
-            raise ValueError(f"model {model.name!r} has no convolution, pooling or dense layer; pass `layers`")
-    else:
-        names = [layers] if isinstance(layers, str) else [str(name) for name in layers]
-        for name in names:
-            if name not in by_name:
-                close = difflib.get_close_matches(name, list(by_name), n=3)
-                hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-                raise ValueError(
-                    f"no layer named {name!r} in model {model.name!r} (nested models included).{hint} "
-                    f"Layers: {', '.join(by_name)}"
-                )
+    names = _chosen_layers(model, records, layers)
     first = stimuli[0] if isinstance(stimuli, list | tuple) else stimuli
     n = len(first)
     if n == 0:

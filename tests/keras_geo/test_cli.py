@@ -907,3 +907,151 @@ def test_the_shipped_bathymetry_search_runs_reports_error_maps_exports_and_super
     fine = bathymetry.super_resolve(model, coarse, scale=4, overlap=8)
     assert fine.shape == (80, 80) and np.isfinite(fine).all()
     assert bathymetry.consistency(fine, coarse, 4) < 0.5 * float(np.std(coarse))  # metres, near the coarse grid
+
+
+# --------------------------------------------------------------------------- #
+# rsa: each layer's similarity to references, on the built-in textures or an image folder
+# --------------------------------------------------------------------------- #
+@pytest.fixture(scope="module")
+def rsa_inputs(tmp_path_factory):
+    """A tiny CNN of 16 x 16 grey images, responses of 3 'subjects' to the 64 textures, an image folder of 2 classes."""
+    import cv2
+    import keras
+    from keras import layers
+
+    folder = tmp_path_factory.mktemp("rsa")
+    keras.utils.set_random_seed(0)  # some initial weights leave conv2 silent for some textures: no correlation distance
+    inputs = keras.Input((16, 16, 1))
+    x = layers.Conv2D(4, 3, activation="relu", name="conv1")(inputs)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(6, 3, activation="relu", name="conv2")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    keras.Model(inputs, layers.Dense(3, name="dense")(x), name="tiny").save(folder / "tiny.keras")
+    rng = np.random.default_rng(0)
+    np.save(folder / "subjects.npy", rng.normal(size=(3, 64, 20)))
+    for category in ("cats", "dogs"):
+        (folder / "images" / category).mkdir(parents=True)
+        for k in range(3):
+            cv2.imwrite(str(folder / "images" / category / f"{k}.png"), rng.integers(0, 256, (20, 20), dtype=np.uint8))
+    return folder
+
+
+def test_rsa_on_the_textures_writes_the_profile_rdms_and_the_numbers(rsa_inputs, tmp_path, capsys):
+    out = tmp_path / "rsa"
+    argv = ["rsa", str(rsa_inputs / "tiny.keras"), "--stimuli", "textures", "--v1", "--it"]
+    argv += ["--reference", f"subjects={rsa_inputs / 'subjects.npy'}", "--bootstrap", "20", "--permutations", "20"]
+    assert main([*argv, "--out", str(out), "--quiet"]) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].split()[:4] == ["layer", "reference", "similarity", "[95%"]
+    assert re.search(r"^conv1 +V1-like +[+-]\d\.\d{3} +\[[+-]\d\.\d{3}, [+-]\d\.\d{3}\] +[\d.]+$", printed, re.M)
+    assert "noise ceiling of subjects:" in printed and "most similar to IT-like:" in printed
+    assert all((out / name).stat().st_size > 1000 for name in ("profile.png", "rdms.png", "rsa.csv", "rsa.json"))
+    document = json.loads((out / "rsa.json").read_text())
+    assert document["n_stimuli"] == 64 and document["stimuli"] == "textures"
+    assert document["layers"] == ["conv1", "pool1", "conv2", "gap", "dense"]
+    assert list(document["references"]) == ["subjects", "V1-like", "IT-like"]
+    assert document["references"]["subjects"]["n_rdms"] == 3 and document["references"]["subjects"]["noise_ceiling"]
+    assert len((out / "rsa.csv").read_text().splitlines()) == 1 + 5 * 3
+    assert all(r["ci_low"] <= r["similarity"] <= r["ci_high"] for r in document["rows"])
+
+
+def test_rsa_on_an_image_folder_takes_its_categories(rsa_inputs, tmp_path, capsys):
+    out = tmp_path / "rsa"
+    argv = ["rsa", str(rsa_inputs / "tiny.keras"), "--stimuli", str(rsa_inputs / "images"), "--it"]
+    argv += ["--layers", "gap", "conv1", "--rdm", "euclidean", "--compare", "tau_a", "--bootstrap", "0"]
+    assert main([*argv, "--permutations", "0", "--out", str(out), "--quiet"]) == 0
+    document = json.loads((out / "rsa.json").read_text())
+    assert document["layers"] == ["gap", "conv1"] and document["compare_method"] == "tau_a"
+    assert document["stimulus_names"] == [f"{c}/{k}" for c in ("cats", "dogs") for k in range(3)]
+    assert document["rows"][0]["ci_low"] is None and document["rows"][0]["p_value"] is None
+    assert "gap    IT-like" in capsys.readouterr().out
+
+
+def test_rsa_choices_are_the_library_s():
+    from keras_geo import explain
+    from keras_geo.cli import _rsa
+
+    assert _rsa._RDM_METHODS == explain.PROFILE_RDM_METHODS and _rsa._COMPARISONS == explain.COMPARISONS
+
+
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no-model", "no such model file"),
+        ("no-reference", "no reference: give --reference NAME=PATH"),
+        ("bad-spec", "--reference 'v4.npy': give NAME=PATH"),
+        ("same-name", "the name 'a' is taken"),
+        ("no-reference-file", "no such reference file: "),
+        ("no-folder", "no such stimulus folder: "),
+        ("two-images", "RSA needs at least 3 stimuli; "),
+        ("two-in-categories", "RSA needs at least 3 stimuli; "),
+        ("it-without-categories", "--it needs the stimuli's categories"),
+        ("mismatched", "describes 5 stimuli, but --stimuli textures holds 64"),
+        ("asymmetric", "must be a symmetric RDM"),
+        ("not-square", "must be a square RDM (n, n). Received: shape=(64, 10)"),
+        (
+            "unknown-layer",
+            "no layer named 'nope' in model 'tiny' (nested models included). Layers: conv1, pool1, conv2, gap, dense",
+        ),
+        ("not-a-model", "cannot load"),
+        ("silent-layer", "layer 'silent': stimuli 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... (64 in all) each have a constant"),
+        ("silent-layer", "drop them or use --rdm euclidean"),
+    ],
+    ids=lambda value: value if " " not in value else "",
+)
+def test_rsa_refuses_what_a_user_can_fix_with_one_line(rsa_inputs, tmp_path, capsys, case, message):
+    import cv2
+
+    model, stimuli, extra = rsa_inputs / "tiny.keras", "textures", ["--it"]
+    rng = np.random.default_rng(1)
+    if case == "no-model":
+        model = tmp_path / "missing.keras"
+    elif case == "no-reference":
+        extra = []
+    elif case == "bad-spec":
+        extra = ["--reference", "v4.npy"]
+    elif case == "same-name":
+        np.save(tmp_path / "a.npy", rng.normal(size=(64, 5)))
+        extra = ["--reference", f"a={tmp_path / 'a.npy'}", "--reference", f"a={tmp_path / 'a.npy'}"]
+    elif case == "no-reference-file":
+        extra = ["--reference", f"v4={tmp_path / 'v4.npy'}"]
+    elif case == "no-folder":
+        stimuli = str(tmp_path / "nowhere")
+    elif case in ("two-images", "two-in-categories", "it-without-categories"):
+        stimuli = str(tmp_path / "flat")
+        files = [tmp_path / "flat" / f"{k}.png" for k in range(4 if case == "it-without-categories" else 2)]
+        if case == "two-images":
+            extra = ["--v1"]
+        elif case == "two-in-categories":
+            files = [tmp_path / "flat" / category / "0.png" for category in ("a", "b")]
+        for file in files:
+            file.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(file), rng.integers(0, 256, (16, 16), dtype=np.uint8))
+    elif case == "mismatched":
+        np.save(tmp_path / "small.npy", 1.0 - np.eye(5))
+        extra = ["--reference", f"small={tmp_path / 'small.npy'}"]
+    elif case == "asymmetric":
+        matrix = 1.0 - np.eye(64)
+        matrix[2, 7] = 3.0
+        np.save(tmp_path / "skew.npy", matrix)
+        extra = ["--reference", f"skew={tmp_path / 'skew.npy'}"]
+    elif case == "not-square":
+        np.save(tmp_path / "wide.npy", rng.normal(size=(64, 10)))
+        extra = ["--reference", f"wide={tmp_path / 'wide.npy'}", "--reference-kind", "rdm"]
+    elif case == "unknown-layer":
+        extra = ["--it", "--layers", "conv1", "nope"]
+    elif case == "not-a-model":
+        model = tmp_path / "junk.keras"
+        model.write_bytes(b"not a zip")
+    elif case == "silent-layer":  # a ReLU that never fires: every stimulus gives zeros
+        import keras
+
+        inputs = keras.Input((16, 16, 1))
+        bias = keras.initializers.Constant(-100.0)
+        outputs = keras.layers.Conv2D(2, 3, activation="relu", bias_initializer=bias, name="silent")(inputs)
+        model = tmp_path / "silent.keras"
+        keras.Model(inputs, outputs).save(model)
+    out = tmp_path / "out"
+    assert main(["rsa", str(model), "--stimuli", stimuli, *extra, "--out", str(out), "--quiet"]) == 2
+    assert message in one_line(capsys.readouterr().err)
+    assert not out.exists()  # refused before anything was written
