@@ -138,7 +138,10 @@ def _references(args: argparse.Namespace, specs, x, categories, names) -> dict:
     if args.v1:
         height, width = x.shape[1:3]
         try:
-            references["V1-like"] = explain.v1_reference(x, method=args.rdm, pool_size=min(16, height, width))
+            settings = {} if args.v1_frequencies is None else {"frequencies": tuple(args.v1_frequencies)}
+            references["V1-like"] = explain.v1_reference(
+                x, method=args.rdm, pool_size=min(16, height, width), **settings
+            )
         except ValueError as error:
             raise UsageError(f"--v1: {error}") from None
     if args.it:  # categories known: textures, or a folder of sub-folders (checked before reading it)
@@ -161,6 +164,8 @@ def _cmd_rsa(args: argparse.Namespace) -> int:
     if not Path(args.model).is_file():
         raise UsageError(f"no such model file: {args.model}")
     specs = _reference_specs(args.reference or [])
+    if args.v1_frequencies is not None and not args.v1:
+        raise UsageError("--v1-frequencies sets the V1-like reference: add --v1")
     if not specs and not args.v1 and not args.it:
         raise UsageError("no reference: give --reference NAME=PATH (a file of RDMs or responses), --v1 or --it")
     if args.stimuli != "textures":
@@ -263,6 +268,14 @@ def add_parser(commands) -> None:
         help="how to read the reference files: auto (square: RDMs, else responses; default), rdm, responses",
     )
     command.add_argument("--v1", action="store_true", help="add the V1-like reference (a Gabor-energy model)")
+    command.add_argument(
+        "--v1-frequencies",
+        nargs="+",
+        type=float,
+        metavar="F",
+        help="the V1-like model's spatial frequencies in cycles per pixel, each in (0, 0.5) (default 1/16 1/8 1/4); "
+        "0.25 alone puts it at the scale of a first layer of 3x3 convolutions",
+    )
     command.add_argument("--it", action="store_true", help="add the IT-like reference (the category model)")
     command.add_argument("--layers", nargs="+", metavar="L", help="layers to profile (default: conv, pooling, dense)")
     command.add_argument(

@@ -967,6 +967,27 @@ def test_rsa_on_an_image_folder_takes_its_categories(rsa_inputs, tmp_path, capsy
     assert "gap    IT-like" in capsys.readouterr().out
 
 
+def test_rsa_v1_frequencies_set_the_v1_like_model(rsa_inputs, tmp_path):
+    import keras
+
+    from keras_geo import explain
+    from keras_geo.cli import _rsa
+
+    out = tmp_path / "rsa"
+    argv = ["rsa", str(rsa_inputs / "tiny.keras"), "--stimuli", "textures", "--v1", "--v1-frequencies", "0.25"]
+    assert main([*argv, "--layers", "gap", "--bootstrap", "0", "--permutations", "0", "--out", str(out), "--quiet"]) == 0
+    similarity = json.loads((out / "rsa.json").read_text())["rows"][0]["similarity"]
+    images, _, _ = _rsa._textures(16, 16, 1)  # the built-in textures at the model's size
+    model = keras.saving.load_model(rsa_inputs / "tiny.keras")
+    fine = explain.v1_reference(images, frequencies=(0.25,), pool_size=16)
+    expected = explain.layer_profile(model, images, {"V1": fine}, layers=["gap"], n_bootstrap=0, n_permutations=0)
+    assert similarity == pytest.approx(float(expected.similarity[0, 0]), abs=1e-9)
+    default = explain.layer_profile(
+        model, images, {"V1": explain.v1_reference(images, pool_size=16)}, layers=["gap"], n_bootstrap=0, n_permutations=0
+    )
+    assert abs(similarity - float(default.similarity[0, 0])) > 1e-3  # the setting reached the model
+
+
 def test_rsa_choices_are_the_library_s():
     from keras_geo import explain
     from keras_geo.cli import _rsa
@@ -996,6 +1017,8 @@ def test_rsa_choices_are_the_library_s():
         ("not-a-model", "cannot load"),
         ("silent-layer", "layer 'silent': stimuli 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ... (64 in all) each have a constant"),
         ("silent-layer", "drop them or use --rdm euclidean"),
+        ("frequencies-without-v1", "--v1-frequencies sets the V1-like reference: add --v1"),
+        ("frequency-too-high", "--v1: "),
     ],
     ids=lambda value: value if " " not in value else "",
 )
@@ -1043,6 +1066,10 @@ def test_rsa_refuses_what_a_user_can_fix_with_one_line(rsa_inputs, tmp_path, cap
     elif case == "not-a-model":
         model = tmp_path / "junk.keras"
         model.write_bytes(b"not a zip")
+    elif case == "frequencies-without-v1":
+        extra = ["--it", "--v1-frequencies", "0.25"]
+    elif case == "frequency-too-high":
+        extra = ["--v1", "--v1-frequencies", "0.25", "0.7"]
     elif case == "silent-layer":  # a ReLU that never fires: every stimulus gives zeros
         import keras
 
