@@ -1115,11 +1115,15 @@ def layer_activations(
                 f"`stimuli` must be (n_stimuli, {', '.join(str(e) for e in expected)}) for model {model.name!r}. "
                 f"Received: shape={np.shape(stimuli)}"
             )
-    features = keras.Model(inputs, [by_name[name] for name in names], name=f"{model.name}_rsa_features")
+    single = len(inputs) == 1  # called with one array, as the model was built: no input-structure warning
+    outputs = [by_name[name] for name in names]
+    features = keras.Model(inputs[0] if single else inputs, outputs, name=f"{model.name}_rsa_features")
     out: dict[str, np.ndarray] = {}
     start = 0
     for size, batch in _batches(stimuli, n, int(batch_size)):
-        results = features.predict_on_batch(batch)
+        # Called eagerly: predict_on_batch() would trace a function for each new feature model (one per call
+        # here, one per group of layer_profile), and TensorFlow warns of retracing after five.
+        results = features(batch[0] if single and isinstance(batch, list) else batch, training=False)
         if len(names) == 1 and not isinstance(results, list | tuple):
             results = [results]
         for name, result in zip(names, results):
