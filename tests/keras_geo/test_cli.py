@@ -975,7 +975,9 @@ def test_rsa_v1_frequencies_set_the_v1_like_model(rsa_inputs, tmp_path):
 
     out = tmp_path / "rsa"
     argv = ["rsa", str(rsa_inputs / "tiny.keras"), "--stimuli", "textures", "--v1", "--v1-frequencies", "0.25"]
-    assert main([*argv, "--layers", "gap", "--bootstrap", "0", "--permutations", "0", "--out", str(out), "--quiet"]) == 0
+    assert (
+        main([*argv, "--layers", "gap", "--bootstrap", "0", "--permutations", "0", "--out", str(out), "--quiet"]) == 0
+    )
     similarity = json.loads((out / "rsa.json").read_text())["rows"][0]["similarity"]
     images, _, _ = _rsa._textures(16, 16, 1)  # the built-in textures at the model's size
     model = keras.saving.load_model(rsa_inputs / "tiny.keras")
@@ -983,7 +985,12 @@ def test_rsa_v1_frequencies_set_the_v1_like_model(rsa_inputs, tmp_path):
     expected = explain.layer_profile(model, images, {"V1": fine}, layers=["gap"], n_bootstrap=0, n_permutations=0)
     assert similarity == pytest.approx(float(expected.similarity[0, 0]), abs=1e-9)
     default = explain.layer_profile(
-        model, images, {"V1": explain.v1_reference(images, pool_size=16)}, layers=["gap"], n_bootstrap=0, n_permutations=0
+        model,
+        images,
+        {"V1": explain.v1_reference(images, pool_size=16)},
+        layers=["gap"],
+        n_bootstrap=0,
+        n_permutations=0,
     )
     assert abs(similarity - float(default.similarity[0, 0])) > 1e-3  # the setting reached the model
 
