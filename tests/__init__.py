@@ -9,6 +9,13 @@ DATA = ROOT / "tests" / "data"
 """The fixtures folder."""
 
 
+def one_line(error) -> str:
+    """The message of a raised error (a ``pytest.ExceptionInfo``), checked to be one line."""
+    message = str(error.value)
+    assert "\n" not in message, message
+    return message
+
+
 def predict_in_fresh_process(model_path, x, folder):
     """Loads ``model_path`` in a new Python process that imports ``keras_geo`` and nothing else of this
     project, with ``safe_mode=True``, and returns its predictions for ``x`` (saved under ``folder``)."""

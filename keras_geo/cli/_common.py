@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -77,6 +78,21 @@ def _on_backend(args: argparse.Namespace, body, backend: str | None = None) -> i
     if backend in DISTRIBUTED:
         return _spmd(backend, lambda executor: body(args, backend, executor))
     return body(args, backend, None)
+
+
+def _read_images(files, size, color_mode: str, command: str) -> tuple[list, list[str]]:
+    """The images among ``files`` at ``size`` and their file stems; a file that is no image is named on stderr, skipped."""
+    from keras_geo.datasets import folders
+
+    images, names = [], []
+    for file in files:
+        try:
+            images.append(folders.read_image(file, size, color_mode=color_mode))
+        except folders.ImageFolderError as error:
+            print(f"keras-geo-hpo {command}: skipped {error}", file=sys.stderr)
+            continue
+        names.append(file.stem)
+    return images, names
 
 
 def _load_model(path: str | Path):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from keras_geo.cli._common import UsageError, _load_model
+from keras_geo.cli._common import UsageError, _load_model, _read_images
 
 
 def _explain_inputs(paths: Sequence[str], size: tuple[int, int], channels: int):
@@ -36,14 +35,10 @@ def _explain_inputs(paths: Sequence[str], size: tuple[int, int], channels: int):
         files = (
             sorted(p for p in path.iterdir() if p.suffix.lower() in folders.IMAGE_SUFFIXES) if path.is_dir() else [path]
         )
-        for file in files:
-            try:
-                images.append(folders.read_image(file, size, color_mode=color_mode))
-            except folders.ImageFolderError as error:
-                print(f"keras-geo-hpo explain: skipped {error}", file=sys.stderr)
-                continue
-            names.append(file.stem)
-            labels.append(None)
+        read, stems = _read_images(files, size, color_mode, "explain")
+        images += read
+        names += stems
+        labels += [None] * len(read)
     if not images:
         raise UsageError("no readable image among the inputs")
     true = None if any(label is None for label in labels) else labels

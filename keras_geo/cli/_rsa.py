@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from keras_geo.cli._common import UsageError, _load_model
+from keras_geo.cli._common import UsageError, _load_model, _read_images
 
 # At most this many layer RDMs in rdms.png (evenly spaced, first and last included); the CSV has all.
 _SHOWN_LAYERS = 24
@@ -104,14 +104,7 @@ def _folder(root: Path, height: int | None, width: int | None, channels: int):
             print(f"keras-geo-hpo rsa: {warning.message}", file=sys.stderr)
         names = [f"{Path(p).parent.name}/{Path(p).stem}" for p in found.paths]
         return found.x, [found.class_names[label] for label in found.y], names
-    images, names = [], []
-    for file in files:
-        try:
-            images.append(folders.read_image(file, size, color_mode=mode))
-        except folders.ImageFolderError as error:
-            print(f"keras-geo-hpo rsa: skipped {error}", file=sys.stderr)
-            continue
-        names.append(file.stem)
+    images, names = _read_images(files, size, mode, "rsa")
     if len(images) < 3:
         raise UsageError(f"RSA needs at least 3 stimuli; {root} holds {len(images)} readable image(s)")
     return np.stack(images), None, names

@@ -14,15 +14,10 @@ from scipy.spatial.distance import pdist
 from keras_geo import explain
 from keras_geo.explain import rsa
 from keras_geo.models import build_filler_cnn, build_mobilenet_v2_classifier
+from tests import one_line
 
 # Our comparison names and rsatoolbox's.
 COMPARISONS = {"spearman": "spearman", "tau_a": "tau-a", "pearson": "corr", "cosine": "cosine"}
-
-
-def one_line(error: pytest.ExceptionInfo) -> str:
-    message = str(error.value)
-    assert "\n" not in message, message
-    return message
 
 
 @pytest.fixture(scope="module")

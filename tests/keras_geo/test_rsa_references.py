@@ -9,13 +9,7 @@ import pytest
 from keras_geo import datasets, explain
 from keras_geo.datasets.textures import CATEGORIES, grating_stimuli, texture_stimuli
 from keras_geo.explain.references import gabor_kernels
-from tests import predict_in_fresh_process
-
-
-def one_line(error: pytest.ExceptionInfo) -> str:
-    message = str(error.value)
-    assert "\n" not in message, message
-    return message
+from tests import one_line, predict_in_fresh_process
 
 
 @pytest.fixture(scope="module")

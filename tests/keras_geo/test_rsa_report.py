@@ -13,14 +13,9 @@ from keras import layers
 from keras_geo import explain
 from keras_geo.datasets.textures import texture_stimuli
 from keras_geo.explain import _rsa_report
+from tests import one_line
 
 N_BOOTSTRAP, N_PERMUTATIONS = 40, 40
-
-
-def one_line(error: pytest.ExceptionInfo) -> str:
-    message = str(error.value)
-    assert "\n" not in message, message
-    return message
 
 
 @pytest.fixture(scope="module")
