@@ -12,8 +12,8 @@
     keras-geo-hpo explain MODEL.keras IMAGES_OR_FOLDER... --out DIR [--method gradcam|gradcam++|cam] [--class C]
     keras-geo-hpo restore MODEL.keras IMAGES_OR_FOLDER... --out DIR [--tile N] [--overlap N]
     keras-geo-hpo super-resolve MODEL.keras GRID... --scale N --out DIR [--tile N] [--overlap N] [--plot]
-    keras-geo-hpo rsa MODEL.keras --stimuli DIR|textures [--reference NAME=PATH ...] [--v1] [--it] --out DIR
-                      [--layers L ...] [--rdm M] [--compare M] [--bootstrap N] [--permutations N] [--seed S]
+    keras-geo-hpo rsa MODEL.keras --stimuli DIR|textures [--reference NAME=PATH ...] [--v1 [--v1-frequencies F ...]]
+                      [--it] [--layers L ...] [--rdm M] [--compare M] [--bootstrap N] [--permutations N] --out DIR
     keras-geo-hpo train [--fov NM] [--train N] ...     # one filler CNN, per-class table
 
 Errors a user can fix (a bad config key, a missing file, a store that is not a

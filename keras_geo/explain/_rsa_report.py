@@ -104,7 +104,7 @@ class LayerProfile:
         return next(iter(self.reference_rdms.values()))[0].n_stimuli
 
     def best_layer(self, reference: str) -> str:
-        """The layer most similar to ``reference``."""
+        """The layer most similar to ``reference`` (the first of several equally similar)."""
         if reference not in self.references:
             raise ValueError(f"`reference` must be one of {list(self.references)}. Received: reference={reference!r}")
         return self.layers[int(np.argmax(self.similarity[:, self.references.index(reference)]))]
