@@ -11,7 +11,7 @@ target names and its default task. Adding a data set is one module with a functi
 decorated by :func:`register` (imported below so that it registers).
 """
 
-from keras_geo.datasets import arrays, bathymetry, echo, filler, folders, sem, shapes, textures
+from keras_geo.datasets import arrays, bathymetry, echo, filler, folders, scenes, sem, shapes, textures
 from keras_geo.datasets._registry import (
     Dataset,
     available,
@@ -39,6 +39,7 @@ __all__ = [
     "load",
     "register",
     "require_finite",
+    "scenes",
     "sem",
     "shapes",
     "task_of",
