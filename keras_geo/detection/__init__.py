@@ -10,6 +10,7 @@ Conventions, everywhere in this package:
 * A split is ``(images, objects)``: float32 images ``(n, height, width, channels)`` in
   [0, 1], all of one size, and a list of ``n`` such dicts.
 * Detections add ``"scores"``: float32 ``(k,)`` in [0, 1].
-* Area bins are COCO's, in pixels of the image: small below 32 x 32, medium up to
-  96 x 96, large above.
+* Area bins are COCO's, in pixels of the image: small up to 32 x 32, medium from 32 x 32
+  to 96 x 96, large from 96 x 96. pycocotools' bins are closed intervals, so an object of
+  exactly 32 x 32 (or 96 x 96) pixels counts in both bins it borders.
 """
