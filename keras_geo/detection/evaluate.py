@@ -56,13 +56,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AREA_BINS", "coco_evaluate"]
+from keras_geo.detection.boxes import AREA_BINS  # pycocotools' limits; here both ends included
 
-#: COCO's object size bins, ``name: (lowest area, highest area)`` in square pixels, both included
-#: (pycocotools' ``Params.areaRng``).
-AREA_BINS = {"small": (0.0, 32.0**2), "medium": (32.0**2, 96.0**2), "large": (96.0**2, 1e5**2)}
+__all__ = ["coco_evaluate"]
 
-_ALL = (0.0, 1e5**2)
+
+_ALL = (0.0, math.inf)
 _AP_KEYS = ("AP", "AP50", "AP75", "AP_small", "AP_medium", "AP_large")
 
 
