@@ -12,7 +12,15 @@ from keras_geo._imports import around_first_import as _around_first_import
 __version__ = "0.1.0"
 
 # The modules that define registered (serialisable) Keras objects.
-_CUSTOM_OBJECT_MODULES = ("keras_geo.layers", "keras_geo.losses", "keras_geo.metrics", "keras_geo.models._adversarial")
+_CUSTOM_OBJECT_MODULES = (
+    "keras_geo.layers",
+    "keras_geo.losses",
+    "keras_geo.metrics",
+    "keras_geo.models._adversarial",
+    "keras_geo.detection.roi_align",
+    "keras_geo.detection.relations",
+    "keras_geo.detection.model",
+)
 
 
 def _register_custom_objects() -> None:
