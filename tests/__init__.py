@@ -18,19 +18,22 @@ def one_line(error) -> str:
 
 def predict_in_fresh_process(model_path, x, folder):
     """Loads ``model_path`` in a new Python process that imports ``keras_geo`` and nothing else of this
-    project, with ``safe_mode=True``, and returns its predictions for ``x`` (saved under ``folder``)."""
+    project, with ``safe_mode=True``, and returns its predictions for ``x`` (saved under ``folder``):
+    an array, or a dict of arrays for a model with named outputs (a detector)."""
     import subprocess
     import sys
 
     import numpy as np
 
-    inputs, outputs = Path(folder) / "fresh_x.npy", Path(folder) / "fresh_y.npy"
+    inputs, outputs = Path(folder) / "fresh_x.npy", Path(folder) / "fresh_y.npz"
     np.save(inputs, x)
     script = (
         "import numpy as np, keras, keras_geo\n"
         f"m = keras.saving.load_model({str(model_path)!r}, safe_mode=True)\n"
-        f"np.save({str(outputs)!r}, m.predict(np.load({str(inputs)!r}), verbose=0))\n"
+        f"y = m.predict(np.load({str(inputs)!r}), verbose=0)\n"
+        f"np.savez({str(outputs)!r}, **(y if isinstance(y, dict) else {{'_': y}}))\n"
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-    return np.load(outputs)
+    with np.load(outputs) as found:
+        return found["_"] if found.files == ["_"] else {name: found[name] for name in found.files}

@@ -11,7 +11,7 @@ from keras_geo.detection.data import detection_dataset, pad_objects
 from keras_geo.detection.evaluate import coco_evaluate
 from keras_geo.detection.model import TwoStageDetector, build_two_stage_detector, pyramid_features
 from keras_geo.detection.relations import RELATIONS
-from tests import one_line
+from tests import one_line, predict_in_fresh_process
 
 SIZE = 64
 SMALL = {"backbone_width": 8, "fpn_channels": 16, "head_units": 32, "rois": 16, "rpn_pre_nms": 100}
@@ -89,6 +89,10 @@ def test_each_relation_module_trains_and_the_saved_detector_loads_in_safe_mode(s
     ours, theirs = model.predict(images, verbose=0), loaded.predict(images, verbose=0)
     np.testing.assert_array_equal(ours["count"], theirs["count"])
     np.testing.assert_allclose(np.sort(ours["scores"], axis=1), np.sort(theirs["scores"], axis=1), atol=1e-5)
+    if relation == "lambda":  # and in a process that imports keras_geo and nothing else
+        fresh = predict_in_fresh_process(path, images, tmp_path)
+        np.testing.assert_array_equal(fresh["count"], ours["count"])
+        np.testing.assert_allclose(np.sort(fresh["scores"], axis=1), np.sort(ours["scores"], axis=1), atol=1e-5)
 
 
 def test_a_batch_of_images_without_objects_trains(scenes):
