@@ -14,6 +14,7 @@
     keras-geo-hpo super-resolve MODEL.keras GRID... --scale N --out DIR [--tile N] [--overlap N] [--plot]
     keras-geo-hpo rsa MODEL.keras --stimuli DIR|textures [--reference NAME=PATH ...] [--v1 [--v1-frequencies F ...]]
                       [--it] [--layers L ...] [--rdm M] [--compare M] [--bootstrap N] [--permutations N] --out DIR
+    keras-geo-hpo detect DETECTOR.keras IMAGES_OR_FOLDER... --out DIR [--score S]
     keras-geo-hpo train [--fov NM] [--train N] ...     # one filler CNN, per-class table
 
 Errors a user can fix (a bad config key, a missing file, a store that is not a
@@ -26,7 +27,7 @@ prints, the other ranks train their share of each round and exit quietly
 imported, which is why the backend is settled before the configuration is read.
 
 Each command is a module of this package (``_search`` holds search and resume,
-``_status``, ``_report``, ``_explain``, ``_restore``, ``_super_resolve``, ``_rsa``, ``_export``,
+``_status``, ``_report``, ``_explain``, ``_restore``, ``_super_resolve``, ``_rsa``, ``_detect``, ``_export``,
 ``_models``, ``_train``) that imports what it needs only when it runs; what several
 share is in ``_common``.
 """
@@ -39,6 +40,7 @@ from collections.abc import Sequence
 
 from keras_geo import _console
 from keras_geo.cli import (
+    _detect,
     _explain,
     _export,
     _models,
@@ -56,7 +58,7 @@ __all__ = ["LaunchError", "UsageError", "build_parser", "main"]
 
 # The sub-commands in the order ``--help`` lists them; each module registers its own
 # (``add_parser``) and imports what it needs only when it runs.
-_COMMANDS = (_search, _status, _report, _explain, _restore, _super_resolve, _rsa, _export, _models, _train)
+_COMMANDS = (_search, _status, _report, _explain, _restore, _super_resolve, _rsa, _detect, _export, _models, _train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -191,6 +191,7 @@ class TwoStageDetector(keras.Model):
         strides: The pyramid levels' strides. Defaults to `(8, 16, 32)`.
         anchor_sizes: Anchor side per level, pixels. Defaults to `(16, 48, 128)`.
         anchor_ratios: Anchor aspect ratios (height over width). Defaults to `(0.5, 1.0, 2.0)`.
+        anchor_scale: Multiplies every anchor size: one number a search can tune. Defaults to `1.0`.
         rpn_pre_nms: Proposals per image before NMS. Defaults to `600`.
         rpn_nms_iou: NMS IoU of the proposals. Defaults to `0.7`.
         rois: Proposals per image after NMS: the set the head and the relation module see.
@@ -209,6 +210,8 @@ class TwoStageDetector(keras.Model):
         score_threshold: Lowest class score kept. Defaults to `0.05`.
         nms_iou: NMS IoU per class of the detections. Defaults to `0.5`.
         seed: Seed of the training's sampling. Defaults to `0`.
+        class_names: The classes' names, kept with the saved model for those who use it
+            (``keras-geo-hpo detect`` labels boxes with them). Defaults to `None` (numbers).
         **kwargs: ``keras.Model`` arguments (``name``, ``dtype``).
     """
 
@@ -220,6 +223,7 @@ class TwoStageDetector(keras.Model):
         strides: Sequence[int] = (8, 16, 32),
         anchor_sizes: Sequence[float] = (16, 48, 128),
         anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
+        anchor_scale: float = 1.0,
         rpn_pre_nms: int = 600,
         rpn_nms_iou: float = 0.7,
         rois: int = 64,
@@ -235,6 +239,7 @@ class TwoStageDetector(keras.Model):
         score_threshold: float = 0.05,
         nms_iou: float = 0.5,
         seed: int = 0,
+        class_names: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         _check(
@@ -258,6 +263,11 @@ class TwoStageDetector(keras.Model):
         self.strides = strides
         self.anchor_sizes = tuple(float(v) for v in anchor_sizes)
         self.anchor_ratios = tuple(float(v) for v in anchor_ratios)
+        _check(
+            isinstance(anchor_scale, int | float) and not isinstance(anchor_scale, bool) and anchor_scale > 0,
+            f"`anchor_scale` must be a positive number. Received: anchor_scale={anchor_scale!r}",
+        )
+        self.anchor_scale = float(anchor_scale)
         self.rpn_pre_nms = _positive_int("rpn_pre_nms", rpn_pre_nms)
         self.rpn_nms_iou = _fraction("rpn_nms_iou", rpn_nms_iou)
         self.rois = _positive_int("rois", rois)
@@ -277,8 +287,14 @@ class TwoStageDetector(keras.Model):
         self.score_threshold = _fraction("score_threshold", score_threshold, open_low=False)
         self.nms_iou = _fraction("nms_iou", nms_iou)
         self.seed = _positive_int("seed", seed, 0)
+        self.class_names = None if class_names is None else tuple(str(name) for name in class_names)
+        _check(
+            self.class_names is None or len(self.class_names) == self.n_classes,
+            f"`class_names` must name the {self.n_classes} classes. Received: {class_names!r}",
+        )
 
-        boxes, _ = make_anchors(self.image_size, self.strides, self.anchor_sizes, self.anchor_ratios)
+        sizes = [size * self.anchor_scale for size in self.anchor_sizes]
+        boxes, _ = make_anchors(self.image_size, self.strides, sizes, self.anchor_ratios)
         self._anchors = boxes  # numpy (n_anchors, 4): a constant, rebuilt from the settings
         per_cell = len(self.anchor_ratios)
         channels = features.outputs[0].shape[-1]
@@ -502,6 +518,7 @@ class TwoStageDetector(keras.Model):
             "strides": list(self.strides),
             "anchor_sizes": list(self.anchor_sizes),
             "anchor_ratios": list(self.anchor_ratios),
+            "anchor_scale": self.anchor_scale,
             "rpn_pre_nms": self.rpn_pre_nms,
             "rpn_nms_iou": self.rpn_nms_iou,
             "rois": self.rois,
@@ -517,6 +534,7 @@ class TwoStageDetector(keras.Model):
             "score_threshold": self.score_threshold,
             "nms_iou": self.nms_iou,
             "seed": self.seed,
+            "class_names": None if self.class_names is None else list(self.class_names),
         }
 
     @classmethod

@@ -18,6 +18,7 @@ from keras_geo.models._registry import (
     tasks_of,
 )
 from keras_geo.models.convnext import build_convnext, build_convnext_tiny, build_skip_convnext_tiny
+from keras_geo.models.detector import build_two_stage_detector
 from keras_geo.models.filler_cnn import build_cnfm, build_filler_cnn
 from keras_geo.models.mobilenet import build_mobilenet_v2_classifier
 from keras_geo.models.pix2pix import Pix2Pix, build_patchgan, build_pix2pix
@@ -71,6 +72,7 @@ __all__ = [
     "build_skip_resnet110",
     "build_skip_resnext50_32x4d",
     "build_srcnn",
+    "build_two_stage_detector",
     "build_unet",
     "builder_arguments",
     "check_arguments",

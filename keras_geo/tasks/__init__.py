@@ -1,8 +1,8 @@
-"""Tasks: what a model learns from a data set (classification, regression, image-to-image).
+"""Tasks: what a model learns from a data set (classification, regression, image-to-image, detection).
 
     >>> from keras_geo import tasks
     >>> tasks.available()
-    ['classification', 'image_to_image', 'regression']
+    ['classification', 'detection', 'image_to_image', 'regression']
     >>> task = tasks.get("regression", loss="huber")
     >>> task.objective
     ('val_r2', 'maximize')
@@ -20,6 +20,7 @@ from typing import Any
 from keras_geo import _settings
 from keras_geo.tasks._base import Report, Task, as_inputs, predict_batches
 from keras_geo.tasks.classification import Classification, ClassReport, evaluate_classes
+from keras_geo.tasks.detection import Detection, DetectionReport
 from keras_geo.tasks.image_to_image import ImageReport, ImageToImage
 from keras_geo.tasks.regression import Regression, RegressionReport
 
@@ -27,6 +28,8 @@ __all__ = [
     "TASKS",
     "ClassReport",
     "Classification",
+    "Detection",
+    "DetectionReport",
     "ImageReport",
     "ImageToImage",
     "Regression",
@@ -46,6 +49,7 @@ TASKS: dict[str, type[Task]] = {
     Classification.name: Classification,
     Regression.name: Regression,
     ImageToImage.name: ImageToImage,
+    Detection.name: Detection,
 }
 """Task classes by name."""
 

@@ -15,7 +15,7 @@ from tests import ROOT
 
 
 def test_the_registry_lists_every_task_with_its_objective_and_head():
-    assert tasks.available() == ["classification", "image_to_image", "regression"]
+    assert tasks.available() == ["classification", "detection", "image_to_image", "regression"]
     assert tasks.TASKS["classification"].objective == ("val_accuracy", "maximize")
     assert tasks.TASKS["regression"].objective == ("val_r2", "maximize")
     assert tasks.TASKS["image_to_image"].objective == ("val_ssim", "maximize")
