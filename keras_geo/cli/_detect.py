@@ -37,7 +37,7 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
     import cv2
     import numpy as np
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # a console bar (tqdm.auto would want widgets in a notebook)
 
     from keras_geo.datasets import folders
     from keras_geo.detection import annotations

@@ -99,7 +99,7 @@ def _background(rng: np.random.Generator, size: int, channels: int) -> np.ndarra
 
 
 def _clutter(image: np.ndarray, rng: np.random.Generator, amount: float) -> None:
-    """Unlabelled thin lines and dots (smaller than any object), drawn in place."""
+    """Unlabelled thin lines and dots (at most 5 pixels across, half the smallest object), drawn in place."""
     size = image.shape[0]
     for _ in range(int(rng.poisson(6.0 * amount))):
         colour = rng.uniform(0.0, 1.0, image.shape[2]).astype(np.float32)
@@ -109,7 +109,7 @@ def _clutter(image: np.ndarray, rng: np.random.Generator, amount: float) -> None
             cv2.line(canvas, (int(start[0]), int(start[1])), (int(end[0]), int(end[1])), 255, 1, cv2.LINE_AA)
         else:
             centre = rng.integers(0, size, 2)
-            cv2.circle(canvas, (int(centre[0]), int(centre[1])), int(rng.integers(1, 4)), 255, -1, cv2.LINE_AA)
+            cv2.circle(canvas, (int(centre[0]), int(centre[1])), int(rng.integers(1, 3)), 255, -1, cv2.LINE_AA)
         alpha = (canvas.astype(np.float32) / 255.0)[..., None]
         image *= 1.0 - alpha
         image += alpha * colour

@@ -34,6 +34,7 @@ __all__ = [
 # exactly 32**2 counts in both the small and the medium AP; the two agree everywhere else.
 AREA_BINS = {"small": (0, 32**2), "medium": (32**2, 96**2), "large": (96**2, math.inf)}
 
+
 def _boxes(boxes, name: str = "boxes") -> np.ndarray:
     array = np.asarray(boxes, dtype=np.float64)
     if array.ndim == 0 or array.shape[-1] != 4:

@@ -131,7 +131,7 @@ BAD = [
     ({"training": {"epoch": 3}}, "training.epoch: unknown key"),
     (
         {"dataset": {"name": "mnist"}},
-        "dataset.name: must be one of bathymetry, echo, filler, filler_fraction, folder, npz, sem, shapes",
+        "dataset.name: must be one of bathymetry, echo, filler, filler_fraction, folder, npz, scenes, sem, shapes, textures",
     ),
     ({"dataset": {"name": "folder"}}, "dataset.path: required; received nothing"),
     ({"dataset": {"name": "folder", "path": "no/such/dir"}}, "dataset.path: no such folder"),
@@ -145,7 +145,10 @@ BAD = [
         {"dataset": {"name": "filler_fraction", "volume_fraction_range": [0.1, 0.9]}},
         r"dataset.volume_fraction_range\[1\]: must be <= 0.5",
     ),
-    ({"task": {"name": "segmentation"}}, "task.name: must be one of classification, image_to_image, regression"),
+    (
+        {"task": {"name": "segmentation"}},
+        "task.name: must be one of classification, detection, image_to_image, regression",
+    ),
     ({"task": {"name": "regression", "loss": "l3"}}, "task.loss: must be one of mse, mae, huber, log_cosh"),
     ({"task": {"name": "regression", "colour": 1}}, "task.colour: unknown setting; allowed: loss, standardize"),
     ({"task": {"name": "image_to_image", "loss": "l3"}}, "task: `loss` must be one of huber, mae, mixed"),

@@ -20,8 +20,9 @@ def test_the_registry_lists_every_task_with_its_objective_and_head():
     assert tasks.TASKS["regression"].objective == ("val_r2", "maximize")
     assert tasks.TASKS["image_to_image"].objective == ("val_ssim", "maximize")
     assert tasks.settings_of("regression") == {"loss": "mse", "standardize": True, "bins": None}
-    with pytest.raises(KeyError, match="Unknown task 'detection'. Available: classification"):
-        tasks.get("detection")
+    assert tasks.TASKS["detection"].objective == ("val_AP", "maximize")
+    with pytest.raises(KeyError, match="Unknown task 'segmentation'. Available: classification, detection"):
+        tasks.get("segmentation")
     with pytest.raises(ValueError, match="task.loss: must be one of mse, mae, huber, log_cosh; received 'l1'"):
         tasks.validate_settings("regression", {"loss": "l1"})
 

@@ -63,7 +63,9 @@ def test_training_lowers_the_loss_and_learns_to_find_the_objects(scenes):
     keras.utils.set_random_seed(0)
     model = build_two_stage_detector((SIZE, SIZE, 3), 6, anchor_sizes=(12, 24, 48), score_threshold=0.0, **SMALL)
     model.compile(keras.optimizers.Adam(3e-3))
-    history = model.fit(detection_dataset(images, objects, batch_size=4, shuffle=True, seed=0), epochs=25, shuffle=False, verbose=0)
+    history = model.fit(
+        detection_dataset(images, objects, batch_size=4, shuffle=True, seed=0), epochs=25, shuffle=False, verbose=0
+    )
     losses = history.history["loss"]
     assert all(np.isfinite(losses)) and losses[-1] < 0.5 * losses[0]
     assert set(history.history) == {"loss", "rpn_objectness", "rpn_box", "head_class", "head_box"}
