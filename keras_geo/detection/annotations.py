@@ -88,11 +88,19 @@ def _check_options(image_size: Any, color_mode: str, on_bad_box: str) -> tuple[i
     return int(size[0]), int(size[1])
 
 
-class _BoxChecker:
-    """Validates boxes, clips or drops the bad ones, and counts them for one warning (or raises at the first)."""
+class BoxChecker:
+    """Validates boxes, clips or drops the bad ones, and counts them for one warning (or raises at the first).
 
-    def __init__(self, source: Path, on_bad_box: str):
+    Args:
+        source: What the boxes come from, first in the warning (a file, a split).
+        on_bad_box: ``"skip"`` (drop or clip, then one warning) or ``"raise"`` (an
+            :class:`AnnotationError` at the first).
+        hint: The warning's last words. Defaults to how to raise instead.
+    """
+
+    def __init__(self, source: Path | str, on_bad_box: str, hint: str = "on_bad_box='raise' stops at the first"):
         self.source = source
+        self.hint = hint
         self.raise_first = on_bad_box == "raise"
         self.total = 0
         self.skipped = 0
@@ -153,7 +161,7 @@ class _BoxChecker:
             head = f"clipped {self.clipped} {'box' if self.clipped == 1 else 'boxes'} of {self.total}"
         kinds = ", ".join(f"{n} {kind}" for kind, n in self.kinds.items())
         warnings.warn(
-            f"{self.source}: {head} ({kinds}): first in {self.first}; on_bad_box='raise' stops at the first",
+            f"{self.source}: {head} ({kinds}): first in {self.first}; {self.hint}",
             stacklevel=stacklevel,
         )
 
@@ -313,7 +321,7 @@ def read_coco(
         else:
             orphans.append((i, annotation))
 
-    checker = _BoxChecker(json_path, on_bad_box)
+    checker = BoxChecker(json_path, on_bad_box)
     for i, annotation in orphans:
         checker.total += 1
         checker.bad(
@@ -487,7 +495,7 @@ def read_yolo(
     if not paths:
         raise AnnotationError(f"{image_dir}: no images ({', '.join(IMAGE_SUFFIXES)})")
 
-    checker = _BoxChecker(folder, on_bad_box)
+    checker = BoxChecker(folder, on_bad_box)
     reader = _ImageReader(size, color_mode)
     images, objects, originals = [], [], []
     for path in paths:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["check_objects", "detection_dataset", "pad_objects"]
+__all__ = ["check_objects", "clean_objects", "detection_dataset", "pad_objects"]
 
 
 def check_objects(objects: Sequence[Mapping[str, Any]], n_images: int, *, name: str = "objects") -> list[dict]:
@@ -50,6 +50,41 @@ def check_objects(objects: Sequence[Mapping[str, Any]], n_images: int, *, name: 
             raise ValueError(f"{name}[{i}]['classes'] must be integers. Received: dtype {classes.dtype}")
         checked.append({"boxes": boxes, "classes": classes.astype(np.int64)})
     return checked
+
+
+def clean_objects(objects: Sequence[Mapping[str, Any]], height: int, width: int, *, source: str) -> list[dict]:
+    """The objects with their bad boxes dropped (NaN, negative class, zero area, wholly outside) or clipped (partly
+    outside the ``height`` x ``width`` image), and one warning that counts them and names the first.
+
+    Args:
+        objects: Checked objects (:func:`check_objects`).
+        height: The images' height in pixels.
+        width: The images' width in pixels.
+        source: What they are, first in the warning (e.g. ``"data['train']"``).
+
+    Returns:
+        A list of dicts with float32 ``(k, 4)`` boxes and int64 ``(k,)`` classes.
+    """
+    from keras_geo.detection.annotations import BoxChecker
+
+    checker = BoxChecker(source, "skip", hint="the training goes on without them")
+    cleaned = []
+    for i, found in enumerate(objects):
+        kept_boxes, kept_classes = [], []
+        for j, (box, label) in enumerate(zip(found["boxes"], found["classes"])):
+            where = f"image {i}, box {j} {np.round(box, 2).tolist()} class {int(label)}"
+            inside = checker.check(box, int(label) >= 0, f"class {int(label)}", height, width, where)
+            if inside is not None:
+                kept_boxes.append(inside)
+                kept_classes.append(int(label))
+        cleaned.append(
+            {
+                "boxes": np.asarray(kept_boxes, dtype=np.float32).reshape(-1, 4),
+                "classes": np.asarray(kept_classes, dtype=np.int64),
+            }
+        )
+    checker.warn(stacklevel=4)
+    return cleaned
 
 
 def pad_objects(objects: Sequence[Mapping[str, Any]], max_objects: int | None = None) -> dict[str, np.ndarray]:

@@ -97,13 +97,14 @@ class Detection(Task):
         self.class_names: tuple[str, ...] = ()
 
     def check_split(self, name: str, split: Any) -> tuple[np.ndarray, list[dict[str, np.ndarray]]]:
-        from keras_geo.detection.data import check_objects
+        from keras_geo.detection.data import check_objects, clean_objects
 
         x, y = unpack(split, name, "(images, objects)")
         x = as_inputs(x, name)
         if x.ndim != 4:
             raise ValueError(f"data[{name!r}] images must be (n, height, width, channels). Received shape: {x.shape}")
-        return x, check_objects(y, len(x), name=f"data[{name!r}] objects")
+        objects = check_objects(y, len(x), name=f"data[{name!r}] objects")
+        return x, clean_objects(objects, x.shape[1], x.shape[2], source=f"data[{name!r}]")
 
     def start(self, x: np.ndarray, y: Sequence[Mapping[str, np.ndarray]], dataset: Any = None) -> None:
         most = max((int(o["classes"].max()) + 1 for o in y if len(o["classes"])), default=0)
@@ -118,8 +119,6 @@ class Detection(Task):
             if most == 0:
                 raise ValueError("the training split has no objects: nothing to learn (give images with boxes)")
             self.class_names = tuple(str(k) for k in range(most))
-        if any(len(o["classes"]) and int(o["classes"].min()) < 0 for o in y):
-            raise ValueError("object classes must be >= 0 (class -1 is padding)")
 
     def head_arguments(self) -> dict[str, Any]:
         return {"n_classes": len(self.class_names)}

@@ -164,3 +164,24 @@ def test_the_shipped_detection_search_runs_reports_and_exports(tmp_path, capsys)
     assert main(["export", str(store), "--out", str(tmp_path / "best.keras")]) == 0
     loaded = keras.saving.load_model(tmp_path / "best.keras", safe_mode=True)
     assert isinstance(loaded, TwoStageDetector) and loaded.class_names == CLASSES
+
+
+def test_bad_boxes_in_a_split_are_dropped_or_clipped_with_one_warning_that_counts_them():
+    images = np.zeros((2, 32, 32, 3), "float32")
+    objects = [
+        {
+            "boxes": np.array([[2, 2, 10, 10], [5, 5, 5, 9], [40, 40, 50, 50], [20, 20, 40, 30]], "float32"),
+            "classes": np.array([0, 1, 0, 1]),
+        },
+        {"boxes": np.array([[np.nan, 1, 4, 4], [1, 1, 8, 8]], "float32"), "classes": np.array([0, -2])},
+    ]
+    with pytest.warns(UserWarning) as caught:
+        _, cleaned = tasks.get("detection").check_split("train", (images, objects))
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert message.startswith("data['train']: skipped 4 bad boxes and clipped 1 of 6 (")
+    assert "1 zero-area" in message and "1 outside" in message and "1 NaN" in message and "1 unknown class -2" in message
+    assert "first in image 0, box 1 [5.0, 5.0, 5.0, 9.0] class 1" in message
+    np.testing.assert_array_equal(cleaned[0]["boxes"], [[2, 2, 10, 10], [20, 20, 32, 30]])  # the last one clipped
+    np.testing.assert_array_equal(cleaned[0]["classes"], [0, 1])
+    assert cleaned[1]["boxes"].shape == (0, 4) and cleaned[1]["classes"].dtype == np.int64
