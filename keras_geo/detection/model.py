@@ -6,7 +6,7 @@
 
 :func:`pyramid_features` builds the backbone and FPN as one functional model (a small
 CNN for CPUs, or a residual network of :mod:`keras_geo.models`); :class:`TwoStageDetector`
-adds the rest and trains with its own ``train_step`` on batches of images and padded
+adds the rest (the builder ``two_stage_detector``, :func:`keras_geo.models.build_two_stage_detector`, does both) and trains with its own ``train_step`` on batches of images and padded
 objects (:func:`keras_geo.detection.data.detection_dataset`). The batch size is the
 data's and the image size the backbone input's: neither is fixed in the model.
 
@@ -30,7 +30,7 @@ from keras_geo.detection.anchors import anchors as make_anchors
 from keras_geo.detection.relations import RELATIONS, relation_module
 from keras_geo.detection.roi_align import RoIAlign
 
-__all__ = ["TwoStageDetector", "build_two_stage_detector", "pyramid_features"]
+__all__ = ["TwoStageDetector", "pyramid_features"]
 
 
 def _check(condition: bool, message: str) -> None:
@@ -544,31 +544,3 @@ class TwoStageDetector(keras.Model):
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(features, **config)
-
-
-def build_two_stage_detector(
-    input_shape: Sequence[int] = (192, 192, 3),
-    n_classes: int = 6,
-    *,
-    backbone: str = "small",
-    backbone_width: int = 16,
-    fpn_channels: int = 64,
-    strides: Sequence[int] = (8, 16, 32),
-    **settings: Any,
-) -> TwoStageDetector:
-    """A :class:`TwoStageDetector` on :func:`pyramid_features`: the builder a search calls.
-
-    Args:
-        input_shape: ``(height, width, channels)`` of the images. Defaults to `(192, 192, 3)`.
-        n_classes: Object classes. Defaults to `6` (the ``scenes`` data set).
-        backbone: See :func:`pyramid_features`. Defaults to `"small"`.
-        backbone_width: See :func:`pyramid_features`. Defaults to `16`.
-        fpn_channels: See :func:`pyramid_features`. Defaults to `64`.
-        strides: See :func:`pyramid_features`. Defaults to `(8, 16, 32)`.
-        **settings: The other :class:`TwoStageDetector` arguments (``relation``,
-            ``rois``, ``anchor_sizes``, ...).
-    """
-    features = pyramid_features(
-        input_shape, backbone=backbone, backbone_width=backbone_width, fpn_channels=fpn_channels, strides=strides
-    )
-    return TwoStageDetector(features, n_classes, strides=strides, **settings)

@@ -190,6 +190,12 @@ class _RelationBase(keras.layers.Layer):
         layer.build(input_shape)
         return layer
 
+    def _attend(self, features: Any, weights: Any, values: Any, training: bool | None) -> Any:
+        """``features`` plus the projected attention of ``weights`` ``(b, heads, n, s)`` over ``values`` ``(b, s, heads, k)``."""
+        weights = self.attention_dropout(ops.cast(weights, values.dtype), training=training)
+        heads = ops.einsum("bhns,bshk->bnhk", weights, values)
+        return features + ops.cast(self.output_projection(heads), features.dtype)
+
     def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
         return None if previous_mask is None else ops.cast(previous_mask, "bool")
 
@@ -296,11 +302,7 @@ class RoISelfAttention(_RelationBase):
         return _masked_softmax(logits, valid[:, None, None, :])
 
     def call(self, features: Any, boxes: Any, mask: Any = None, training: bool | None = None) -> Any:
-        weights = self.attention_weights(features, boxes, mask)
-        v = self.value(features)
-        weights = self.attention_dropout(ops.cast(weights, v.dtype), training=training)
-        heads = ops.einsum("bhnm,bmhk->bnhk", weights, v)
-        return features + ops.cast(self.output_projection(heads), features.dtype)
+        return self._attend(features, self.attention_weights(features, boxes, mask), self.value(features), training)
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -420,10 +422,7 @@ class RoISourceTargetAttention(_RelationBase):
         training: bool | None = None,
     ) -> Any:
         weights = self.attention_weights(features, boxes, mask, source, source_mask)
-        v = self.value(features if source is None else source)
-        weights = self.attention_dropout(ops.cast(weights, v.dtype), training=training)
-        heads = ops.einsum("bhns,bshk->bnhk", weights, v)
-        return features + ops.cast(self.output_projection(heads), features.dtype)
+        return self._attend(features, weights, self.value(features if source is None else source), training)
 
     def get_config(self) -> dict[str, Any]:
         return {

@@ -26,15 +26,22 @@ def build_two_stage_detector(
     strides: Sequence[int] = (8, 16, 32),
     **settings: Any,
 ):
-    """A two-stage detector: :func:`keras_geo.detection.model.build_two_stage_detector` (same arguments)."""
-    from keras_geo.detection import model
+    """A :class:`~keras_geo.detection.model.TwoStageDetector` on :func:`~keras_geo.detection.model.pyramid_features`.
 
-    return model.build_two_stage_detector(
-        input_shape,
-        n_classes,
-        backbone=backbone,
-        backbone_width=backbone_width,
-        fpn_channels=fpn_channels,
-        strides=strides,
-        **settings,
+    Args:
+        input_shape: ``(height, width, channels)`` of the images. Defaults to `(192, 192, 3)`.
+        n_classes: Object classes. Defaults to `6` (the ``scenes`` data set).
+        backbone: ``"small"`` or a residual network of :mod:`keras_geo.models` (see
+            :func:`~keras_geo.detection.model.pyramid_features`). Defaults to `"small"`.
+        backbone_width: Filters of the small backbone's first stages. Defaults to `16`.
+        fpn_channels: Channels of every pyramid level. Defaults to `64`.
+        strides: The pyramid levels' strides. Defaults to `(8, 16, 32)`.
+        **settings: The other :class:`~keras_geo.detection.model.TwoStageDetector` arguments
+            (``relation``, ``rois``, ``anchor_scale``, ...).
+    """
+    from keras_geo.detection.model import TwoStageDetector, pyramid_features
+
+    features = pyramid_features(
+        input_shape, backbone=backbone, backbone_width=backbone_width, fpn_channels=fpn_channels, strides=strides
     )
+    return TwoStageDetector(features, n_classes, strides=strides, **settings)

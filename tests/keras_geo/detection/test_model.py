@@ -9,8 +9,9 @@ import pytest
 from keras_geo.datasets.scenes import generate_scenes
 from keras_geo.detection.data import detection_dataset, pad_objects
 from keras_geo.detection.evaluate import coco_evaluate
-from keras_geo.detection.model import TwoStageDetector, build_two_stage_detector, pyramid_features
+from keras_geo.detection.model import TwoStageDetector, pyramid_features
 from keras_geo.detection.relations import RELATIONS
+from keras_geo.models import build_two_stage_detector
 from tests import one_line, predict_in_fresh_process
 
 SIZE = 64

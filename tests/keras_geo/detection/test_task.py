@@ -180,7 +180,9 @@ def test_bad_boxes_in_a_split_are_dropped_or_clipped_with_one_warning_that_count
     assert len(caught) == 1
     message = str(caught[0].message)
     assert message.startswith("data['train']: skipped 4 bad boxes and clipped 1 of 6 (")
-    assert "1 zero-area" in message and "1 outside" in message and "1 NaN" in message and "1 unknown class -2" in message
+    assert (
+        "1 zero-area" in message and "1 outside" in message and "1 NaN" in message and "1 unknown class -2" in message
+    )
     assert "first in image 0, box 1 [5.0, 5.0, 5.0, 9.0] class 1" in message
     np.testing.assert_array_equal(cleaned[0]["boxes"], [[2, 2, 10, 10], [20, 20, 32, 30]])  # the last one clipped
     np.testing.assert_array_equal(cleaned[0]["classes"], [0, 1])
