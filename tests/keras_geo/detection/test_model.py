@@ -41,8 +41,9 @@ def test_the_pyramid_has_a_map_per_stride_of_one_width():
     assert [t.name.split("/")[0] for t in model.outputs] == ["fpn_p3", "fpn_p4", "fpn_p5"] or len(model.outputs) == 3
 
 
-def test_a_residual_backbone_gives_the_same_levels():
-    model = pyramid_features((64, 64, 3), backbone="resnet18", fpn_channels=16, strides=(8, 16, 32))
+@pytest.mark.parametrize("backbone", ["resnet18", "skip_resnet18"])
+def test_a_residual_backbone_gives_the_same_levels(backbone):
+    model = pyramid_features((64, 64, 3), backbone=backbone, fpn_channels=16, strides=(8, 16, 32))
     assert [tuple(t.shape[1:]) for t in model.outputs] == [(8, 8, 16), (4, 4, 16), (2, 2, 16)]
 
 
