@@ -190,18 +190,62 @@ class _RelationBase(keras.layers.Layer):
         layer.build(input_shape)
         return layer
 
+    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
+        return None if previous_mask is None else ops.cast(previous_mask, "bool")
+
+
+class _Attention(_RelationBase):
+    """What the two attention layers share: their settings, query/key/value projections and their config."""
+
+    def __init__(
+        self,
+        heads: int = 4,
+        key_dim: int | None = None,
+        temperature: float = 1.0,
+        dropout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        _positive("heads", heads, integer=True)
+        if key_dim is not None:
+            _positive("key_dim", key_dim, integer=True)
+        _positive("temperature", temperature)
+        _rate("dropout", dropout)
+        self.heads = int(heads)
+        self.key_dim = None if key_dim is None else int(key_dim)
+        self.temperature = float(temperature)
+        self.dropout = float(dropout)
+
+    def _build_attention(self, dim: int, source_dim: int, source_equation: str) -> None:
+        """Query (of the RoIs), key and value (of the source, by ``source_equation``), dropout, output projection."""
+        self.dim = dim
+        self.width = self.key_dim or max(1, dim // self.heads)
+        heads_shape = (None, self.heads, self.width)
+        self.query = self._einsum_dense("bnd,dhk->bnhk", heads_shape, (None, None, dim), "query", bias_axes="hk")
+        source_shape = (None, None, source_dim)
+        self.key = self._einsum_dense(source_equation, heads_shape, source_shape, "key", bias_axes="hk")
+        self.value = self._einsum_dense(source_equation, heads_shape, source_shape, "value", bias_axes="hk")
+        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="attention_dropout")
+        self.output_projection = self._output_projection(self.heads, self.width, dim)
+
     def _attend(self, features: Any, weights: Any, values: Any, training: bool | None) -> Any:
         """``features`` plus the projected attention of ``weights`` ``(b, heads, n, s)`` over ``values`` ``(b, s, heads, k)``."""
         weights = self.attention_dropout(ops.cast(weights, values.dtype), training=training)
         heads = ops.einsum("bhns,bshk->bnhk", weights, values)
         return features + ops.cast(self.output_projection(heads), features.dtype)
 
-    def compute_mask(self, inputs: Any, previous_mask: Any = None) -> Any:
-        return None if previous_mask is None else ops.cast(previous_mask, "bool")
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "heads": self.heads,
+            "key_dim": self.key_dim,
+            "temperature": self.temperature,
+            "dropout": self.dropout,
+        }
 
 
 @keras.saving.register_keras_serializable(package="keras_geo")
-class RoISelfAttention(_RelationBase):
+class RoISelfAttention(_Attention):
     """Multi-head self-attention among the RoIs of an image, with Hu et al.'s geometric weight (SA-FRCNN).
 
     Queries, keys and values are projections of the RoI vectors (``heads`` heads of
@@ -255,33 +299,16 @@ class RoISelfAttention(_RelationBase):
         dropout: float = 0.0,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
-        _positive("heads", heads, integer=True)
-        if key_dim is not None:
-            _positive("key_dim", key_dim, integer=True)
-        _positive("temperature", temperature)
+        super().__init__(heads, key_dim, temperature, dropout, **kwargs)
         _flag("geometry", geometry)
-        _rate("dropout", dropout)
-        self.heads = int(heads)
-        self.key_dim = None if key_dim is None else int(key_dim)
-        self.temperature = float(temperature)
         self.geometry = geometry
-        self.dropout = float(dropout)
 
     def build(self, features_shape: Any, boxes_shape: Any = None) -> None:
         dim = _feature_dim(features_shape, "features")
-        self.dim = dim
-        width = self.key_dim or max(1, dim // self.heads)
-        self.width = width
-        heads_shape = (None, self.heads, width)
-        self.query = self._einsum_dense("bnd,dhk->bnhk", heads_shape, (None, None, dim), "query", bias_axes="hk")
-        self.key = self._einsum_dense("bnd,dhk->bnhk", heads_shape, (None, None, dim), "key", bias_axes="hk")
-        self.value = self._einsum_dense("bnd,dhk->bnhk", heads_shape, (None, None, dim), "value", bias_axes="hk")
+        self._build_attention(dim, dim, "bnd,dhk->bnhk")
         if self.geometry:
             self.geometry_weight = keras.layers.Dense(self.heads, dtype=self.dtype_policy, name="geometry_weight")
             self.geometry_weight.build((None, None, None, _GEOMETRY_DIM))
-        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="attention_dropout")
-        self.output_projection = self._output_projection(self.heads, width, dim)
 
     def attention_weights(self, features: Any, boxes: Any, mask: Any = None) -> Any:
         """The attention weights, float32 ``(batch, heads, n_rois, n_rois)`` indexed ``[b, h, query, key]``.
@@ -305,18 +332,11 @@ class RoISelfAttention(_RelationBase):
         return self._attend(features, self.attention_weights(features, boxes, mask), self.value(features), training)
 
     def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "heads": self.heads,
-            "key_dim": self.key_dim,
-            "temperature": self.temperature,
-            "geometry": self.geometry,
-            "dropout": self.dropout,
-        }
+        return {**super().get_config(), "geometry": self.geometry}
 
 
 @keras.saving.register_keras_serializable(package="keras_geo")
-class RoISourceTargetAttention(_RelationBase):
+class RoISourceTargetAttention(_Attention):
     """Source-target attention: the RoI vectors (targets) query a source (STA-FRCNN).
 
     The queries are projections of the RoI vectors; keys and values are projections of
@@ -357,37 +377,10 @@ class RoISourceTargetAttention(_RelationBase):
         training: Whether the dropout is on. Defaults to `None` (Keras's context).
     """
 
-    def __init__(
-        self,
-        heads: int = 4,
-        key_dim: int | None = None,
-        temperature: float = 1.0,
-        dropout: float = 0.0,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        _positive("heads", heads, integer=True)
-        if key_dim is not None:
-            _positive("key_dim", key_dim, integer=True)
-        _positive("temperature", temperature)
-        _rate("dropout", dropout)
-        self.heads = int(heads)
-        self.key_dim = None if key_dim is None else int(key_dim)
-        self.temperature = float(temperature)
-        self.dropout = float(dropout)
-
     def build(self, features_shape: Any, boxes_shape: Any = None, source_shape: Any = None) -> None:
         dim = _feature_dim(features_shape, "features")
         source_dim = dim if source_shape is None else _feature_dim(source_shape, "source")
-        self.dim = dim
-        width = self.key_dim or max(1, dim // self.heads)
-        self.width = width
-        heads_shape = (None, self.heads, width)
-        self.query = self._einsum_dense("bnd,dhk->bnhk", heads_shape, (None, None, dim), "query", bias_axes="hk")
-        self.key = self._einsum_dense("bsd,dhk->bshk", heads_shape, (None, None, source_dim), "key", bias_axes="hk")
-        self.value = self._einsum_dense("bsd,dhk->bshk", heads_shape, (None, None, source_dim), "value", bias_axes="hk")
-        self.attention_dropout = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="attention_dropout")
-        self.output_projection = self._output_projection(self.heads, width, dim)
+        self._build_attention(dim, source_dim, "bsd,dhk->bshk")
 
     def _source(self, features: Any, mask: Any, source: Any, source_mask: Any) -> tuple[Any, Any]:
         """The source and which (query, source) pairs are allowed, ``(batch, 1, n_rois or 1, n_source)``."""
@@ -423,15 +416,6 @@ class RoISourceTargetAttention(_RelationBase):
     ) -> Any:
         weights = self.attention_weights(features, boxes, mask, source, source_mask)
         return self._attend(features, weights, self.value(features if source is None else source), training)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            **super().get_config(),
-            "heads": self.heads,
-            "key_dim": self.key_dim,
-            "temperature": self.temperature,
-            "dropout": self.dropout,
-        }
 
 
 @keras.saving.register_keras_serializable(package="keras_geo")
