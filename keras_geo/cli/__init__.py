@@ -15,6 +15,7 @@
     keras-geo-hpo rsa MODEL.keras --stimuli DIR|textures [--reference NAME=PATH ...] [--v1 [--v1-frequencies F ...]]
                       [--it] [--layers L ...] [--rdm M] [--compare M] [--bootstrap N] [--permutations N] --out DIR
     keras-geo-hpo detect DETECTOR.keras IMAGES_OR_FOLDER... --out DIR [--score S]
+    keras-geo-hpo annotate init|propagate|review|retrain|status|export PROJECT ...   # label a video in rounds
     keras-geo-hpo train [--fov NM] [--train N] ...     # one filler CNN, per-class table
 
 Errors a user can fix (a bad config key, a missing file, a store that is not a
@@ -27,7 +28,7 @@ prints, the other ranks train their share of each round and exit quietly
 imported, which is why the backend is settled before the configuration is read.
 
 Each command is a module of this package (``_search`` holds search and resume,
-``_status``, ``_report``, ``_explain``, ``_restore``, ``_super_resolve``, ``_rsa``, ``_detect``, ``_export``,
+``_status``, ``_report``, ``_explain``, ``_restore``, ``_super_resolve``, ``_rsa``, ``_detect``, ``_annotate``, ``_export``,
 ``_models``, ``_train``) that imports what it needs only when it runs; what several
 share is in ``_common``.
 """
@@ -40,6 +41,7 @@ from collections.abc import Sequence
 
 from keras_geo import _console
 from keras_geo.cli import (
+    _annotate,
     _detect,
     _explain,
     _export,
@@ -58,7 +60,20 @@ __all__ = ["LaunchError", "UsageError", "build_parser", "main"]
 
 # The sub-commands in the order ``--help`` lists them; each module registers its own
 # (``add_parser``) and imports what it needs only when it runs.
-_COMMANDS = (_search, _status, _report, _explain, _restore, _super_resolve, _rsa, _detect, _export, _models, _train)
+_COMMANDS = (
+    _search,
+    _status,
+    _report,
+    _explain,
+    _restore,
+    _super_resolve,
+    _rsa,
+    _detect,
+    _annotate,
+    _export,
+    _models,
+    _train,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 from keras_geo.detection import annotations
-from keras_geo.detection.annotations import AnnotationError, read_coco, read_yolo, to_coco_dict, write_coco
+from keras_geo.detection.annotations import (
+    AnnotationError,
+    read_coco,
+    read_voc,
+    read_yolo,
+    to_coco_dict,
+    write_coco,
+    write_voc,
+    write_yolo,
+)
 
 HEIGHT, WIDTH = 30, 40
 
@@ -483,8 +492,143 @@ def test_the_public_surface():
         "AnnotationError",
         "DetectionData",
         "read_coco",
+        "read_voc",
         "read_yolo",
         "to_coco_dict",
         "write_coco",
+        "write_voc",
+        "write_yolo",
     }
     assert issubclass(AnnotationError, ValueError)
+
+
+# ---------------------------------------------------------------- Pascal VOC and YOLO written
+
+
+def voc_xml(filename, objects, size=(HEIGHT, WIDTH)):
+    """A VOC file's text; ``objects``: [(name, xmin, ymin, xmax, ymax, difficult)]."""
+    body = "".join(
+        f"<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated><difficult>{hard}</difficult>"
+        f"<bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin><xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
+        for name, x0, y0, x1, y1, hard in objects
+    )
+    return (
+        f"<annotation><folder>imgs</folder><filename>{filename}</filename><size><width>{size[1]}</width>"
+        f"<height>{size[0]}</height><depth>3</depth></size><segmented>0</segmented>{body}</annotation>"
+    )
+
+
+def test_read_voc_turns_1_based_inclusive_pixels_into_continuous_boxes(tmp_path):
+    write_image(tmp_path / "a.png")
+    write_image(tmp_path / "b.png", seed=1)
+    # The whole 40 x 30 image is xmin 1 .. xmax 40; a one-pixel box is xmin = xmax.
+    objects = [("sand", 1, 1, 40, 30, 0), ("rock", 3, 4, 12, 15, 1), ("rock", 7, 7, 7, 7, 0)]
+    (tmp_path / "a.xml").write_text(voc_xml("a.png", objects))
+    (tmp_path / "b.xml").write_text(voc_xml("b.png", []))
+    data = read_voc(tmp_path)
+    assert data.class_names == ("rock", "sand") and data.category_ids == (0, 1)  # sorted names found
+    assert data.images.shape == (2, HEIGHT, WIDTH, 3)
+    assert data.files == [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    np.testing.assert_array_equal(data.objects[0]["boxes"], [[0, 0, 40, 30], [2, 3, 12, 15], [6, 6, 7, 7]])
+    assert data.objects[0]["classes"].tolist() == [1, 0, 0]  # the difficult object is an object
+    assert data.objects[1]["boxes"].shape == (0, 4)
+    # Given class names: another order, and objects of other names are bad boxes.
+    with pytest.warns(UserWarning, match=re.escape("a.xml: skipped 2 bad boxes of 3 (2 unknown class 'rock')")):
+        data = read_voc(tmp_path / "a.xml", class_names=["sand", "mud"])
+    assert data.objects[0]["classes"].tolist() == [0]
+    with pytest.raises(AnnotationError) as raised:
+        read_voc([tmp_path / "a.xml"], class_names=["sand"], on_bad_box="raise")
+    assert str(raised.value) == "a.xml, object 1 ('rock') bndbox [3 4 12 15]: unknown class 'rock'"
+
+
+def test_write_voc_then_read_voc_gives_the_same_boxes_and_classes(tmp_path):
+    rng = np.random.default_rng(5)
+    files = [write_image(tmp_path / "imgs" / f"{i}.png", seed=i) for i in range(3)]
+    objects = []
+    for k in (2, 0, 4):
+        corner = rng.uniform(0, 20, (k, 2))
+        found = np.concatenate([corner, corner + rng.uniform(0.5, 10, (k, 2))], axis=1).astype(np.float32)
+        objects.append({"boxes": found, "classes": rng.integers(0, 2, k)})
+    objects[0]["boxes"][0] = [2, 3, 12, 15]  # integer boxes stay integers
+    written = write_voc(tmp_path / "voc", objects, ("sand", "rock"), files, (HEIGHT, WIDTH))
+    assert written == [tmp_path / "voc" / f"{i}.xml" for i in range(3)]
+    text = written[0].read_text()
+    assert "<filename>0.png</filename>" in text and "<width>40</width>" in text and "<height>30</height>" in text
+    assert "<xmin>3</xmin><ymin>4</ymin><xmax>12</xmax><ymax>15</ymax>" in "".join(text.split())
+    assert "<object>" not in written[1].read_text()
+    data = read_voc(tmp_path / "voc", tmp_path / "imgs", class_names=("sand", "rock"))
+    assert data.class_names == ("sand", "rock") and data.files == [str(f) for f in files]
+    for wrote, read in zip(objects, data.objects):
+        np.testing.assert_allclose(read["boxes"], wrote["boxes"], rtol=1e-6, atol=1e-5)
+        np.testing.assert_array_equal(read["classes"], wrote["classes"])
+    with pytest.raises(ValueError, match=r"`files` must have distinct stems .* Received: 'a\.png' and 'x/a\.jpg'"):
+        write_voc(tmp_path / "v2", objects[:2], ("sand", "rock"), ["a.png", "x/a.jpg"], (HEIGHT, WIDTH))
+    with pytest.raises(ValueError, match=r"`class_names` must be non-empty one-line strings"):
+        write_voc(tmp_path / "v2", objects, ("sand", "two\nlines"), files, (HEIGHT, WIDTH))
+
+
+def test_read_voc_follows_vocs_own_layout_and_names_bad_input(tmp_path):
+    root = tmp_path / "VOC2007"
+    write_image(root / "JPEGImages" / "000001.jpg")
+    (root / "Annotations").mkdir(parents=True)
+    (root / "Annotations" / "000001.xml").write_text(voc_xml("000001.jpg", [("rock", 2, 2, 41, 10, 0)]))
+    with pytest.warns(UserWarning, match=r"clipped 1 box of 1 .*000001\.xml, object 0 \('rock'\) bndbox \[2 2 41 10\]"):
+        data = read_voc(root)
+    np.testing.assert_array_equal(data.objects[0]["boxes"], [[1, 1, 40, 10]])
+    with pytest.raises(AnnotationError, match=r"000001\.xml, object 0 \('rock'\) bndbox \[2 2 41 10\]: partly outside"):
+        read_voc(root, on_bad_box="raise")
+    # The size the file states must be the image's.
+    (root / "Annotations" / "000001.xml").write_text(voc_xml("000001.jpg", [], size=(30, 80)))
+    with pytest.raises(
+        AnnotationError,
+        match=r"000001\.jpg: size \(30, 40\) \(height, width\) differs from the \(30, 80\) that 000001\.xml states",
+    ):
+        read_voc(root, class_names=["rock"])
+    with pytest.raises(AnnotationError, match=r"Annotations: no <object> names a class; pass class_names="):
+        read_voc(root)
+    (root / "Annotations" / "000001.xml").write_text("<annotation><object><name>rock")
+    with pytest.raises(AnnotationError, match=r"000001\.xml: not a VOC XML file \(not XML: "):
+        read_voc(root)
+    (root / "Annotations" / "000001.xml").write_text(voc_xml("000001.jpg", [("rock", "a", 2, 3, 4, 0)]))
+    with pytest.raises(AnnotationError, match=r"000001\.xml: object 0 \('rock'\) <xmin> is not a number: 'a'"):
+        read_voc(root)
+    (root / "Annotations" / "000001.xml").write_text(voc_xml("000002.jpg", [("rock", 1, 2, 3, 4, 0)]))
+    with pytest.raises(AnnotationError, match=r"000002\.jpg: image not found \(listed in .*000001\.xml\)"):
+        read_voc(root)
+    with pytest.raises(AnnotationError, match=r"empty: no \.xml files"):
+        read_voc((tmp_path / "empty").mkdir() or tmp_path / "empty")
+
+
+def test_write_yolo_then_read_yolo_gives_the_same_boxes_and_classes(tmp_path):
+    rng = np.random.default_rng(7)
+    files = [write_image(tmp_path / "ds" / "images" / f"img_{i}.png", seed=i) for i in range(3)]
+    objects = []
+    for k in (3, 0, 2):
+        corner = rng.uniform(0, 20, (k, 2))
+        found = np.concatenate([corner, corner + rng.uniform(0.5, 10, (k, 2))], axis=1).astype(np.float32)
+        objects.append({"boxes": found, "classes": rng.integers(0, 3, k)})
+    objects[2]["boxes"][0] = [20, 10, 40, 30]  # to the edges
+    assert write_yolo(tmp_path / "ds", objects, ("rock", "sand", "mud"), files, (HEIGHT, WIDTH)) == tmp_path / "ds"
+    assert (tmp_path / "ds" / "classes.txt").read_text() == "rock\nsand\nmud\n"
+    assert (tmp_path / "ds" / "labels" / "img_1.txt").read_text() == ""
+    assert (tmp_path / "ds" / "labels" / "img_2.txt").read_text().splitlines()[0].split()[1:] == [
+        "0.750000",
+        "0.666667",
+        "0.500000",
+        "0.666667",
+    ]
+    data = read_yolo(tmp_path / "ds")
+    assert data.class_names == ("rock", "sand", "mud")
+    for wrote, read in zip(objects, data.objects):
+        np.testing.assert_allclose(read["boxes"], wrote["boxes"], atol=1e-4)
+        np.testing.assert_array_equal(read["classes"], wrote["classes"])
+    with pytest.raises(ValueError, match=r"`sizes` must be one \(height, width\) or one per image \(3\)"):
+        write_yolo(tmp_path / "ds", objects, ("rock", "sand", "mud"), files, [(HEIGHT, WIDTH)] * 2)
+
+
+def test_read_yolo_takes_class_names_from_obj_names(tmp_path):
+    folder = write_yolo_fixture(tmp_path / "ds")
+    (folder / "obj.names").write_text("rock\nsand\n")
+    assert read_yolo(folder).class_names == ("rock", "sand")
+    (folder / "classes.txt").write_text("a\nb\n")  # classes.txt first, as before
+    assert read_yolo(folder).class_names == ("a", "b")
