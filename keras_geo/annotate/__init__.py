@@ -5,6 +5,17 @@ helped by a tracker and by the frame difference where it finds nothing; the pers
 rejects the obviously wrong labels on a static review page; the detector is retrained on
 the hand and accepted labels, and the loop runs again.
 
+The modules, in the loop's order:
+
+* :mod:`.video`: a video file or a folder of frames, read frame by frame; writers.
+* :mod:`.labels`: hand labels from COCO JSON, YOLO txt or Pascal VOC XML, and exports to them.
+* :mod:`.propagate`: the propagation loop (detector, tracker, frame difference).
+* :mod:`.store`: a round's labels on disk, written frame by frame, resumable.
+* :mod:`.review`: the static review page and the rejections file it saves.
+* :mod:`.project`: a project folder in rounds (propagate, review, retrain, export), what
+  ``keras-geo-hpo annotate`` drives.
+* :mod:`.quality`: recall and precision of labels where the truth is known.
+
 Conventions (shared by every module here):
 
 * A video is a file OpenCV can decode or a folder of frame images (:mod:`.video`).

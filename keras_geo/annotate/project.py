@@ -108,11 +108,16 @@ class AnnotationProject:
         labels: str | Path,
         *,
         class_names: tuple[str, ...] | list[str] | None = None,
+        keep_empty_frames: bool = False,
     ) -> AnnotationProject:
         """Starts a project on a video and its hand labels (COCO JSON, YOLO txt or Pascal VOC XML).
 
         The labels are checked against the video (frames and classes that exist, boxes in
-        the frame) and copied into the project as COCO (``hand.json``).
+        the frame) and copied into the project as COCO (``hand.json``). A hand-labelled
+        frame is the truth for propagation: its tracks end where it has no box. Frames the
+        file lists without any box are therefore left out unless ``keep_empty_frames``:
+        tools list every frame of a task in their exports (CVAT's COCO export does), most
+        never looked at; keep them only where an empty frame means "checked, nothing here".
 
         Raises:
             ProjectError: ``folder`` already holds a project.
@@ -127,6 +132,9 @@ class AnnotationProject:
             raise ProjectError(f"{folder} already holds a project; open it, or choose another folder")
         frames = open_video(video)
         hand, names = read_labels(labels, frames.names, frames.size, class_names=class_names)
+        empty = [frame for frame, objects in hand.items() if not len(objects["classes"])]
+        if not keep_empty_frames:
+            hand = {frame: objects for frame, objects in hand.items() if len(objects["classes"])}
         folder.mkdir(parents=True, exist_ok=True)
         write_labels(folder / "hand.json", "coco", hand, frames.names, frames.size, names)
         _write_json(
@@ -137,6 +145,7 @@ class AnnotationProject:
                 "video": str(Path(video).resolve()),
                 "labels": str(Path(labels).resolve()),
                 "class_names": list(names),
+                "empty_frames_left_out": 0 if keep_empty_frames else len(empty),
                 "frames": len(frames),
                 "size": list(frames.size),
                 "created": _now(),

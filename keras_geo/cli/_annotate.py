@@ -46,9 +46,17 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
     classes = None if args.classes is None else [name.strip() for name in args.classes.split(",") if name.strip()]
     with _user_errors():
-        project = AnnotationProject.create(args.project, args.video, args.labels, class_names=classes)
+        project = AnnotationProject.create(
+            args.project, args.video, args.labels, class_names=classes, keep_empty_frames=args.keep_empty_frames
+        )
         hand = project.hand
     n = sum(len(o["classes"]) for o in hand.values())
+    left_out = project.meta.get("empty_frames_left_out", 0)
+    if left_out:
+        print(
+            f"{left_out} frame(s) listed without any box are not taken as hand-labelled "
+            "(--keep-empty-frames takes them: each then ends every track on it)"
+        )
     print(
         f"{args.project}: {len(project.frames)} frames of {project.size[1]}x{project.size[0]}, {n} hand labels on "
         f"{len(hand)} frames, classes {', '.join(project.class_names)}.\n"
@@ -186,6 +194,12 @@ def add_parser(commands) -> None:
         help="hand labels: COCO JSON, a YOLO folder or .txt files, Pascal VOC XML (file or folder)",
     )
     init.add_argument("--classes", help="the class names in order, comma-separated (default: the label file's)")
+    init.add_argument(
+        "--keep-empty-frames",
+        action="store_true",
+        help="frames the label file lists without a box count as hand-labelled empty (default: left out, as CVAT "
+        "lists every frame of a task)",
+    )
 
     propagate = step(
         "propagate", "label every frame: detector in a search window, tracker, frame difference", _cmd_propagate
@@ -196,7 +210,9 @@ def add_parser(commands) -> None:
         help="auto (the newest retrained detector, else none), none, or a .keras detector (default auto)",
     )
     propagate.add_argument(
-        "--tracker", default="auto", help="auto (template), template, mil, csrt, kcf (csrt and kcf need opencv-contrib-python-headless) or none (default auto)"
+        "--tracker",
+        default="auto",
+        help="auto (template), template, mil, csrt, kcf (csrt and kcf need opencv-contrib-python-headless) or none (default auto)",
     )
     propagate.add_argument("--min-score", type=float, default=0.5, help="detections below are ignored (default 0.5)")
     propagate.add_argument("--window", type=float, default=1.5, help="search window side / box side (default 1.5)")

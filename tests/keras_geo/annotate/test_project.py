@@ -181,3 +181,19 @@ def test_a_retrained_detector_is_saved_loads_safely_and_the_next_round_uses_it(m
     with pytest.raises(ProjectError) as error:
         project.retrain(k, params=TINY)
     assert f"round {k} is not finished" in one_line(error)
+
+
+def test_frames_listed_without_boxes_are_not_hand_labelled_unless_asked(made, video, tmp_path):
+    from keras_geo.annotate.video import open_video
+
+    _, folder, _ = made
+    frames = open_video(folder)
+    empty = {"boxes": np.zeros((0, 4), np.float32), "classes": np.zeros(0, np.int64)}
+    # As CVAT exports a task: every frame listed, boxes on a few.
+    listed = {i: (video.objects[i] if i in HAND else empty) for i in range(N_FRAMES)}
+    labels = write_labels(tmp_path / "cvat.json", "coco", listed, frames.names, frames.size, video.class_names)
+    default = AnnotationProject.create(tmp_path / "a", folder, labels)
+    assert sorted(default.hand) == list(HAND)
+    assert default.meta["empty_frames_left_out"] == N_FRAMES - len(HAND)
+    kept = AnnotationProject.create(tmp_path / "b", folder, labels, keep_empty_frames=True)
+    assert sorted(kept.hand) == list(range(N_FRAMES))
