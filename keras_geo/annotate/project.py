@@ -278,6 +278,11 @@ class AnnotationProject:
             raise ProjectError(f"{path} could not be loaded as a Keras model: {str(error).splitlines()[0]}") from None
         if not isinstance(model, TwoStageDetector):
             raise ProjectError(f"{path} is not a detector (a keras_geo TwoStageDetector)")
+        if model.class_names and not set(model.class_names) & set(self.class_names):
+            raise ProjectError(
+                f"{path} detects {', '.join(model.class_names)}, none of the project's classes "
+                f"({', '.join(self.class_names)})"
+            )
         return model_detector(model, self.class_names)
 
     def _summary_file(self, k: int) -> dict[str, Any]:
@@ -360,6 +365,7 @@ class AnnotationProject:
         seed: int = 0,
         image_size: tuple[int, int] | None = None,
         keep_rejected_frames: bool = False,
+        max_frames: int = 1000,
         verbose: int | str = 0,
     ) -> Path:
         """Trains a detector on the hand labels and round ``k``'s accepted labels (``round-k/detector.keras``).
@@ -374,6 +380,9 @@ class AnnotationProject:
             image_size: ``(height, width)`` the frames are resized to; defaults to the frame
                 size in multiples of 32, the longer side at most 256.
             keep_rejected_frames: See :meth:`accepted`. Defaults to `False`.
+            max_frames: At most this many frames are trained on (they are held in memory):
+                every hand-labelled frame, and accepted frames evenly spaced through the
+                video. Defaults to `1000`.
             verbose: Keras ``fit`` verbosity. Defaults to `0`.
 
         Returns:
@@ -395,6 +404,13 @@ class AnnotationProject:
             chosen = self.accepted(k, keep_rejected_frames=keep_rejected_frames)
         if not sum(len(o["classes"]) for o in chosen.values()):
             raise ProjectError("no labels to train on")
+        if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
+            raise ValueError(f"`max_frames` must be an integer >= 1. Received: max_frames={max_frames!r}")
+        if len(chosen) > max_frames:
+            others = [frame for frame in chosen if frame not in self.hand]
+            room = max(0, max_frames - len(self.hand))
+            spaced = {others[int(i)] for i in np.linspace(0, len(others) - 1, room)} if room else set()
+            chosen = {frame: objects for frame, objects in chosen.items() if frame in self.hand or frame in spaced}
         size = image_size or _training_size(self.size)
         images, objects = [], []
         for index, frame in self.frames.iter():

@@ -176,6 +176,10 @@ def test_a_retrained_detector_is_saved_loads_safely_and_the_next_round_uses_it(m
     assert training["frames"] == len(HAND) and training["hand_frames"] == len(HAND)
     k, _ = project.propagate(progress=False)  # "auto": the round-0 detector
     assert json.loads((project.round_folder(k) / "summary.json").read_text())["detector"] == str(path)
+    # Trained frames are capped: every hand-labelled one, the others evenly spaced.
+    project.retrain(k, params=TINY, max_frames=8)
+    training = json.loads((project.round_folder(k) / "summary.json").read_text())["training"]
+    assert training["frames"] == 8 and training["hand_frames"] == len(HAND)
     labels = project.round_folder(k) / "labels.jsonl"
     labels.write_text("".join(labels.read_text().splitlines(keepends=True)[:10]))
     with pytest.raises(ProjectError) as error:
@@ -197,3 +201,17 @@ def test_frames_listed_without_boxes_are_not_hand_labelled_unless_asked(made, vi
     assert default.meta["empty_frames_left_out"] == N_FRAMES - len(HAND)
     kept = AnnotationProject.create(tmp_path / "b", folder, labels, keep_empty_frames=True)
     assert sorted(kept.hand) == list(range(N_FRAMES))
+
+
+def test_a_detector_of_other_classes_is_refused(made, tmp_path):
+    from keras_geo import models
+
+    project, _, _ = made
+    model = models.get("two_stage_detector")(
+        input_shape=(64, 64, 3), n_classes=2, backbone_width=8, fpn_channels=16, head_units=32, rois=16
+    )
+    model.class_names = ("car", "bus")
+    model.save(tmp_path / "cars.keras")
+    with pytest.raises(ProjectError) as error:
+        project.propagate(tmp_path / "cars.keras", progress=False)
+    assert "detects car, bus, none of the project's classes (fish, crab, star)" in one_line(error)
