@@ -333,16 +333,21 @@ def markdown_to_html(markdown: str) -> str:
 
 
 @functools.cache
-def _template() -> Any:
+def package_template(package: str, name: str) -> Any:
+    """The Jinja2 template ``name`` shipped in ``package``: HTML-escaping, and an error on any undefined name."""
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("hpo.report", "."),
+        loader=jinja2.PackageLoader(package, "."),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
-    return env.get_template(TEMPLATE)
+    return env.get_template(name)
+
+
+def _template() -> Any:
+    return package_template("hpo.report", TEMPLATE)
 
 
 def _html_page(title: str, markdown: str) -> str:

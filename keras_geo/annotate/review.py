@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import functools
 import json
 import math
 import os
@@ -225,17 +224,10 @@ def _num(value: float) -> str:
     return f"{float(value):.6g}"
 
 
-@functools.cache
 def _template() -> Any:
-    import jinja2
+    from hpo.report._page import package_template
 
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("keras_geo.annotate", "."),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    return env.get_template(TEMPLATE)
+    return package_template("keras_geo.annotate", TEMPLATE)
 
 
 def _label_view(label: Mapping[str, Any], k: int, size: tuple[int, int], class_names: Any) -> dict[str, Any]:
