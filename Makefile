@@ -78,6 +78,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_devices.py --quick
 	$(PY) benchmarks/bench_rsa.py --quick
 	$(PY) benchmarks/bench_detection.py --quick
+	$(PY) benchmarks/bench_annotate.py --quick
 
 # The fault-injection campaign behind RELIABILITY.md (about 2 minutes): kills, worker deaths, Ctrl-C.
 reliability: $(VENV)/.installed-test

@@ -257,7 +257,7 @@ class AnnotationProject:
         result = propagate(
             self.frames, self.hand, self.store(k), detector=detector, settings=settings, progress=progress
         )
-        summary = self._summary_file(k)
+        summary = self.round_summary(k)
         summary.setdefault("runs", []).append({"detector": used, "at": _now(), **result.to_dict()})
         summary["detector"] = used
         _write_json(self.round_folder(k) / "summary.json", summary)
@@ -285,7 +285,8 @@ class AnnotationProject:
             )
         return model_detector(model, self.class_names)
 
-    def _summary_file(self, k: int) -> dict[str, Any]:
+    def round_summary(self, k: int) -> dict[str, Any]:
+        """Round ``k``'s ``summary.json``: its propagation runs (``"runs"``), detector, and training (``"training"``)."""
         path = self.round_folder(k) / "summary.json"
         return json.loads(path.read_text()) if path.is_file() else {"round": k}
 
@@ -440,7 +441,7 @@ class AnnotationProject:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "detector.keras"
         result.model.save(path)
-        summary = self._summary_file(k)
+        summary = self.round_summary(k)
         summary["training"] = {
             "frames": len(images),
             "labels": int(sum(len(o["classes"]) for o in objects)),
@@ -465,7 +466,12 @@ class AnnotationProject:
         return write_labels(out, fmt, labels, self.frames.names, self.size, self.class_names)
 
     def summary(self) -> list[dict[str, Any]]:
-        """Per round: the hand labels it began from, the labels made by source, the rejected and accepted ones."""
+        """Per round: the hand labels it began from, the labels made by source, the rejected and accepted ones.
+
+        ``accepted`` counts every label not rejected; ``for_training`` the propagated labels a
+        retraining uses, which leaves out whole frames that hold a rejected label (see
+        :meth:`accepted`).
+        """
         hand_labels = int(sum(len(o["classes"]) for o in self.hand.values()))
         rows = []
         for k in self.rounds:
@@ -477,7 +483,12 @@ class AnnotationProject:
                 warnings.warn(str(error), stacklevel=2)
                 rejected = set()
             made = sum(n for source, n in counts.items() if source != "hand")
-            saved = self._summary_file(k)
+            saved = self.round_summary(k)
+            try:
+                chosen = self.accepted(k) if self.is_complete(k) else {}
+            except ValueError:
+                chosen = {}
+            trained = sum(len(o["classes"]) for frame, o in chosen.items() if frame not in self.hand)
             rows.append(
                 {
                     "round": k,
@@ -491,6 +502,8 @@ class AnnotationProject:
                     "rejected": len(rejected),
                     "accepted": made - len(rejected),
                     "per_hand_label": round((made - len(rejected)) / hand_labels, 2) if hand_labels else None,
+                    "for_training": trained,
+                    "for_training_per_hand_label": round(trained / hand_labels, 2) if hand_labels else None,
                     "reviewed": (self.round_folder(k) / "rejections.json").is_file(),
                     "retrained": (self.round_folder(k) / "detector.keras").is_file(),
                 }
@@ -499,14 +512,18 @@ class AnnotationProject:
 
     def summary_table(self) -> str:
         """:meth:`summary` as a Markdown table."""
-        head = "| round | frames | hand labels | labels made (detector / tracker / frame difference) | rejected | accepted | accepted per hand label | retrained |"
-        lines = [head, "|" + "---|" * 8]
+        head = (
+            "| round | frames | hand labels | labels made (detector / tracker / frame difference) | rejected "
+            "| accepted | accepted per hand label | for training (per hand label) | retrained |"
+        )
+        lines = [head, "|" + "---|" * 9]
         for row in self.summary():
             made = " / ".join(str(row["labels"].get(s, 0)) for s in SOURCES[1:])
             lines.append(
                 f"| {row['round']} | {row['frames']}{'' if row['complete'] else ' (unfinished)'} | {row['hand_labels']} "
                 f"| {row['made']} ({made}) | {row['rejected'] if row['reviewed'] else 'not reviewed'} | {row['accepted']} "
-                f"| {row['per_hand_label']} | {'yes' if row['retrained'] else 'no'} |"
+                f"| {row['per_hand_label']} | {row['for_training']} ({row['for_training_per_hand_label']}) "
+                f"| {'yes' if row['retrained'] else 'no'} |"
             )
         return "\n".join(lines)
 

@@ -242,7 +242,7 @@ class PropagationResult:
         skipped: The frames that could not be read.
         resumed_from: The first frame of this run, when it resumed a stopped one.
         seconds: Wall time.
-        tracker: The OpenCV tracker used, or `None`.
+        tracker: The tracker used (``"template"``, or OpenCV's ``"mil"``, ...), or `None`.
     """
 
     frames: int = 0

@@ -74,6 +74,7 @@ def _settings(args: argparse.Namespace):
         new_track_score=None if args.new_track_score < 0 else args.new_track_score,
         tracker=args.tracker,
         max_coast=args.max_coast,
+        fuse=not args.no_fuse,
     )
 
 
@@ -223,6 +224,11 @@ def add_parser(commands) -> None:
         help="a detection far from every track starts one from this score; -1: never (default 0.8)",
     )
     propagate.add_argument("--max-coast", type=int, default=8, help="frames a track goes on undetected (default 8)")
+    propagate.add_argument(
+        "--no-fuse",
+        action="store_true",
+        help="take a detection's box as it is (default: the mean of the detection's and the tracker's where they agree)",
+    )
     propagate.add_argument("--quiet", action="store_true", help="no progress bar")
 
     review = step("review", "write the round's review page (static HTML, no server)", _cmd_review)

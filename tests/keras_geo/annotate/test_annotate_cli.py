@@ -71,7 +71,7 @@ def test_the_loop_from_the_command_line(inputs, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "3 rejected label(s)" in out and "round-1/detector.keras" in out
 
-    assert main(["annotate", "propagate", project, "--quiet"]) == 0
+    assert main(["annotate", "propagate", project, "--quiet", "--no-fuse"]) == 0
     assert capsys.readouterr().out.startswith("round 2:")
     summary = json.loads((tmp_path / "project" / "round-2" / "summary.json").read_text())
     assert summary["detector"].endswith("round-1/detector.keras")

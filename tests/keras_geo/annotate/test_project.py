@@ -88,7 +88,7 @@ def test_a_video_that_changed_under_the_project_is_refused(made):
     project, folder, _ = made
     sorted(folder.iterdir())[-1].unlink()
     with pytest.raises(ProjectError) as error:
-        AnnotationProject(project.folder).frames
+        len(AnnotationProject(project.folder).frames)
     assert "has changed since the project began" in one_line(error)
 
 
@@ -124,6 +124,8 @@ def test_accepted_labels_are_the_hand_labels_and_the_unrejected_ones(made, video
     made_labels = sum(1 for _, label in store.labels() if label["source"] != "hand")
     assert row["made"] == made_labels and row["rejected"] == 1 and row["accepted"] == made_labels - 1
     assert row["hand_labels"] == sum(len(video.objects[i]["classes"]) for i in HAND)
+    # What a retraining uses: the propagated labels of the frames without a rejected label.
+    assert row["for_training"] == made_labels - len(store.lines[frame]["labels"])
     assert "| 1 | 40 |" in project.summary_table()
 
 
