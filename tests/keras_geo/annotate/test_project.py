@@ -33,7 +33,12 @@ def made(video, tmp_path):
     folder = video.write(tmp_path / "frames")
     frames = open_video(folder)
     labels = write_labels(
-        tmp_path / "hand.json", "coco", {i: video.objects[i] for i in HAND}, frames.names, frames.size, video.class_names
+        tmp_path / "hand.json",
+        "coco",
+        {i: video.objects[i] for i in HAND},
+        frames.names,
+        frames.size,
+        video.class_names,
     )
     return AnnotationProject.create(tmp_path / "project", folder, labels), folder, labels
 
@@ -77,7 +82,9 @@ def test_a_folder_is_a_project_once(made, tmp_path):
 def test_hand_labels_of_frames_the_video_lacks_are_refused_naming_the_file(made, video, tmp_path):
     _, folder, _ = made
     names = [f"frame_{i:06d}.png" for i in range(N_FRAMES + 5)]
-    bad = write_labels(tmp_path / "bad.json", "coco", {N_FRAMES + 2: video.objects[0]}, names, (120, 160), video.class_names)
+    bad = write_labels(
+        tmp_path / "bad.json", "coco", {N_FRAMES + 2: video.objects[0]}, names, (120, 160), video.class_names
+    )
     with pytest.raises(AnnotationError) as error:
         AnnotationProject.create(tmp_path / "other", folder, bad)
     message = one_line(error)
