@@ -101,8 +101,9 @@ class TemplateTracker:
     def init(self, frame: np.ndarray, rect: tuple[int, int, int, int]) -> None:
         x, y, w, h = (int(v) for v in rect)
         grey = self._grey(frame)
-        self.template = grey[y : y + h, x : x + w].copy()
-        self.rect = (x, y, self.template.shape[1], self.template.shape[0])
+        x0, y0 = min(max(x, 0), grey.shape[1]), min(max(y, 0), grey.shape[0])  # the part inside the frame
+        self.template = grey[y0 : max(y0, y + h), x0 : max(x0, x + w)].copy()
+        self.rect = (x0, y0, self.template.shape[1], self.template.shape[0])
 
     def update(self, frame: np.ndarray) -> tuple[bool, tuple[int, int, int, int]]:
         if self.template is None or min(self.template.shape) < 2:
@@ -428,12 +429,11 @@ class _Track:
     source: str = "hand"
     coast: int = 0  # frames since the last hand label or detection
     tracker: Any = None
+    _decayed: float = 1.0  # the score times decay ** coast
 
     @property
     def confidence(self) -> float:
         return self.score if self.source in ("hand", "detector") else self._decayed
-
-    _decayed: float = 1.0
 
     def label(self, frame: int) -> dict[str, Any]:
         return {

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import sys
 
 from keras_geo.cli._common import UsageError
 
@@ -83,7 +84,18 @@ def _cmd_propagate(args: argparse.Namespace) -> int:
         project = _project(args)
         settings = _settings(args)
         detector = None if args.detector == "none" else args.detector
-        k, result = project.propagate(detector, settings=settings, progress=not args.quiet)
+        try:
+            k, result = project.propagate(detector, settings=settings, progress=not args.quiet)
+        except KeyboardInterrupt:
+            k = project.rounds[-1] if project.rounds else 1
+            last = project.store(k).last_frame
+            done = "no frame" if last is None else f"frames 0-{last}"
+            print(
+                f"\nstopped: round {k} holds {done} (written as they were done). "
+                f"Run `keras-geo-hpo annotate propagate {args.project}` again to go on from there.",
+                file=sys.stderr,
+            )
+            return 130
     made = ", ".join(f"{n} {source.replace('_', ' ')}" for source, n in result.labels.items()) or "none"
     resumed = f" (resumed at frame {result.resumed_from})" if result.resumed_from is not None else ""
     skipped = f"; skipped unreadable frame(s) {', '.join(map(str, result.skipped[:10]))}" if result.skipped else ""

@@ -122,3 +122,27 @@ def test_a_project_refuses_steps_out_of_order_and_bad_settings(inputs, tmp_path,
         capsys, ["annotate", "init", project, "--video", str(frames), "--labels", str(labels)]
     )
     assert "no such detector file" in _error(capsys, ["annotate", "propagate", project, "--detector", "no.keras"])
+
+
+def test_ctrl_c_during_propagation_says_how_to_go_on_and_exits_130(inputs, tmp_path, capsys, monkeypatch):
+    from keras_geo.annotate import propagate as propagation
+
+    frames, labels, _ = inputs
+    project = str(tmp_path / "project")
+    assert main(["annotate", "init", project, "--video", str(frames), "--labels", str(labels)]) == 0
+    real = propagation._Loop.step
+    calls = []
+
+    def step(self, frame):
+        calls.append(1)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+        return real(self, frame)
+
+    monkeypatch.setattr(propagation._Loop, "step", step)
+    assert main(["annotate", "propagate", project, "--quiet", "--detector", "none"]) == 130
+    err = capsys.readouterr().err
+    assert "stopped: round 1 holds frames 0-7" in err and "annotate propagate" in err
+    monkeypatch.setattr(propagation._Loop, "step", real)
+    assert main(["annotate", "propagate", project, "--quiet", "--detector", "none"]) == 0
+    assert "(resumed at frame 8)" in capsys.readouterr().out

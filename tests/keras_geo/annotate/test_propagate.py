@@ -151,6 +151,16 @@ def test_the_template_tracker_follows_an_object_through_a_change_of_light_and_lo
     assert not ok
 
 
+def test_the_template_tracker_takes_the_part_of_a_box_inside_the_frame():
+    tracker = TemplateTracker()
+    tracker.init(_textured(0, 30), (-6, 30, 18, 18))  # a box cut by the left edge
+    assert tracker.rect == (0, 30, 12, 18)
+    ok, rect = tracker.update(_textured(0, 32))
+    assert ok and rect[1] == 32
+    tracker.init(_textured(0, 30), (-30, 30, 18, 18))  # wholly outside: nothing to follow
+    assert tracker.update(_textured(0, 30)) == (False, tracker.rect)
+
+
 def test_opencvs_mil_tracker_can_be_chosen(frames, hand, tmp_path):
     short = {frame: objects for frame, objects in hand.items() if frame < 20}
 
