@@ -342,7 +342,9 @@ class AnnotationProject:
 
         Hand-labelled frames keep their hand labels. A frame with a rejected label is left
         out unless ``keep_rejected_frames``: a rejected box often marks an object whose right
-        box is missing, which training would learn as background.
+        box is missing, which training would learn as background. So is a propagated frame
+        without any label: the review page cannot show what is missing there, and training
+        would take the frame for background on no one's word.
         """
         k = self._round(k)
         rejected = self.rejected(k)
@@ -351,6 +353,8 @@ class AnnotationProject:
             if line.get("skipped") or frame in self.hand:
                 continue
             labels = line["labels"]
+            if not labels:
+                continue
             if not keep_rejected_frames and any(label["id"] in rejected for label in labels):
                 continue
             kept = [label for label in labels if label["id"] not in rejected]

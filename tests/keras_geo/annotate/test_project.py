@@ -124,7 +124,8 @@ def test_accepted_labels_are_the_hand_labels_and_the_unrejected_ones(made, video
     assert project.rejected(1) == {wrong}
     accepted = project.accepted(1)
     assert frame not in accepted  # a frame with a rejected box may hide an unlabelled object
-    assert set(project.hand) <= set(accepted) and len(accepted) == N_FRAMES - 1
+    unlabelled = {f for f, line in store.lines.items() if not line["labels"]}
+    assert set(project.hand) <= set(accepted) and set(accepted) == set(range(N_FRAMES)) - {frame} - unlabelled
     kept = project.accepted(1, keep_rejected_frames=True)[frame]
     assert len(kept["classes"]) == len(store.lines[frame]["labels"]) - 1
     row = project.summary()[0]
@@ -224,3 +225,14 @@ def test_a_detector_of_other_classes_is_refused(made, tmp_path):
     with pytest.raises(ProjectError) as error:
         project.propagate(tmp_path / "cars.keras", progress=False)
     assert "detects car, bus, none of the project's classes (fish, crab, star)" in one_line(error)
+
+
+def test_a_propagated_frame_without_labels_is_not_trained_on_as_background(made, video):
+    project, _, _ = made
+    project.propagate(simulated_detector(video, recall=0.5), progress=False)
+    path = project.round_folder(1) / "labels.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[3]["labels"] = []  # nothing propagated to frame 3 (not hand-labelled)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert 3 not in AnnotationProject(project.folder).accepted(1)
+    assert 2 in AnnotationProject(project.folder).accepted(1)
