@@ -9,7 +9,9 @@ Each object is a *track*. On every frame, in order:
    the detection whose centre lies in its search window (the track's box grown
    ``window`` times about its centre) and that overlaps it best (an optimal assignment, so
    two tracks never share a detection). Detections far from every track and at least
-   ``new_track_score`` confident start new tracks.
+   ``new_track_score`` confident start new tracks. (The report ran its detector on a crop
+   of each search window; here one call on the whole frame serves every track, and the
+   windows gate the detections.)
 3. **Tracker**: each track's tracker follows the object from frame to frame and says where
    the detector should look; a track the detector missed takes the tracker's box. The
    default is :class:`TemplateTracker` (normalised cross-correlation: deterministic, on
