@@ -51,6 +51,7 @@ from scipy.optimize import linear_sum_assignment
 
 from keras_geo.annotate import SOURCES
 from keras_geo.annotate.store import LabelStore
+from keras_geo.detection.boxes import pairwise_iou
 
 __all__ = [
     "PropagationResult",
@@ -260,18 +261,6 @@ class PropagationResult:
 
 
 # -- boxes -----------------------------------------------------------------------------------
-
-
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    if not len(a) or not len(b):
-        return np.zeros((len(a), len(b)))
-    a, b = a[:, None, :].astype(np.float64), b[None, :, :].astype(np.float64)
-    inter = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None) * np.clip(
-        np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None
-    )
-    area = lambda box: (box[..., 2] - box[..., 0]) * (box[..., 3] - box[..., 1])  # noqa: E731
-    union = area(a) + area(b) - inter
-    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def _grow(box: np.ndarray, factor: float) -> np.ndarray:
@@ -521,7 +510,7 @@ class _Loop:
         boxes = np.asarray(objects["boxes"], np.float64).reshape(-1, 4)
         classes = np.asarray(objects["classes"]).astype(np.int64).reshape(-1)
         old = np.array([t.box for t in self.tracks]).reshape(-1, 4)
-        iou = _iou_matrix(old, boxes)
+        iou = pairwise_iou(old, boxes)
         kept: list[_Track] = []
         used: set[int] = set()
         if iou.size:
@@ -571,7 +560,7 @@ class _Loop:
         if len(boxes) and self.tracks:
             # Each track looks for its object where its tracker says it went, else where it was.
             expected = np.array([p if p is not None else t.box for t, p in zip(self.tracks, predicted, strict=True)])
-            iou = _iou_matrix(expected, boxes)
+            iou = pairwise_iou(expected, boxes)
             windows = np.array([_grow(box, s.window) for box in expected])
             centres = (boxes[:, :2] + boxes[:, 2:]) / 2
             inside = (
@@ -607,7 +596,7 @@ class _Loop:
                 if int(c) in taken or scores[c] < s.new_track_score:
                     continue
                 current = np.array([t.box for t in self.tracks]).reshape(-1, 4)
-                if len(current) and _iou_matrix(boxes[c : c + 1], current).max() > 0.3:
+                if len(current) and pairwise_iou(boxes[c : c + 1], current).max() > 0.3:
                     continue
                 cls = 0 if classes is None else int(classes[c])
                 self.tracks.append(self._new(boxes[c], cls, scores[c], "detector", frame))
@@ -639,7 +628,7 @@ class _Loop:
         order = sorted(self.tracks, key=lambda t: (-t.confidence, t.track))
         kept: list[_Track] = []
         for track in order:
-            if kept and _iou_matrix(track.box[None], np.array([t.box for t in kept])).max() > self.settings.merge_iou:
+            if kept and pairwise_iou(track.box[None], np.array([t.box for t in kept])).max() > self.settings.merge_iou:
                 continue
             kept.append(track)
         self.tracks = kept

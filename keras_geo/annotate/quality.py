@@ -15,17 +15,16 @@ from typing import Any
 import numpy as np
 
 from keras_geo.annotate import SOURCES
+from keras_geo.detection.boxes import pairwise_iou
 
 __all__ = ["label_quality", "match_boxes"]
 
 
 def match_boxes(truth: np.ndarray, found: np.ndarray, iou: float = 0.5) -> list[tuple[int, int]]:
     """Pairs ``(truth index, found index)`` matched one to one, best IoU first, each at least ``iou``."""
-    from keras_geo.annotate.propagate import _iou_matrix
-
     truth = np.asarray(truth, np.float64).reshape(-1, 4)
     found = np.asarray(found, np.float64).reshape(-1, 4)
-    overlaps = _iou_matrix(truth, found)
+    overlaps = pairwise_iou(truth, found)
     pairs: list[tuple[int, int]] = []
     if not overlaps.size:
         return pairs

@@ -20,6 +20,7 @@ __all__ = [
     "area",
     "clip",
     "cxcywh_to_xyxy",
+    "pairwise_iou",
     "scale",
     "size_bin",
     "xywh_to_xyxy",
@@ -103,6 +104,28 @@ def cxcywh_to_xyxy(boxes) -> np.ndarray:
 
 def _area(b: np.ndarray) -> np.ndarray:
     return np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+
+
+def pairwise_iou(a, b) -> np.ndarray:
+    """The intersection over union of every box of ``a`` with every box of ``b``, in float64.
+
+    The numpy twin of :func:`keras_geo.detection.targets.pairwise_iou` (``keras.ops``, for
+    training), for loops over frames where a tensor per call would cost more than the sum.
+
+    Args:
+        a: ``(n, 4)`` boxes.
+        b: ``(m, 4)`` boxes.
+
+    Returns:
+        float64 ``(n, m)``; 0 where the union is empty.
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)[:, None, :]
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)[None, :, :]
+    corner_low = np.maximum(a[..., :2], b[..., :2])
+    corner_high = np.minimum(a[..., 2:], b[..., 2:])
+    inter = np.prod(np.clip(corner_high - corner_low, 0, None), axis=-1)
+    union = _area(a) + _area(b) - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
 
 
 def area(boxes) -> np.ndarray:

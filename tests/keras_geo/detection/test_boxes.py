@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -68,3 +69,16 @@ def test_size_bins_follow_coco_at_the_boundaries():
     assert boxes.size_bin([square(s) for s in sides]).tolist() == expected
     assert boxes.size_bin([[0, 0, 16, 64]]).tolist() == ["medium"]  # area, not side: 16 x 64 = 32**2
     assert boxes.AREA_BINS == {"small": (0, 32**2), "medium": (32**2, 96**2), "large": (96**2, math.inf)}
+
+
+def test_the_numpy_pairwise_iou_agrees_with_the_training_ops():
+    from keras_geo.detection.targets import pairwise_iou as ops_iou
+
+    rng = np.random.default_rng(0)
+    corners = rng.uniform(0, 50, (7, 2))
+    a = np.concatenate([corners, corners + rng.uniform(1, 30, (7, 2))], axis=1).astype(np.float32)
+    b = np.concatenate([a[:3] + 2.0, [[0, 0, 0, 0]]]).astype(np.float32)  # overlapping boxes and an empty one
+    found = boxes.pairwise_iou(a, b)
+    assert found.shape == (7, 4) and found.dtype == np.float64
+    np.testing.assert_allclose(found, keras.ops.convert_to_numpy(ops_iou(a, b)), atol=1e-6)
+    assert (found[:, 3] == 0).all() and boxes.pairwise_iou(a[:0], b).shape == (0, 4)
