@@ -18,6 +18,7 @@ it grows with the number of trials already in the search.
 
 ``tpe_unbounded`` and ``ga_tpe_unbounded`` (not run by default) are the TPE
 strategies with ``max_history=None``: TPE sees every result, as before the bound.
+``--max-history N`` sets the bound of ``tpe`` and ``ga_tpe`` (default theirs, 1000).
 
 A tool stops at 5,000 trials or after 3 minutes, whichever comes first (the
 Gaussian process at 1,000 trials). Each tool runs in its own process, one after the other (timings are not shared
@@ -93,7 +94,9 @@ def zero_cost(params, *, seed=0, trial_id=0) -> float:
     return int(params_hash(params)[:8], 16) / 0xFFFFFFFF
 
 
-def worker(tool: str, trials: int, workdir: str, time_cap_s: float = TIME_CAP_S) -> dict:
+def worker(
+    tool: str, trials: int, workdir: str, time_cap_s: float = TIME_CAP_S, max_history: int | None = None
+) -> dict:
     """Runs one tool's zero-cost search; returns the clock after every finished trial."""
     stamps: list[float] = []
     if tool in OURS:
@@ -103,6 +106,8 @@ def worker(tool: str, trials: int, workdir: str, time_cap_s: float = TIME_CAP_S)
         from hpo.store import TrialStore
 
         name, settings = STRATEGY[tool]
+        if max_history is not None and tool in ("tpe", "ga_tpe"):
+            settings = {**settings, "max_history": max_history}
         store = TrialStore(Path(workdir) / f"{tool}.db")
         store.create_search({"bench": "overhead", "strategy": tool}, seed=0)
         started = time.perf_counter()
@@ -143,7 +148,9 @@ def windows(stamps: list[float], width: int) -> list[tuple[int, float]]:
     return out
 
 
-def run_tool(tool: str, trials: int, workdir: str, time_cap_s: float = TIME_CAP_S) -> dict:
+def run_tool(
+    tool: str, trials: int, workdir: str, time_cap_s: float = TIME_CAP_S, max_history: int | None = None
+) -> dict:
     """One tool in a fresh interpreter (no state shared between tools)."""
     return run_worker(
         __file__,
@@ -156,6 +163,7 @@ def run_tool(tool: str, trials: int, workdir: str, time_cap_s: float = TIME_CAP_
         workdir,
         "--time-cap",
         str(time_cap_s),
+        *(("--max-history", str(max_history)) if max_history is not None else ()),
     )
 
 
@@ -223,10 +231,13 @@ def main() -> None:
     parser.add_argument(
         "--time-cap", type=float, default=TIME_CAP_S, help=f"seconds per tool (default {TIME_CAP_S:.0f})"
     )
+    parser.add_argument("--max-history", type=int, help="max_history of tpe and ga_tpe (default theirs)")
     parser.add_argument("--name", help="results file name (default overhead, or overhead_quick)")
     args = parser.parse_args()
     if args.worker:
-        Path(args.out).write_text(json.dumps(worker(args.worker, args.trials, args.workdir, args.time_cap)))
+        Path(args.out).write_text(
+            json.dumps(worker(args.worker, args.trials, args.workdir, args.time_cap, args.max_history))
+        )
         return
     name = args.name or ("overhead_quick" if args.quick else "overhead")
     if args.replot:
@@ -240,12 +251,20 @@ def main() -> None:
         for tool in args.tools:
             n = min(trials, BAYES_CAP) if tool == "bayes" else trials
             t0 = time.perf_counter()
-            runs.append(run_tool(tool, n, workdir, args.time_cap))
+            runs.append(run_tool(tool, n, workdir, args.time_cap, args.max_history))
             print(f"{LABELS[tool]}: {len(runs[-1]['stamps'])} trials in {time.perf_counter() - t0:.1f} s", flush=True)
     summary = summarise(runs, trials)
     print(f"\nMachine: {describe_machine()}")
     print_table(summary, trials)
-    path = save_results(name, {"trials": trials, "bayes_cap": BAYES_CAP, "summary": summary})
+    stamps = {run["tool"]: run["stamps"] for run in runs}
+    data = {
+        "trials": trials,
+        "bayes_cap": BAYES_CAP,
+        "max_history": args.max_history,
+        "summary": summary,
+        "stamps": stamps,
+    }
+    path = save_results(name, data)
     plot(summary, RESULTS / f"{name}.png")
     print(f"\nresults: {path}, plot: {RESULTS / f'{name}.png'}")
 
