@@ -18,7 +18,7 @@ it grows with the number of trials already in the search.
 
 ``tpe_unbounded`` and ``ga_tpe_unbounded`` (not run by default) are the TPE
 strategies with ``max_history=None``: TPE sees every result, as before the bound.
-``--max-history N`` sets the bound of ``tpe`` and ``ga_tpe`` (default theirs, 1000).
+``--max-history N`` sets the bound of ``tpe`` and ``ga_tpe`` (default theirs, 500).
 
 A tool stops at 5,000 trials or after 3 minutes, whichever comes first (the
 Gaussian process at 1,000 trials). Each tool runs in its own process, one after the other (timings are not shared

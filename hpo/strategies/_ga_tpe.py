@@ -30,7 +30,7 @@ Other parts:
 * TPE sees every point asked (by either source) but not yet told as a
   pending, infinite-loss document (constant liar), so TPE children avoid
   points already under evaluation.
-* Long searches: beyond ``max_history`` finished results (1000) both TPE
+* Long searches: beyond ``max_history`` finished results (500) both TPE
   parts see all the "good" results and a seeded random sample of the rest
   (see :mod:`hpo.strategies._tpe`), so a child's cost stops growing; the GA
   population is still chosen from all results.
