@@ -14,6 +14,11 @@ it grows with the number of trials already in the search.
 
     python benchmarks/bench_overhead.py              # 5,000 trials, at most 3 min per tool (about 15 min)
     python benchmarks/bench_overhead.py --quick      # 500 trials (about 1 min)
+    python benchmarks/bench_overhead.py --tools tpe tpe_unbounded --trials 2000 --time-cap 900 --name overhead_tpe
+
+``tpe_unbounded`` and ``ga_tpe_unbounded`` (not run by default) are the TPE
+strategies with ``max_history=None``: TPE sees every result, as before the bound.
+``--max-history N`` sets the bound of ``tpe`` and ``ga_tpe`` (default theirs, 500).
 
 A tool stops at 5,000 trials or after 3 minutes, whichever comes first (the
 Gaussian process at 1,000 trials). Each tool runs in its own process, one after the other (timings are not shared
@@ -44,7 +49,13 @@ from common import (  # noqa: E402
     save_results,
 )
 
-OURS = ("random", "grid", "ga", "tpe", "ga_tpe", "bayes")
+OURS = ("random", "grid", "ga", "tpe", "ga_tpe", "bayes", "tpe_unbounded", "ga_tpe_unbounded")
+DEFAULT_TOOLS = ("random", "grid", "ga", "tpe", "ga_tpe", "bayes", "optuna_memory", "optuna_sqlite")
+# tool -> (strategy, settings)
+STRATEGY = {tool: (tool, {}) for tool in OURS}
+STRATEGY["grid"] = ("grid", {"shuffle": True, "n_per_float": 10})
+STRATEGY["tpe_unbounded"] = ("tpe", {"max_history": None})
+STRATEGY["ga_tpe_unbounded"] = ("ga_tpe", {"max_history": None})
 PEERS = ("optuna_memory", "optuna_sqlite")
 LABELS = {
     "random": "ours random",
@@ -52,6 +63,8 @@ LABELS = {
     "ga": "ours GA",
     "tpe": "ours TPE",
     "ga_tpe": "ours GA+TPE",
+    "tpe_unbounded": "ours TPE, unbounded history",
+    "ga_tpe_unbounded": "ours GA+TPE, unbounded history",
     "bayes": "ours GP-EI",
     "optuna_memory": "Optuna TPE, in memory",
     "optuna_sqlite": "Optuna TPE, SQLite",
@@ -81,7 +94,9 @@ def zero_cost(params, *, seed=0, trial_id=0) -> float:
     return int(params_hash(params)[:8], 16) / 0xFFFFFFFF
 
 
-def worker(tool: str, trials: int, workdir: str) -> dict:
+def worker(
+    tool: str, trials: int, workdir: str, time_cap_s: float = TIME_CAP_S, max_history: int | None = None
+) -> dict:
     """Runs one tool's zero-cost search; returns the clock after every finished trial."""
     stamps: list[float] = []
     if tool in OURS:
@@ -90,16 +105,18 @@ def worker(tool: str, trials: int, workdir: str) -> dict:
         from hpo.loop import Budget, run_search
         from hpo.store import TrialStore
 
-        settings = {"shuffle": True, "n_per_float": 10} if tool == "grid" else {}
+        name, settings = STRATEGY[tool]
+        if max_history is not None and tool in ("tpe", "ga_tpe"):
+            settings = {**settings, "max_history": max_history}
         store = TrialStore(Path(workdir) / f"{tool}.db")
         store.create_search({"bench": "overhead", "strategy": tool}, seed=0)
         started = time.perf_counter()
         run_search(
             zero_cost,
-            strategies.get(tool, space(), seed=0, **settings),
+            strategies.get(name, space(), seed=0, **settings),
             store,
             SerialExecutor(),
-            Budget(trials=trials, wall_time_s=TIME_CAP_S),
+            Budget(trials=trials, wall_time_s=time_cap_s),
             seed=0,
             progress=False,
             keep_artifacts=False,
@@ -117,7 +134,7 @@ def worker(tool: str, trials: int, workdir: str) -> dict:
         study.optimize(
             lambda trial: zero_cost(optuna_params(trial, sp)),
             n_trials=trials,
-            timeout=TIME_CAP_S,
+            timeout=time_cap_s,
             callbacks=[lambda study, trial: stamps.append(time.perf_counter() - started)],
         )
     return {"tool": tool, "stamps": stamps}
@@ -131,10 +148,22 @@ def windows(stamps: list[float], width: int) -> list[tuple[int, float]]:
     return out
 
 
-def run_tool(tool: str, trials: int, workdir: str) -> dict:
+def run_tool(
+    tool: str, trials: int, workdir: str, time_cap_s: float = TIME_CAP_S, max_history: int | None = None
+) -> dict:
     """One tool in a fresh interpreter (no state shared between tools)."""
     return run_worker(
-        __file__, Path(workdir) / f"{tool}.json", "--worker", tool, "--trials", str(trials), "--workdir", workdir
+        __file__,
+        Path(workdir) / f"{tool}.json",
+        "--worker",
+        tool,
+        "--trials",
+        str(trials),
+        "--workdir",
+        workdir,
+        "--time-cap",
+        str(time_cap_s),
+        *(("--max-history", str(max_history)) if max_history is not None else ()),
     )
 
 
@@ -191,17 +220,26 @@ def plot(summary: dict, path: Path) -> None:
 
 
 def main() -> None:
-    args = bench_parser(
+    parser = bench_parser(
         __doc__,
         quick="500 trials",
         trials="trials per tool (default 5000, quick 500)",
         choices=OURS + PEERS,
+        default=DEFAULT_TOOLS,
         hidden=("worker", "workdir", "out"),
-    ).parse_args()
+    )
+    parser.add_argument(
+        "--time-cap", type=float, default=TIME_CAP_S, help=f"seconds per tool (default {TIME_CAP_S:.0f})"
+    )
+    parser.add_argument("--max-history", type=int, help="max_history of tpe and ga_tpe (default theirs)")
+    parser.add_argument("--name", help="results file name (default overhead, or overhead_quick)")
+    args = parser.parse_args()
     if args.worker:
-        Path(args.out).write_text(json.dumps(worker(args.worker, args.trials, args.workdir)))
+        Path(args.out).write_text(
+            json.dumps(worker(args.worker, args.trials, args.workdir, args.time_cap, args.max_history))
+        )
         return
-    name = "overhead_quick" if args.quick else "overhead"
+    name = args.name or ("overhead_quick" if args.quick else "overhead")
     if args.replot:
         saved = load_results(args.replot)
         print_table(saved["summary"], saved["trials"])
@@ -213,12 +251,20 @@ def main() -> None:
         for tool in args.tools:
             n = min(trials, BAYES_CAP) if tool == "bayes" else trials
             t0 = time.perf_counter()
-            runs.append(run_tool(tool, n, workdir))
+            runs.append(run_tool(tool, n, workdir, args.time_cap, args.max_history))
             print(f"{LABELS[tool]}: {len(runs[-1]['stamps'])} trials in {time.perf_counter() - t0:.1f} s", flush=True)
     summary = summarise(runs, trials)
     print(f"\nMachine: {describe_machine()}")
     print_table(summary, trials)
-    path = save_results(name, {"trials": trials, "bayes_cap": BAYES_CAP, "summary": summary})
+    stamps = {run["tool"]: run["stamps"] for run in runs}
+    data = {
+        "trials": trials,
+        "bayes_cap": BAYES_CAP,
+        "max_history": args.max_history,
+        "summary": summary,
+        "stamps": stamps,
+    }
+    path = save_results(name, data)
     plot(summary, RESULTS / f"{name}.png")
     print(f"\nresults: {path}, plot: {RESULTS / f'{name}.png'}")
 

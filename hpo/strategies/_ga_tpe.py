@@ -30,6 +30,10 @@ Other parts:
 * TPE sees every point asked (by either source) but not yet told as a
   pending, infinite-loss document (constant liar), so TPE children avoid
   points already under evaluation.
+* Long searches: beyond ``max_history`` finished results (500) both TPE
+  parts see all the "good" results and a seeded random sample of the rest
+  (see :mod:`hpo.strategies._tpe`), so a child's cost stops growing; the GA
+  population is still chosen from all results.
 * Failed results: worst fitness for the GA part, infinite loss ("bad"
   density) for both TPE parts.  Told results the strategy never asked (warm
   start) feed the population and both TPE models.
@@ -58,7 +62,8 @@ Knobs: ``tpe_fraction``, ``adaptive``, ``fraction_min``/``fraction_max``,
 ``adapt_decay``, ``n_screen``, ``multivariate``, the GA settings (``mode``,
 ``population_size``, ``tournament_size``, ``crossover_prob``,
 ``eta_crossover``, ``eta_mutation``, ``mutation_prob``) and the TPE settings
-(``n_ei_candidates``, ``gamma``, ``prior_weight``, ``constant_liar``).
+(``n_ei_candidates``, ``gamma``, ``prior_weight``, ``constant_liar``,
+``max_history``).
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ from ..space import Space, params_hash
 from ..trial import Result
 from ._ga import GAStrategy
 from ._parzen import ParzenScorer
-from ._tpe import DEFAULT_GAMMA, TPEModel
+from ._tpe import DEFAULT_GAMMA, DEFAULT_MAX_HISTORY, TPEModel, history_subset, n_good
 
 __all__ = ["GATPEStrategy"]
 
@@ -100,6 +105,7 @@ class GATPEStrategy(GAStrategy):
         gamma: float = DEFAULT_GAMMA,
         prior_weight: float = 1.0,
         constant_liar: bool = True,
+        max_history: int | None = DEFAULT_MAX_HISTORY,
         n_screen: int = 32,
         mutation_prob: float | None = 0.5,
         multivariate: bool = True,
@@ -129,6 +135,7 @@ class GATPEStrategy(GAStrategy):
             gamma=gamma,
             prior_weight=prior_weight,
             constant_liar=constant_liar,
+            max_history=max_history,
         )
         self._credit = 0.0
         self._scorer_n = -1
@@ -167,12 +174,17 @@ class GATPEStrategy(GAStrategy):
 
     def _fit_scorer(self) -> None:
         if self._scorer_n != len(self._finished):
-            # Refit lazily: once per batch of told results, on ALL finished points.
-            G = np.asarray([t[2] for t in self._finished], dtype=float).reshape(-1, len(self.space.dims))
-            A = self._active([t[3] for t in self._finished])
+            # Refit lazily: once per batch of told results, on all finished points (beyond
+            # max_history: all the good ones and a sample of the rest, drawn from the strategy's generator).
+            n = len(self._finished)
             L = np.asarray([t[0] for t in self._finished], dtype=float)
-            self.scorer.fit(G, A, L)
-            self._scorer_n = len(self._finished)
+            k = n_good(n, self.scorer.gamma)
+            keep = history_subset(L, self.model.max_history, k, self.rng)
+            finished = [self._finished[i] for i in keep]
+            G = np.asarray([t[2] for t in finished], dtype=float).reshape(-1, len(self.space.dims))
+            A = self._active([t[3] for t in finished])
+            self.scorer.fit(G, A, L[keep], n_below=k)
+            self._scorer_n = n
 
     def _tpe_child(self) -> dict[str, Any] | None:
         for _ in range(_RETRIES):

@@ -106,12 +106,19 @@ class ParzenScorer:
         k = self._k[j]
         return np.minimum((x * k).astype(int), k - 1)
 
-    def fit(self, genomes: np.ndarray, active: np.ndarray, losses: np.ndarray) -> ParzenScorer:
-        """Fit on ``genomes`` (n x d), their activity mask (n x d, bool) and losses (+inf = failed)."""
+    def fit(
+        self, genomes: np.ndarray, active: np.ndarray, losses: np.ndarray, n_below: int | None = None
+    ) -> ParzenScorer:
+        """Fit on ``genomes`` (n x d), their activity mask (n x d, bool) and losses (+inf = failed).
+
+        ``n_below``: size of the "good" set (default hyperopt's split of these ``n`` points); a
+        caller fitting on a sample of its results passes the split of all of them.
+        """
         genomes = np.clip(np.asarray(genomes, dtype=float), 0.0, 1.0)
         losses = np.asarray(losses, dtype=float)
         n = len(losses)
-        n_below = min(int(math.ceil(self.gamma * math.sqrt(n))), 25) if n else 0
+        if n_below is None:
+            n_below = min(int(math.ceil(self.gamma * math.sqrt(n))), 25) if n else 0
         good = np.zeros(n, dtype=bool)
         good[np.argsort(losses, kind="stable")[:n_below]] = True
         self._groups = (_Group(genomes[good], active[good]), _Group(genomes[~good], active[~good]))

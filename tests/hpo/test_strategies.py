@@ -328,11 +328,98 @@ def test_ga_rejects_bad_settings(setting: dict) -> None:
         ("bayes", {"output_transform": "x"}),
         ("bayes", {"refit_growth": -0.1}),
         ("bayes", {"max_points": 5}),
+        ("tpe", {"max_history": 10}),
+        ("tpe", {"max_history": 1.5e3}),
+        ("ga_tpe", {"max_history": True}),
+        ("ga_tpe", {"max_history": -1}),
     ],
 )
 def test_model_strategies_reject_bad_settings(name: str, setting: dict) -> None:
     with pytest.raises(ValueError):
         strategies.get(name, MIXED, **setting)
+
+
+@pytest.mark.parametrize("value", [10, 1.5e3, True, -1, "1000"])
+def test_tpe_max_history_error_echoes_the_value(value) -> None:
+    with pytest.raises(ValueError, match=f"max_history .*received {value!r}"):
+        strategies.get("tpe", MIXED, max_history=value)
+
+
+def _spy_tpe_documents(monkeypatch) -> list[tuple[int, int, list[float]]]:
+    """Records, for every hyperopt proposal: documents it sees, pending ones among them, their finite losses."""
+    from hyperopt import tpe
+
+    seen: list[tuple[int, int, list[float]]] = []
+    suggest = tpe.suggest
+
+    def spy(new_ids, domain, trials, seed, **kwargs):
+        docs = trials.trials
+        losses = [d["result"].get("loss") for d in docs if d["state"] == 2]  # JOB_STATE_DONE
+        seen.append((len(docs), sum(d["state"] == 0 for d in docs), sorted(v for v in losses if v is not None)))
+        return suggest(new_ids, domain, trials, seed, **kwargs)
+
+    monkeypatch.setattr(tpe, "suggest", spy)
+    return seen
+
+
+@pytest.mark.parametrize("name", ["tpe", "ga_tpe"])
+def test_tpe_history_is_bounded_and_keeps_every_good_point(name: str, monkeypatch) -> None:
+    # Beyond max_history finished results hyperopt sees max_history of them (plus the pending
+    # ones): all the good ones (hyperopt's split of ALL results: 25 at most) and a sample of the rest.
+    from hpo.strategies._tpe import n_good
+
+    seen = _spy_tpe_documents(monkeypatch)
+    extra = {"tpe_fraction": 0.5} if name == "ga_tpe" else {}
+    s = strategies.get(name, MIXED, seed=0, max_history=60, n_ei_candidates=8, **extra)
+    told: list[float] = []
+    for _ in range(50):
+        ps = s.ask(3)
+        values = [objective(p) for p in ps]
+        s.tell([Result(p, v) for p, v in zip(ps, values)])
+        told.extend(values)
+    assert s.model.n_finished == len(told) == 150
+    # What hyperopt saw at each proposal: never more than 60 finished documents, 60 once beyond the bound.
+    assert len(seen) > 50
+    assert all(n_docs - n_pending <= 60 for n_docs, n_pending, _ in seen)
+    assert seen[-1][0] - seen[-1][1] == 60
+    # What it would see now: the good points of all 150 results, then a sample of the rest.
+    docs, gamma = s.model.documents(seed=123)
+    losses = sorted(d["result"]["loss"] for d in docs)
+    k = n_good(150, 1.0)
+    assert len(docs) == 60 and losses[:k] == sorted(told)[:k]
+    assert losses != sorted(told)[:60]  # not simply the best 60
+    assert math.ceil(gamma * math.sqrt(len(docs))) == k  # hyperopt's good set is exactly those k
+    assert s.model.documents(seed=123) == (docs, gamma) and s.model.documents(seed=124)[0] != docs
+    if name == "ga_tpe":
+        # The screener is fitted on the same kind of sample.
+        s._scorer_n = -1
+        s._fit_scorer()
+        good, bad = s.scorer._groups
+        assert len(good.genomes) == k and len(good.genomes) + len(bad.genomes) == 60
+
+
+@pytest.mark.parametrize("name", ["tpe", "ga_tpe"])
+def test_tpe_bounded_history_is_reproducible(name: str) -> None:
+    first = trace(name, seed=4, rounds=30, batch=3, max_history=50)
+    assert trace(name, seed=4, rounds=30, batch=3, max_history=50) == first
+    assert trace(name, seed=5, rounds=30, batch=3, max_history=50) != first
+    # Below the bound nothing changes: the default bound and no bound propose the same points.
+    assert trace(name, seed=4, rounds=15, batch=2) == trace(name, seed=4, rounds=15, batch=2, max_history=None)
+    # ... and beyond it, the bound changes what TPE sees.
+    assert trace(name, seed=4, rounds=30, batch=3, max_history=None) != first
+
+
+@pytest.mark.parametrize("name", ["tpe", "ga_tpe"])
+def test_tpe_bounded_history_is_the_same_in_a_fresh_process(name: str) -> None:
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); from tests.hpo import test_strategies as t; "
+        f"print(json.dumps(t.trace({name!r}, seed=4, rounds=30, batch=3, max_history=50)))"
+    )
+    env = dict(os.environ, PYTHONHASHSEED="12345", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT)], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    mine = [json.loads(json.dumps(p)) for p in trace(name, seed=4, rounds=30, batch=3, max_history=50)]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == mine
 
 
 def test_bayes_caps_the_points_of_its_gaussian_process(monkeypatch) -> None:
