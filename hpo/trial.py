@@ -5,7 +5,14 @@
 * :data:`TRIAL_STATUSES` -- the life cycle of a stored trial.
 
 Strategies always *minimise* ``Result.value``; a loop that maximises a metric
-tells ``-metric``.
+tells ``-metric``. With several objectives, ``Result.values`` holds one
+minimised value per objective (a maximised one negated) and ``Result.value``
+the first of them.
+
+A *pruned* trial (stopped early by a pruner, :mod:`hpo.pruners`) is told with
+the last value it reported: the pruner stopped it because that value was worse
+than its peers' at the same step, so strategies rank it among the bad results
+without a special case. It is never a cache hit and never the best trial.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ __all__ = [
     "DONE",
     "FAILED",
     "INTERRUPTED",
+    "PRUNED",
+    "FINISHED_STATUSES",
 ]
 
 QUEUED = "queued"
@@ -30,8 +39,11 @@ RUNNING = "running"
 DONE = "done"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
+PRUNED = "pruned"
 #: Every status a stored trial may have, in life-cycle order.
-TRIAL_STATUSES: tuple[str, ...] = (QUEUED, RUNNING, DONE, FAILED, INTERRUPTED)
+TRIAL_STATUSES: tuple[str, ...] = (QUEUED, RUNNING, DONE, FAILED, INTERRUPTED, PRUNED)
+#: The statuses of a trial that ended (a strategy is told of it; resume does not re-run it).
+FINISHED_STATUSES: tuple[str, ...] = (DONE, FAILED, PRUNED)
 
 
 @dataclass(frozen=True)
@@ -40,16 +52,32 @@ class Result:
 
     ``value`` is minimised.  A result counts as failed (:attr:`ok` is False)
     when ``status == "failed"`` or the value is None, NaN or infinite; each
-    strategy documents how it treats failures.
+    strategy documents how it treats failures. ``status == "pruned"`` is a trial
+    a pruner stopped early, told with its last reported value (see the module).
+
+    ``values`` holds one minimised value per objective when the search has
+    several (``value`` is then the first of them unless given); a result with
+    ``values`` is :attr:`ok` only when every one of them is finite.
     """
 
     params: dict[str, Any]
     value: float | None = None
-    status: Literal["done", "failed"] = "done"
+    status: Literal["done", "failed", "pruned"] = "done"
+    values: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.status not in (DONE, FAILED):
-            raise ValueError(f"Result.status must be 'done' or 'failed'; received {self.status!r}")
+        if self.status not in (DONE, FAILED, PRUNED):
+            raise ValueError(f"Result.status must be 'done', 'failed' or 'pruned'; received {self.status!r}")
+        if self.values is not None:
+            try:
+                values = tuple(float(v) for v in self.values)
+            except (TypeError, ValueError):
+                raise ValueError(f"Result.values must be a sequence of numbers; received {self.values!r}") from None
+            if not values:
+                raise ValueError("Result.values must hold at least one value")
+            object.__setattr__(self, "values", values)
+            if self.value is None:
+                object.__setattr__(self, "value", values[0])
         if self.value is not None:
             try:
                 object.__setattr__(self, "value", float(self.value))
@@ -59,13 +87,29 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        """True for a successful result with a finite value."""
-        return self.status == DONE and self.value is not None and math.isfinite(self.value)
+        """True for a done (or pruned) result whose value (and every one of ``values``) is finite."""
+        if self.status == FAILED or self.value is None or not math.isfinite(self.value):
+            return False
+        return self.values is None or all(math.isfinite(v) for v in self.values)
+
+    @property
+    def pruned(self) -> bool:
+        """True for a trial a pruner stopped early."""
+        return self.status == PRUNED
 
     @property
     def loss(self) -> float:
         """The value to minimise: ``value`` when :attr:`ok`, otherwise ``+inf``."""
         return float(self.value) if self.ok else math.inf  # type: ignore[arg-type]
+
+    def losses(self, n: int) -> tuple[float, ...]:
+        """The ``n`` values to minimise: ``values`` (or ``(value,)``) when :attr:`ok`, else ``n`` times ``+inf``."""
+        if not self.ok:
+            return (math.inf,) * n
+        values = self.values if self.values is not None else (float(self.value),)  # type: ignore[arg-type]
+        if len(values) != n:
+            raise ValueError(f"the result has {len(values)} objective values; the strategy expects {n}")
+        return values
 
     __hash__ = None  # type: ignore[assignment]  # params is a dict
 
@@ -97,8 +141,8 @@ class Trial:
 
     @property
     def finished(self) -> bool:
-        """True when the trial is done or failed (a strategy may be told of it)."""
-        return self.status in (DONE, FAILED)
+        """True when the trial is done, failed or pruned (a strategy may be told of it)."""
+        return self.status in FINISHED_STATUSES
 
     @property
     def duration(self) -> float | None:
@@ -110,5 +154,5 @@ class Trial:
     def to_result(self) -> Result:
         """The :class:`Result` to replay through ``Strategy.tell`` (finished trials only)."""
         if not self.finished:
-            raise ValueError(f"trial {self.id} is {self.status!r}; only done/failed trials make a Result")
-        return Result(self.params, self.value if self.status == DONE else None, self.status)  # type: ignore[arg-type]
+            raise ValueError(f"trial {self.id} is {self.status!r}; only finished trials make a Result")
+        return Result(self.params, None if self.status == FAILED else self.value, self.status)  # type: ignore[arg-type]

@@ -107,7 +107,7 @@ class Strategy(ABC):
             if not isinstance(r, Result):
                 raise TypeError(f"tell() expects Result objects; received {type(r).__name__}")
             params = self.space.canonical(r.params)
-            batch.append(Result(params, r.value, r.status))
+            batch.append(Result(params, r.value, r.status, r.values))
         for r in batch:
             h = params_hash(r.params)
             self._seen.add(h)
