@@ -18,6 +18,11 @@ reading (:func:`v1_search_fields`); the store also reads the rows of a version-1
 does not write through it. Nothing else in hpo interprets an application's configuration:
 keep that reading here, frozen, and do not use it for new stores.
 
+Version 3 adds pruning: the trial status ``pruned`` (SQLite cannot change a CHECK
+constraint, so the ``trials`` table is rebuilt with its rows, ids and indexes) and the
+``intermediate`` column (the values a trial reported while it trained, ``[]`` for the
+trials of older versions).
+
 Each upgrade runs inside the write transaction of the :class:`~hpo.store.TrialStore`
 that found the older version (schema changes are transactional in SQLite): a crash
 during an upgrade leaves the file as it was.
@@ -96,8 +101,53 @@ def _v1_to_v2(c: sqlite3.Connection) -> None:
         )
 
 
+# The trials table and its indexes of version 3 (frozen: equal to hpo.store's schema of version 3).
+_V3_TRIALS = """
+CREATE TABLE trials (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    search_id    INTEGER NOT NULL REFERENCES search(id),
+    number       INTEGER NOT NULL,
+    params       TEXT NOT NULL,
+    params_hash  TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','interrupted','pruned')),
+    value        REAL,
+    metrics      TEXT NOT NULL DEFAULT '{}',
+    history      TEXT NOT NULL DEFAULT '{}',
+    seed         INTEGER,
+    worker       TEXT,
+    device       TEXT,
+    created      REAL NOT NULL,
+    started      REAL,
+    ended        REAL,
+    error        TEXT,
+    cache_hit    INTEGER NOT NULL DEFAULT 0,
+    cached_from  INTEGER REFERENCES trials(id),
+    intermediate TEXT NOT NULL DEFAULT '[]',
+    UNIQUE (search_id, number)
+);
+CREATE INDEX trials_hash ON trials (params_hash, status);
+CREATE INDEX trials_status ON trials (search_id, status)
+"""
+_V2_TRIAL_COLUMNS = (
+    "id, search_id, number, params, params_hash, status, value, metrics, history, seed, worker, device, "
+    "created, started, ended, error, cache_hit, cached_from"
+)
+
+
+def _v2_to_v3(c: sqlite3.Connection) -> None:
+    # The old table moves aside (its self-reference follows the rename), the new one takes its
+    # name and rows, and the old one goes: no foreign key ever points at a missing row.
+    c.execute("ALTER TABLE trials RENAME TO trials_v2")
+    create, *indexes = [s for s in _V3_TRIALS.split(";") if s.strip()]
+    c.execute(create)
+    c.execute(f"INSERT INTO trials ({_V2_TRIAL_COLUMNS}) SELECT {_V2_TRIAL_COLUMNS} FROM trials_v2 ORDER BY id")
+    c.execute("DROP TABLE trials_v2")
+    for index in indexes:
+        c.execute(index)
+
+
 #: version -> the step that upgrades a store of that version to the next one.
-_STEPS = {1: _v1_to_v2}
+_STEPS = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def upgrade(c: sqlite3.Connection, version: int) -> None:

@@ -26,6 +26,13 @@ are run first.
 The loop maximises or minimises ``value`` (``direction``); strategies always
 minimise, so a maximised value is told negated.
 
+Pruning (:mod:`hpo.pruners`): with a ``pruner``, each task carries a reference
+built from the search's finished trials' reported values (in synchronous mode,
+once per batch, so the same seed prunes the same trials with any executor). A
+pruned trial is finished: it counts against the trial budget, is stored with what
+it reported, is told with its last reported value, and is re-run neither by a
+resume nor as a cache hit.
+
 What the engine knows of a run -- the objective's name and direction, the strategy and
 its settings, the space, the executor, the mode, the budget -- is recorded in the
 search's row of the store as the run starts (:func:`engine_record`), so that reports
@@ -43,10 +50,11 @@ from pathlib import Path
 from typing import Any
 
 from .executors import Executor, Outcome, Task
+from .pruners import Pruner, PruningContext, peers_of
 from .space import params_hash
 from .store import DIRECTIONS, TrialStore, jsonable
 from .strategies import Strategy, settings_of
-from .trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Result, Trial
+from .trial import DONE, FAILED, FINISHED_STATUSES, INTERRUPTED, PRUNED, QUEUED, RUNNING, Result, Trial
 
 __all__ = ["Budget", "SearchAborted", "SearchSummary", "engine_record", "run_search", "trial_seed"]
 
@@ -60,7 +68,7 @@ class Budget:
     """When a search stops; the first limit reached wins.
 
     Attributes:
-        trials: Finished trials (done, failed or cache hits) in this search.
+        trials: Finished trials (done, failed, pruned or cache hits) in this search.
         wall_time_s: Seconds since this run of the loop started.
         target: Stop once the best value reaches it (in the search's direction).
     """
@@ -84,6 +92,7 @@ class SearchSummary:
 
     done: int = 0
     failed: int = 0
+    pruned: int = 0
     cache_hits: int = 0
     replayed: int = 0
     best: Trial | None = None
@@ -111,16 +120,24 @@ def _strategy_settings(strategy: Strategy) -> dict[str, Any]:
 
 
 def engine_record(
-    strategy: Strategy, executor: Executor, budget: Budget, *, seed: int, synchronous: bool, batch_size: int | None
+    strategy: Strategy,
+    executor: Executor,
+    budget: Budget,
+    *,
+    seed: int,
+    synchronous: bool,
+    batch_size: int | None,
+    pruner: Pruner | None = None,
 ) -> dict[str, Any]:
     """What the engine knows of a run, as :func:`run_search` records it in the store (``SearchInfo.engine``).
 
     Keys: ``strategy`` (its registry name), ``strategy_settings`` (see above), ``space``
     (``Space.to_dict()``), ``executor`` (its name) and ``workers`` (how many), ``synchronous``,
     ``batch_size`` (the proposals per batch in synchronous mode, else None), ``budget`` (the
-    limits set) and ``seed``. Reports read these, never the application's configuration.
+    limits set), ``seed`` and, when the search prunes, ``pruner`` (``{"name", "settings"}``).
+    Reports read these, never the application's configuration.
     """
-    return {
+    record = {
         "strategy": strategy.name or type(strategy).__name__,
         "strategy_settings": _strategy_settings(strategy),
         "space": strategy.space.to_dict(),
@@ -131,6 +148,9 @@ def engine_record(
         "budget": {k: v for k, v in dataclasses.asdict(budget).items() if v is not None},
         "seed": int(seed),
     }
+    if pruner is not None:
+        record["pruner"] = {"name": pruner.name, "settings": jsonable(pruner.settings())}
+    return record
 
 
 def trial_seed(search_seed: int, params: Mapping[str, Any]) -> int:
@@ -149,10 +169,12 @@ class _Progress:
 
             self.bar = tqdm(total=total, initial=initial, desc="search", unit="trial", dynamic_ncols=True)
 
-    def update(self, n: int, best: float | None, failed: int, cache_hits: int) -> None:
+    def update(self, n: int, best: float | None, failed: int, cache_hits: int, pruned: int = 0) -> None:
         if self.bar is None:
             return
         postfix = {"best": f"{best:.4g}" if best is not None else "-", "failed": failed, "cached": cache_hits}
+        if pruned:
+            postfix["pruned"] = pruned
         self.bar.set_postfix(postfix, refresh=False)
         self.bar.update(n)
 
@@ -176,6 +198,7 @@ class _Loop:
         keep_artifacts,
         search_id,
         on_trial,
+        pruner=None,
     ):
         if direction is not None and direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}. Received: direction={direction!r}")
@@ -190,8 +213,11 @@ class _Loop:
         self.summary = SearchSummary()
         self.started = time.monotonic()
         self.running: dict[int, Task] = {}
+        self.pruner: Pruner | None = pruner
+        self._context: PruningContext | None = None  # the pruning reference, until the next trial finishes
         counts = store.counts(search_id=self.search_id)
-        self.finished = counts[DONE] + counts[FAILED]
+        self.finished = sum(counts[s] for s in FINISHED_STATUSES)
+        self.pruned_total = counts[PRUNED]
         self.show_progress = progress
         self.progress = _Progress(False, None, 0)
         best = store.best(self.direction, search_id=self.search_id)
@@ -200,9 +226,20 @@ class _Loop:
 
     # -- values as the strategy sees them --------------------------------------------------
     def _result(self, params: Mapping[str, Any], status: str, value: float | None) -> Result:
-        if status != DONE or value is None:
+        if status not in (DONE, PRUNED) or value is None:
             return Result(params, None, FAILED)
-        return Result(params, -value if self.direction == "maximize" else value, DONE)
+        return Result(params, -value if self.direction == "maximize" else value, status)  # type: ignore[arg-type]
+
+    # -- pruning ----------------------------------------------------------------------------
+    def _pruning_context(self) -> PruningContext | None:
+        """The pruner and its reference from the finished trials' reported values (kept until one finishes)."""
+        if self.pruner is None:
+            return None
+        if self._context is None:
+            maximize = self.direction == "maximize"
+            peers = peers_of(self.store.reported(search_id=self.search_id), maximize)
+            self._context = PruningContext(self.pruner, self.pruner.reference(peers), maximize)
+        return self._context
 
     def _better(self, value: float, than: float | None = None, *, search_best: bool = True) -> bool:
         reference = self.best_value if search_best else than
@@ -215,6 +252,7 @@ class _Loop:
         self, trial_id: int, status: str, value: float | None, *, cached: bool = False, replayed: bool = False
     ) -> None:
         self.finished += 1
+        self._context = None  # one more peer for the pruner
         self.summary.trial_ids.append(trial_id)
         if replayed:
             self.summary.replayed += 1
@@ -227,11 +265,15 @@ class _Loop:
                 self.best_value = value
             if value is not None:
                 self._offer_artifact(trial_id, value)
+        elif status == PRUNED:
+            self.summary.pruned += 1
+            if not replayed:
+                self.pruned_total += 1
         else:
             self.summary.failed += 1
             if not replayed:
                 self.failed_total += 1
-        self.progress.update(1, self.best_value, self.failed_total, self.cached_total)
+        self.progress.update(1, self.best_value, self.failed_total, self.cached_total, self.pruned_total)
         if self.on_trial is not None:
             self.on_trial(self.store.get_trial(trial_id))
 
@@ -271,10 +313,24 @@ class _Loop:
             "started": outcome.started or None,
             "ended": outcome.ended or None,
         }
+        reported = outcome.intermediate
         if outcome.status == DONE:
-            self.store.finish(outcome.trial_id, outcome.value, outcome.metrics, outcome.history, ran=ran)
+            self.store.finish(
+                outcome.trial_id, outcome.value, outcome.metrics, outcome.history, ran=ran, intermediate=reported
+            )
+        elif outcome.status == PRUNED:
+            self.store.prune(
+                outcome.trial_id, outcome.value, outcome.metrics, outcome.history, ran=ran, intermediate=reported
+            )
         else:
-            self.store.fail(outcome.trial_id, outcome.error or "failed", outcome.metrics, outcome.history, ran=ran)
+            self.store.fail(
+                outcome.trial_id,
+                outcome.error or "failed",
+                outcome.metrics,
+                outcome.history,
+                ran=ran,
+                intermediate=reported,
+            )
         if outcome.fatal:
             raise SearchAborted(f"trial {outcome.trial_id} hit a fatal error:\n{outcome.error}")
         status = self.store.get_trial(outcome.trial_id).status
@@ -289,11 +345,17 @@ class _Loop:
             source = self.warm_start.find_done(digest, any_search=True)
         return source
 
-    def _launch(self, params: dict[str, Any], existing: Trial | None = None) -> tuple[int, Result | None]:
-        """Starts one proposal: its trial id, and its Result at once when no training is needed."""
+    def _launch(
+        self, params: dict[str, Any], existing: Trial | None = None, context: PruningContext | None = None
+    ) -> tuple[int, Result | None]:
+        """Starts one proposal: its trial id, and its Result at once when no training is needed.
+
+        ``context`` is the pruning context to send (synchronous mode: the batch's); by default
+        the current one.
+        """
         digest = params_hash(params)
         seed = trial_seed(self.seed, params)
-        if existing is not None and existing.status in (DONE, FAILED):
+        if existing is not None and existing.status in FINISHED_STATUSES:
             self._record(existing.id, existing.status, existing.value, replayed=True)
             return existing.id, self._result(params, existing.status, existing.value)
         if existing is None:
@@ -306,7 +368,7 @@ class _Loop:
         else:
             trial_id = existing.id
             self.store.requeue(trial_id)
-        task = Task(trial_id, params, seed)
+        task = Task(trial_id, params, seed, context if context is not None else self._pruning_context())
         self.store.start(trial_id, worker=None, device=None)
         self.running[trial_id] = task
         self.executor.submit(task)
@@ -398,10 +460,11 @@ class _Loop:
             results: dict[int, Result] = {}
             waiting: list[tuple[int, dict[str, Any]]] = list(enumerate(proposals))
             ids: dict[int, int] = {}
+            context = self._pruning_context()  # one reference for the whole batch: reproducible
             while waiting or self.running:
                 while waiting and self.executor.free_slots() > 0:
                     index, params = waiting.pop(0)
-                    trial_id, immediate = self._launch(params, existing.get(params_hash(params)))
+                    trial_id, immediate = self._launch(params, existing.get(params_hash(params)), context)
                     if immediate is not None:
                         results[index] = immediate
                     else:
@@ -432,6 +495,7 @@ class _Loop:
             seed=self.seed,
             synchronous=synchronous,
             batch_size=self.batch_size(batch_size) if synchronous else None,
+            pruner=self.pruner,
         )
         self.store.set_search_engine(record, metric=metric, direction=self.direction, search_id=self.search_id)
 
@@ -486,6 +550,7 @@ def run_search(
     keep_artifacts: bool = True,
     search_id: int | None = None,
     on_trial: Callable[[Trial], None] | None = None,
+    pruner: Pruner | None = None,
 ) -> SearchSummary:
     """Runs (or resumes) a search until its budget is spent.
 
@@ -514,6 +579,9 @@ def run_search(
         keep_artifacts: Delete the artifacts of trials that are not the best. Defaults to `True`.
         search_id: Which search of the store. Defaults to the latest.
         on_trial: Called with each finished :class:`~hpo.trial.Trial` (after it is stored).
+        pruner: Stops bad trials early from the values they report (:mod:`hpo.pruners`);
+            recorded in the engine record. Defaults to `None` (no pruning; reported values
+            are still stored).
 
     Returns:
         A :class:`SearchSummary`.
@@ -541,6 +609,7 @@ def run_search(
             keep_artifacts,
             search_id,
             on_trial,
+            pruner,
         )
         loop.record(metric, synchronous, batch_size)
         return loop.drive(objective, synchronous, batch_size)

@@ -30,11 +30,13 @@ Schema (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`,
     search(id, name, config JSON, seed, created, metric, direction, engine JSON)
     trials(id, search_id, number, params JSON, params_hash, status, value,
            metrics JSON, history JSON, seed, worker, device, created, started,
-           ended, error, cache_hit, cached_from)
+           ended, error, cache_hit, cached_from, intermediate JSON)
     meta(key, value JSON)
 
-Trial status: ``queued -> running -> done | failed | interrupted`` (and
-``requeue`` puts running/interrupted trials back to ``queued``).
+Trial status: ``queued -> running -> done | failed | pruned | interrupted`` (and
+``requeue`` puts running/interrupted trials back to ``queued``). ``pruned`` is a
+trial a pruner stopped early (:mod:`hpo.pruners`); ``intermediate`` keeps what
+a trial reported while it trained, ``[[step, value], ...]``.
 
 A search row keeps two kinds of facts apart: ``config`` is the application's own
 configuration, stored and shown as it is and never interpreted by the engine;
@@ -43,10 +45,10 @@ name and direction (:meth:`TrialStore.create_search`), and the record the search
 writes when it starts a run (:meth:`TrialStore.set_search_engine`; its keys are listed
 in :func:`hpo.loop.engine_record`).
 
-Schema versions: version 1 had no ``metric``, ``direction`` or ``engine``. A version-1
-store opens as it is: reading it writes nothing (its searches read as the upgrade would
-fill them), and its first write transaction upgrades it in place, in that same
-transaction (:mod:`hpo._migrations`).
+Schema versions: version 1 had no ``metric``, ``direction`` or ``engine``; version 2 had
+no ``pruned`` status and no ``intermediate``. An older store opens as it is: reading it
+writes nothing (its searches read as the upgrade would fill them), and its first write
+transaction upgrades it in place, in that same transaction (:mod:`hpo._migrations`).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
 #: Version of the schema below, kept in ``PRAGMA user_version``.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The directions of an objective.
 DIRECTIONS = ("minimize", "maximize")
 #: ``PRAGMA application_id`` of keras-geo stores ("KGHO" in ASCII).
@@ -103,24 +105,25 @@ CREATE TABLE search (
     engine    TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE trials (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    search_id   INTEGER NOT NULL REFERENCES search(id),
-    number      INTEGER NOT NULL,
-    params      TEXT NOT NULL,
-    params_hash TEXT NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','interrupted')),
-    value       REAL,
-    metrics     TEXT NOT NULL DEFAULT '{}',
-    history     TEXT NOT NULL DEFAULT '{}',
-    seed        INTEGER,
-    worker      TEXT,
-    device      TEXT,
-    created     REAL NOT NULL,
-    started     REAL,
-    ended       REAL,
-    error       TEXT,
-    cache_hit   INTEGER NOT NULL DEFAULT 0,
-    cached_from INTEGER REFERENCES trials(id),
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    search_id    INTEGER NOT NULL REFERENCES search(id),
+    number       INTEGER NOT NULL,
+    params       TEXT NOT NULL,
+    params_hash  TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('queued','running','done','failed','interrupted','pruned')),
+    value        REAL,
+    metrics      TEXT NOT NULL DEFAULT '{}',
+    history      TEXT NOT NULL DEFAULT '{}',
+    seed         INTEGER,
+    worker       TEXT,
+    device       TEXT,
+    created      REAL NOT NULL,
+    started      REAL,
+    ended        REAL,
+    error        TEXT,
+    cache_hit    INTEGER NOT NULL DEFAULT 0,
+    cached_from  INTEGER REFERENCES trials(id),
+    intermediate TEXT NOT NULL DEFAULT '[]',
     UNIQUE (search_id, number)
 );
 CREATE INDEX trials_hash ON trials (params_hash, status);
@@ -639,7 +642,7 @@ class TrialStore:
         params_hash: str | None = None,
         search_id: int | None = None,
     ) -> int:
-        """Record a cache hit: a ``done`` trial copying ``source``'s value, metrics and history.
+        """Record a cache hit: a ``done`` trial copying ``source``'s value, metrics, history and reported values.
 
         ``cache_hit`` is set and ``cached_from`` points at ``source``; no
         training happened, so ``started == ended``.
@@ -653,8 +656,8 @@ class TrialStore:
             number = self._next_number(c, sid)
             cur = c.execute(
                 "INSERT INTO trials (search_id, number, params, params_hash, status, value, metrics, history, "
-                "seed, created, started, ended, cache_hit, cached_from) "
-                "VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+                "seed, created, started, ended, cache_hit, cached_from, intermediate) "
+                "VALUES (?, ?, ?, ?, 'done', ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
                 (
                     sid,
                     number,
@@ -668,6 +671,7 @@ class TrialStore:
                     now,
                     now,
                     source.id,
+                    _dumps(source.intermediate),
                 ),
             )
             return int(cur.lastrowid)  # type: ignore[arg-type]
@@ -698,6 +702,7 @@ class TrialStore:
         history: Mapping[str, Any] | list[Any] | None = None,
         *,
         ran: Mapping[str, Any] | None = None,
+        intermediate: Iterable[Iterable[float]] | None = None,
     ) -> None:
         """Mark a trial ``done`` with its objective ``value``, final ``metrics`` and per-epoch ``history``.
 
@@ -705,12 +710,32 @@ class TrialStore:
         as ``failed`` (error "non-finite objective value"), metrics kept.
         ``ran`` may give where and when the trial actually ran, as reported by
         its worker: ``worker``, ``device``, ``started``, ``ended`` (each optional).
+        ``intermediate`` is what the trial reported while it trained, ``[(step, value), ...]``.
         """
         v = _value(value)
         if v is None:
-            self.fail(trial_id, f"non-finite objective value: {value!r}", metrics, history, ran=ran)
+            self.fail(
+                trial_id, f"non-finite objective value: {value!r}", metrics, history, ran=ran, intermediate=intermediate
+            )
             return
-        self._close(trial_id, "done", v, metrics, history, None, ran)
+        self._close(trial_id, "done", v, metrics, history, None, ran, intermediate)
+
+    def prune(
+        self,
+        trial_id: int,
+        value: float | None,
+        metrics: Mapping[str, Any] | None = None,
+        history: Mapping[str, Any] | list[Any] | None = None,
+        *,
+        ran: Mapping[str, Any] | None = None,
+        intermediate: Iterable[Iterable[float]] | None = None,
+    ) -> None:
+        """Mark a trial ``pruned`` (stopped early by a pruner) with its last reported ``value``.
+
+        A pruned trial is finished (resume does not re-run it) but never the best trial and
+        never a cache hit; arguments as in :meth:`finish`.
+        """
+        self._close(trial_id, "pruned", _value(value), metrics, history, None, ran, intermediate)
 
     def fail(
         self,
@@ -720,9 +745,10 @@ class TrialStore:
         history: Mapping[str, Any] | list[Any] | None = None,
         *,
         ran: Mapping[str, Any] | None = None,
+        intermediate: Iterable[Iterable[float]] | None = None,
     ) -> None:
-        """Mark a trial ``failed`` with an ``error`` text (e.g. a traceback); ``ran`` as in :meth:`finish`."""
-        self._close(trial_id, "failed", None, metrics, history, str(error), ran)
+        """Mark a trial ``failed`` with an ``error`` text (e.g. a traceback); the rest as in :meth:`finish`."""
+        self._close(trial_id, "failed", None, metrics, history, str(error), ran, intermediate)
 
     def _close(
         self,
@@ -733,18 +759,20 @@ class TrialStore:
         history: Mapping[str, Any] | list[Any] | None,
         error: str | None,
         ran: Mapping[str, Any] | None,
+        intermediate: Iterable[Iterable[float]] | None = None,
     ) -> None:
         ran = ran or {}
         self._transition(
             trial_id,
             (QUEUED, RUNNING),
-            "status=?, value=?, metrics=?, history=?, error=?, ended=?, "
+            "status=?, value=?, metrics=?, history=?, intermediate=?, error=?, ended=?, "
             "worker=COALESCE(?, worker), device=COALESCE(?, device), started=COALESCE(?, started)",
             (
                 status,
                 value,
                 _dumps(metrics or {}),
                 _dumps(history or {}),
+                _dumps([[int(s), v] for s, v in (intermediate or [])]),
                 error,
                 ran.get("ended") or time.time(),
                 ran.get("worker"),
@@ -788,6 +816,7 @@ class TrialStore:
             error=r["error"],
             cache_hit=bool(r["cache_hit"]),
             cached_from=r["cached_from"],
+            intermediate=_loads(r.get("intermediate")) or [],  # absent from a store of version 2 or older
         )
 
     def get_trial(self, trial_id: int) -> Trial:
@@ -814,12 +843,25 @@ class TrialStore:
         return [self._trial(r) for r in rows]
 
     def finished(self, *, search_id: int | None = None) -> list[Trial]:
-        """Done and failed trials in the order they finished -- the order to replay through ``tell``."""
+        """Done, failed and pruned trials in the order they finished -- the order to replay through ``tell``."""
         sid = self._search_id(search_id)
         rows = self._read(
-            "SELECT * FROM trials WHERE search_id = ? AND status IN ('done','failed') ORDER BY ended, id", (sid,)
+            "SELECT * FROM trials WHERE search_id = ? AND status IN ('done','failed','pruned') ORDER BY ended, id",
+            (sid,),
         )
         return [self._trial(r) for r in rows]
+
+    def reported(self, *, search_id: int | None = None) -> list[tuple[int | None, list[list[float]]]]:
+        """``(seed, intermediate)`` of the search's done and pruned trials that reported values: a pruner's peers."""
+        sid = self._search_id(search_id)
+        if self._version < 3:
+            return []  # nothing was reported before version 3
+        rows = self._read(
+            "SELECT seed, intermediate FROM trials WHERE search_id = ? AND status IN ('done','pruned') "
+            "AND intermediate != '[]' ORDER BY ended, id",
+            (sid,),
+        )
+        return [(r["seed"], _loads(r["intermediate"])) for r in rows]
 
     def running(self, *, search_id: int | None = None) -> list[Trial]:
         """Trials still marked ``running`` (after a crash: to :meth:`requeue` on resume)."""

@@ -116,7 +116,11 @@ class Result:
 
 @dataclass(frozen=True)
 class Trial:
-    """One trial as stored by :class:`hpo.store.TrialStore` (times are Unix seconds)."""
+    """One trial as stored by :class:`hpo.store.TrialStore` (times are Unix seconds).
+
+    ``intermediate`` holds what the trial reported while it trained (:func:`hpo.pruners.report`):
+    ``[[step, value], ...]`` in the metric's own direction.
+    """
 
     id: int
     search_id: int
@@ -136,6 +140,7 @@ class Trial:
     error: str | None = None
     cache_hit: bool = False
     cached_from: int | None = None
+    intermediate: list[list[float]] = field(default_factory=list)
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -46,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from hpo import executors, strategies
+from hpo import executors, pruners, strategies
 from hpo.space import Space
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "SearchSpec",
     "TaskSpec",
     "load_config",
+    "make_pruner",
     "validate_config",
 ]
 
@@ -91,6 +92,9 @@ DEFAULTS: dict[str, Any] = {
         "threads": None,
     },
     "budget": {"trials": 20, "wall_time_s": None, "target": None},
+    # Early stopping of bad trials: {name: median | successive_halving | hyperband, min_epochs,
+    # max_epochs (default: training.epochs), settings: {...}}; null prunes nothing.
+    "pruner": None,
 }
 """The search's own defaults; the data set's, task's, training's and strategy's live with them."""
 
@@ -150,6 +154,7 @@ class SearchSpec:
     strategy: dict[str, Any]
     executor: dict[str, Any]
     budget: dict[str, Any]
+    pruner: dict[str, Any] | None = None
 
     @property
     def metric(self) -> str:
@@ -189,6 +194,7 @@ class Config:
                 "strategy": s.strategy,
                 "executor": s.executor,
                 "budget": s.budget,
+                "pruner": s.pruner,
             }
         )
 
@@ -219,6 +225,7 @@ class Config:
                 strategy=dict(stored.get("strategy") or DEFAULTS["strategy"]),
                 executor=executor,
                 budget={**DEFAULTS["budget"], **(stored.get("budget") or {})},
+                pruner=stored.get("pruner"),
             ),
         )
 
@@ -550,6 +557,55 @@ def _budget(raw: Mapping[str, Any]) -> dict[str, Any]:
     return budget
 
 
+_PRUNER_KEYS = {"name": None, "min_epochs": 1, "max_epochs": None, "settings": {}}
+
+
+def _pruner(raw: Mapping[str, Any], training: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``pruner`` section, complete (``max_epochs`` defaults to ``training.epochs``), or None."""
+    if raw.get("pruner") is None:
+        return None
+    section = _section(raw, "pruner", _PRUNER_KEYS)
+    _one_of("pruner.name", section["name"], sorted(pruners.PRUNERS))
+    epochs = int(training["epochs"])
+    min_epochs = _integer("pruner.min_epochs", section["min_epochs"], 1)
+    max_epochs = _integer("pruner.max_epochs", section["max_epochs"], 1, optional=True)
+    max_epochs = epochs if max_epochs is None else max_epochs
+    if max_epochs > epochs:
+        _fail("pruner.max_epochs", f"must be <= training.epochs ({epochs}); received {max_epochs}")
+    if min_epochs > max_epochs:  # type: ignore[operator]
+        _fail(
+            "pruner.min_epochs",
+            f"must be <= pruner.max_epochs ({max_epochs}); received {min_epochs}: no trial could reach a check",
+        )
+    settings = section["settings"]
+    if not isinstance(settings, Mapping):
+        _fail("pruner.settings", f"must be a mapping; received {settings!r}")
+    for key in ("min_epochs", "max_epochs"):
+        if key in settings:
+            _fail(f"pruner.settings.{key}", f"goes in the pruner section itself: pruner.{key}")
+    out = {"name": section["name"], "min_epochs": min_epochs, "max_epochs": max_epochs, "settings": dict(settings)}
+    try:
+        make_pruner(out)
+    except ValueError as error:
+        key, _, message = str(error).partition(" ")
+        if key.startswith("pruner."):
+            _fail(key.replace("pruner.", "pruner.settings.", 1), message)
+        _fail("pruner", str(error))
+    return out
+
+
+def make_pruner(section: Mapping[str, Any] | None) -> pruners.Pruner | None:
+    """The :class:`hpo.pruners.Pruner` of a validated ``pruner`` section (None: no pruning)."""
+    if section is None:
+        return None
+    return pruners.get(
+        section["name"],
+        min_epochs=section["min_epochs"],
+        max_epochs=section["max_epochs"],
+        **dict(section.get("settings") or {}),
+    )
+
+
 def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = None) -> Config:
     """Checks a configuration and fills in every default.
 
@@ -596,6 +652,7 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
         strategy=_strategy(raw, space, seed),
         executor=_executor(raw, mode),
         budget=_budget(raw),
+        pruner=_pruner(raw, training),
     )
     return Config(dataset=dataset, task=task, model=model, training=training, search=search)
 

@@ -19,14 +19,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from hpo import executors, strategies
+from hpo import executors, pruners, strategies
 from hpo.devices import WorkerDevice, plan_devices
 from hpo.executors import FatalError
 from hpo.loop import Budget, SearchSummary, run_search
 from hpo.space import Space
 from hpo.store import TrialStore
 from keras_geo import _console
-from keras_geo.config import Config, ConfigError
+from keras_geo.config import Config, ConfigError, make_pruner
 
 __all__ = ["KerasObjective", "load_data", "make_executor", "open_store", "run", "sample_section", "stored_config"]
 
@@ -147,18 +147,27 @@ class KerasObjective:
             self.setup(WorkerDevice(0, "local"))
         config = self.config
         merged = {**config.model.fixed, **config.training, **params}
-        result = training.train(config.model.builder, self._data, merged, task=config.task.make(), seed=seed)
         metric = config.search.metric
+        result = training.train(
+            config.model.builder,
+            self._data,
+            merged,
+            task=config.task.make(),
+            seed=seed,
+            callbacks=[training.ReportToPruner(metric)],
+        )
         if metric not in result.metrics:
             raise FatalError(
                 f"objective.metric: {metric!r} is not a metric of the training; allowed: "
                 f"{', '.join(sorted(result.metrics))}"
             )
-        Path(self.artifact_dir).mkdir(parents=True, exist_ok=True)
-        artifact = str(Path(self.artifact_dir) / f"trial_{trial_id}.keras")
-        result.model.save(artifact)
         metrics: dict[str, Any] = dict(result.metrics)
-        metrics["artifact"] = artifact
+        reporter = pruners.current()
+        if reporter is None or not reporter.pruned:  # a pruned trial's model is never exported: not saved
+            Path(self.artifact_dir).mkdir(parents=True, exist_ok=True)
+            artifact = str(Path(self.artifact_dir) / f"trial_{trial_id}.keras")
+            result.model.save(artifact)
+            metrics["artifact"] = artifact
         # Intra-op threads the trial ran on (0: TensorFlow's default, all cores): CPU results depend on it.
         metrics["threads"] = _intra_op_threads()
         metrics["reports"] = {split: report.to_dict() for split, report in result.reports.items()}
@@ -276,6 +285,7 @@ def run(
         store,
         executor,
         budget,
+        pruner=make_pruner(search.pruner),
         seed=search.seed,
         metric=search.metric,
         direction=search.direction,

@@ -39,6 +39,7 @@ __all__ = [
     "OPTIMIZERS",
     "TRAINING_DEFAULTS",
     "ClassReport",
+    "ReportToPruner",
     "TrainingDiverged",
     "TrainingResult",
     "evaluate_classes",
@@ -210,6 +211,49 @@ def reset_state(seed: int, *, deterministic: bool = True) -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def epoch_log_key(metric: str) -> str:
+    """The key of ``metric`` (a name of :attr:`TrainingResult.metrics`) in Keras's per-epoch logs.
+
+    ``val_*`` metrics keep their name; ``train_*`` metrics are logged without the prefix.
+    """
+    return metric[len("train_") :] if metric.startswith("train_") else metric
+
+
+class ReportToPruner(keras.callbacks.Callback):
+    """Reports a metric after each epoch to the search's pruner (:func:`hpo.pruners.report`); stops when told.
+
+    Outside a search, or in a search without a pruner, it only records the values (the report's
+    learning curves). Under a pruner, a metric missing from the epoch's logs stops the search with
+    a :class:`hpo.executors.FatalError`: the pruner could never compare this trial.
+
+    Args:
+        metric: A name of :attr:`TrainingResult.metrics` (``val_accuracy``, ``train_loss``, ...).
+    """
+
+    def __init__(self, metric: str) -> None:
+        super().__init__()
+        self.metric = metric
+        self.key = epoch_log_key(metric)
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+        from hpo import pruners
+        from hpo.executors import FatalError
+
+        reporter = pruners.current()
+        if reporter is None:
+            return
+        logs = dict(logs or {})
+        if self.key not in logs:
+            if reporter.context is None:
+                return
+            raise FatalError(
+                f"pruner: the objective metric {self.metric!r} is not logged after each epoch "
+                f"(logged: {', '.join(sorted(logs)) or 'nothing'}); pruning needs a per-epoch metric"
+            )
+        if reporter.report(int(epoch) + 1, float(logs[self.key])):
+            self.model.stop_training = True
 
 
 def _held_epoch(monitored: np.ndarray, hparams: Mapping[str, Any]) -> int:

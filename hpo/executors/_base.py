@@ -12,6 +12,12 @@ method, each worker calls it once before its first trial (load data, configure t
 framework). A trial that raises, or whose value is NaN or infinite, becomes a
 ``failed`` outcome carrying the error text; :class:`FatalError` instead stops the
 search (the error is in the configuration, not in one trial).
+
+While it runs, a trial may report a value per step (:func:`hpo.pruners.report`):
+the values are kept with its outcome, and when the task carries a
+:class:`~hpo.pruners.PruningContext` the pruner may say stop. A trial that then
+returns, or raises :class:`~hpo.pruners.TrialPruned`, becomes a ``pruned`` outcome
+whose value is the last value it reported.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..devices import WorkerDevice
+from ..pruners import PruningContext, Reporter, TrialPruned, reporting
 
 __all__ = ["Executor", "FatalError", "Outcome", "Task", "evaluate"]
 
@@ -37,11 +44,12 @@ class FatalError(Exception):
 
 @dataclass(frozen=True)
 class Task:
-    """One trial to run: its store id, params and seed."""
+    """One trial to run: its store id, params and seed, and the pruning context when the search prunes."""
 
     trial_id: int
     params: dict[str, Any]
     seed: int
+    pruning: PruningContext | None = None
 
 
 @dataclass
@@ -49,10 +57,11 @@ class Outcome:
     """What running one :class:`Task` gave (times are Unix seconds)."""
 
     trial_id: int
-    status: str  # "done" or "failed"
+    status: str  # "done", "failed" or "pruned"
     value: float | None = None
     metrics: dict[str, Any] = field(default_factory=dict)
     history: dict[str, Any] = field(default_factory=dict)
+    intermediate: list[tuple[int, float]] = field(default_factory=list)
     error: str | None = None
     fatal: bool = False
     worker: str = ""
@@ -71,8 +80,10 @@ def evaluate(objective: Objective, task: Task, *, worker: str = "", device: str 
     """Runs one task in this process and turns whatever happens into an :class:`Outcome`."""
     started = time.time()
     outcome = Outcome(task.trial_id, "failed", worker=worker, device=device, started=started)
+    reporter = Reporter(seed=task.seed, context=task.pruning)
     try:
-        returned = objective(dict(task.params), seed=task.seed, trial_id=task.trial_id)
+        with reporting(reporter):
+            returned = objective(dict(task.params), seed=task.seed, trial_id=task.trial_id)
         if isinstance(returned, Mapping):
             value = returned.get("value")
             outcome.metrics = dict(returned.get("metrics") or {})
@@ -80,14 +91,19 @@ def evaluate(objective: Objective, task: Task, *, worker: str = "", device: str 
         else:
             value = returned
         value = None if value is None else float(value)
-        if value is None or not math.isfinite(value):
+        if reporter.pruned:
+            outcome.status, outcome.value = "pruned", reporter.last
+        elif value is None or not math.isfinite(value):
             outcome.error = f"the objective returned a non-finite value: {value!r}"
         else:
             outcome.status, outcome.value = "done", value
+    except TrialPruned:
+        outcome.status, outcome.value = "pruned", reporter.last
     except FatalError as error:
         outcome.error, outcome.fatal = _error_text(error), True
     except Exception as error:  # a failed trial must never stop the search
         outcome.error = _error_text(error)
+    outcome.intermediate = list(reporter.values)
     outcome.ended = time.time()
     return outcome
 

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING
+from ..trial import DONE, FAILED, INTERRUPTED, PRUNED, QUEUED, RUNNING
 
 
 def last_line(error: str | None, limit: int = 300) -> str:
@@ -68,7 +68,8 @@ def counts_text(counts: Mapping[str, int], writer: str | None) -> str:
     """``"5 done (1 cache hits), 0 failed, 2 running, ..."``; with no writer alive, the trials
     still marked running or queued are called what they are: unfinished, for ``resume``."""
     c = counts
-    head = f"{c.get(DONE, 0)} done ({c.get('cache_hits', 0)} cache hits), {c.get(FAILED, 0)} failed, "
+    pruned = f"{c[PRUNED]} pruned, " if c.get(PRUNED) else ""
+    head = f"{c.get(DONE, 0)} done ({c.get('cache_hits', 0)} cache hits), {pruned}{c.get(FAILED, 0)} failed, "
     unfinished = c.get(RUNNING, 0) + c.get(QUEUED, 0)
     if writer is None and unfinished:
         return (

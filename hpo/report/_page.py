@@ -21,7 +21,7 @@ from typing import Any
 
 from ..space import Fixed
 from ..store import TrialStore, jsonable
-from ..trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Trial
+from ..trial import FINISHED_STATUSES, INTERRUPTED, TRIAL_STATUSES, Trial
 from ._format import counts_text, fmt_duration, fmt_num, fmt_params, fmt_rate, fmt_settings, last_line
 from ._plots import PLOT_CAPTIONS, PLOT_TITLES, PLOTS, draw
 from ._search import SearchView, load
@@ -34,6 +34,8 @@ _MAX_METRIC_CHARS = 120
 _MAX_VALUE_CHARS = 120
 #: Engine record keys listed in the configuration table after strategy, direction, metric and seed, in order.
 _ENGINE_KEYS = ("budget", "executor", "workers", "synchronous", "batch_size", "strategy_settings")
+#: How many pruned trials the report lists (the most recent ones).
+_PRUNED_LISTED = 20
 #: Application configuration keys are joined down to this depth (``key.sub``); deeper values show as JSON.
 _CONFIG_DEPTH = 2
 
@@ -123,7 +125,10 @@ def _engine_rows(s: SearchView) -> list[tuple[str, str]]:
                 else (_json_text(value) if isinstance(value, list) else fmt_num(value))
             )
             rows.append((key, text))
-    shown = {"strategy", "seed", "space", *_ENGINE_KEYS}
+    pruner = e.get("pruner")
+    if isinstance(pruner, Mapping):
+        rows.append(("pruner", f"{pruner.get('name')} ({fmt_settings(pruner.get('settings') or {})})"))
+    shown = {"strategy", "seed", "space", "pruner", *_ENGINE_KEYS}
     rows += [(key, _json_text(e[key])) for key in sorted(e) if key not in shown]  # keys of a newer engine
     return rows
 
@@ -179,8 +184,8 @@ def _build_markdown(
     # -- summary --------------------------------------------------------------
     c = s.counts
     timing = s.timing()
-    finished = c.get(DONE, 0) + c.get(FAILED, 0)
-    total = sum(c.get(k, 0) for k in (QUEUED, RUNNING, DONE, FAILED, INTERRUPTED))
+    finished = sum(c.get(k, 0) for k in FINISHED_STATUSES)
+    total = sum(c.get(k, 0) for k in TRIAL_STATUSES)
     md += ["## Summary", ""]
     if s.best is not None:
         md.append(
@@ -289,6 +294,30 @@ def _build_markdown(
             [(t.id, t.number, fmt_params(t.params, 160), t.worker or "–", last_line(t.error)) for t in failed],
         )
         md += ["", "Full tracebacks are in the store (`Trial.error`).", ""]
+    pruned = s.pruned
+    if pruned:
+        shown = pruned[-_PRUNED_LISTED:]
+        md += [f"## Pruned trials ({len(pruned)})", ""]
+        md += [
+            "Stopped early by the pruner; each is told to the strategy with the last value it reported"
+            + (f" (the last {len(shown)} listed)." if len(shown) < len(pruned) else "."),
+            "",
+        ]
+        md += _md_table(
+            ["trial", "#", "stopped after step", f"last {s.metric}", "params"],
+            [
+                (
+                    t.id,
+                    t.number,
+                    t.intermediate[-1][0] if t.intermediate else "–",
+                    fmt_num(t.value),
+                    fmt_params(t.params, 160),
+                )
+                for t in shown
+            ],
+            right=(0, 1, 2, 3),
+        )
+        md.append("")
     interrupted = [t for t in s.trials if t.status == INTERRUPTED]
     if interrupted:
         md += [f"Interrupted trials (re-run on resume): {', '.join(str(t.id) for t in interrupted)}.", ""]

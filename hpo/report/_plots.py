@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..space import Choice, Fixed, Float, Int, Param
-from ..trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Trial
+from ..trial import DONE, FAILED, INTERRUPTED, PRUNED, QUEUED, RUNNING, Trial
 from ._format import fmt_num, short
 from ._search import SearchView, better, finite, union_length
 
@@ -28,6 +28,7 @@ PLOTS: dict[str, str] = {
     "params": "params.png",
     "generations": "generations.png",
     "workers": "workers.png",
+    "curves": "curves.png",
 }
 
 #: Plot key -> its heading in the report.
@@ -37,6 +38,7 @@ PLOT_TITLES = {
     "params": "Objective against each parameter",
     "generations": "Objective per generation",
     "workers": "Worker timeline",
+    "curves": "Learning curves and pruning",
 }
 
 #: Plot key -> the caption under its heading.
@@ -52,6 +54,8 @@ PLOT_CAPTIONS = {
     "workers": "One row per worker (a pool's recycled worker processes share their slot's row), one bar per "
     "trial from its start to its end, coloured by status and labelled with the trial number when wide "
     "enough; the percentage is how busy the worker was over the whole search.",
+    "curves": "The value each trial reported per step (epoch) while it trained: blue lines ran to the end, "
+    "grey dashed lines were stopped by the pruner (a cross where they stopped); the best trial is green.",
 }
 
 _COLORS = {
@@ -59,6 +63,7 @@ _COLORS = {
     FAILED: "#d62728",
     RUNNING: "#ff9f1c",
     INTERRUPTED: "#7f7f7f",
+    PRUNED: "#9a9a9a",
     QUEUED: "#bcbd22",
     "best": "#2ca02c",
     "star": "#ffbf00",
@@ -549,7 +554,7 @@ def _plot_workers(s: SearchView, path: Path) -> str | None:
     ax.set_xlim(0, total / scale * 1.01)
     ax.set_xlabel(f"wall time since the first trial started ({unit})")
     ax.grid(True, axis="x", alpha=0.3)
-    order = [DONE, FAILED, RUNNING, INTERRUPTED, QUEUED]
+    order = [DONE, PRUNED, FAILED, RUNNING, INTERRUPTED, QUEUED]
     handles = [Patch(facecolor=_COLORS[k], label=k) for k in order if k in statuses]
     ax.legend(
         handles=handles,
@@ -567,12 +572,58 @@ def _plot_workers(s: SearchView, path: Path) -> str | None:
     return None
 
 
+def _plot_curves(s: SearchView, path: Path) -> str | None:
+    curves = [
+        (t, [(int(step), float(v)) for step, v in t.intermediate if v is not None and math.isfinite(float(v))])
+        for t in s.trials
+        if t.status in (DONE, PRUNED) and not t.cache_hit and t.intermediate
+    ]
+    curves = [(t, points) for t, points in curves if points]
+    if not curves:
+        return "no trial reported values while it trained"
+    from matplotlib.ticker import MaxNLocator
+
+    fig = _figure(8.0, 4.5)
+    ax = fig.add_subplot()
+    best = s.best
+    labelled: set[str] = set()
+    for t, points in curves:
+        xs, ys = zip(*sorted(points))
+        if best is not None and t.id == best.id:
+            continue  # drawn last, on top
+        pruned = t.status == PRUNED
+        label = ("pruned" if pruned else "ran to the end") if t.status not in labelled else None
+        labelled.add(t.status)
+        ax.plot(
+            xs,
+            ys,
+            color=_COLORS[PRUNED] if pruned else _COLORS[DONE],
+            linestyle="--" if pruned else "-",
+            linewidth=1.0,
+            alpha=0.8 if pruned else 0.5,
+            label=label,
+        )
+        if pruned:
+            ax.plot(xs[-1:], ys[-1:], marker="x", color=_COLORS[PRUNED], linestyle="none")
+    for t, points in curves:
+        if best is not None and t.id == best.id:
+            xs, ys = zip(*sorted(points))
+            ax.plot(xs, ys, color=_COLORS["best"], linewidth=2.2, label=f"best: trial {t.id}", zorder=4)
+    _value_axis(ax, s, [v for _, points in curves for _, v in points])
+    ax.set_xlabel("step (epoch)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    n_pruned = sum(t.status == PRUNED for t, _ in curves)
+    _finish(fig, ax, f"{s.metric} reported per step ({len(curves)} trials, {n_pruned} pruned)", path)
+    return None
+
+
 PLOTTERS = {
     "best_so_far_trials": _plot_trials,
     "best_so_far_time": _plot_time,
     "params": _plot_params,
     "generations": _plot_generations,
     "workers": _plot_workers,
+    "curves": _plot_curves,
 }
 
 

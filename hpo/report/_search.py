@@ -11,7 +11,7 @@ from typing import Any
 
 from ..space import Space
 from ..store import DIRECTIONS, SearchInfo, StoreError, TrialStore
-from ..trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING, Trial
+from ..trial import DONE, FAILED, FINISHED_STATUSES, PRUNED, RUNNING, TRIAL_STATUSES, Trial
 
 
 def finite(value: Any) -> float | None:
@@ -91,6 +91,11 @@ class SearchView:
     def failed(self) -> list[Trial]:
         return [t for t in self.trials if t.status == FAILED]
 
+    @property
+    def pruned(self) -> list[Trial]:
+        """Trials a pruner stopped early, in number order."""
+        return [t for t in self.trials if t.status == PRUNED]
+
     def ranked(self) -> list[Trial]:
         """Scored trials, best first (ties: lower trial number first)."""
         sign = -1.0 if self.direction == "maximize" else 1.0
@@ -123,12 +128,12 @@ class SearchView:
         """Elapsed seconds, trials per hour, mean trial seconds and the engine overhead fraction."""
         span = self.span()
         elapsed = None if span is None else span[1] - span[0]
-        finished = self.counts.get(DONE, 0) + self.counts.get(FAILED, 0)
+        finished = sum(self.counts.get(k, 0) for k in FINISHED_STATUSES)
         per_hour = finished / (elapsed / 3600.0) if elapsed and elapsed > 0 else None
         durations = [
             d
             for t in self.trials
-            if t.status in (DONE, FAILED) and not t.cache_hit and (d := t.duration) is not None and d >= 0
+            if t.status in FINISHED_STATUSES and not t.cache_hit and (d := t.duration) is not None and d >= 0
         ]
         mean = statistics.fmean(durations) if durations else None
         overhead = None
@@ -155,7 +160,7 @@ def load(store: TrialStore, direction: str | None, search_id: int | None) -> Sea
         raise ValueError(f"direction must be 'minimize' or 'maximize'; received {direction!r}")
     if info is None:
         trials: list[Trial] = []
-        counts = {QUEUED: 0, RUNNING: 0, DONE: 0, FAILED: 0, INTERRUPTED: 0, "cache_hits": 0}
+        counts = {**{k: 0 for k in TRIAL_STATUSES}, "cache_hits": 0}
         best = None
         config, engine, metric = {}, {}, "value"
     else:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..store import TrialStore, jsonable
-from ..trial import DONE, FAILED, INTERRUPTED, QUEUED, RUNNING
+from ..trial import FINISHED_STATUSES, RUNNING, TRIAL_STATUSES
 from ._format import counts_text, fmt_duration, fmt_num, fmt_params, fmt_rate, fmt_settings, last_line
 from ._search import finite, load
 
@@ -40,8 +40,8 @@ def summary(store: TrialStore, *, direction: str | None = None, search_id: int |
     """
     s = load(store, direction, search_id)
     counts = dict(s.counts)
-    counts["total"] = sum(counts.get(k, 0) for k in (QUEUED, RUNNING, DONE, FAILED, INTERRUPTED))
-    counts["finished"] = counts.get(DONE, 0) + counts.get(FAILED, 0)
+    counts["total"] = sum(counts.get(k, 0) for k in TRIAL_STATUSES)
+    counts["finished"] = sum(counts.get(k, 0) for k in FINISHED_STATUSES)
     span = s.span()
     best = s.best
     out: dict[str, Any] = {

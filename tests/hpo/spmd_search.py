@@ -1,12 +1,14 @@
 """A tiny synchronous search on a cheap objective, run by the distributed tests on every rank.
 
-    mpiexec -n 3 python tests/hpo/spmd_search.py mpi STORE [--die-at TRIAL]
+    mpiexec -n 3 python tests/hpo/spmd_search.py mpi STORE [--die-at TRIAL] [--prune]
     horovodrun --gloo -np 2 python tests/hpo/spmd_search.py horovod STORE
     python tests/hpo/spmd_search.py serial STORE            # the reference (also resumes a store)
 
 Trials whose ``k`` is 3 raise, to check that a failed trial on any rank is recorded
 and the search goes on. ``--die-at N`` kills the whole job (SIGKILL of the rank
-that runs trial N) to check that a store left by a dead job resumes.
+that runs trial N) to check that a store left by a dead job resumes. ``--prune``
+reports a learning curve of four steps per trial to a median pruner, which stops
+the trials worse than their peers on whichever rank they run.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from hpo import strategies  # noqa: E402
+from hpo import pruners, strategies  # noqa: E402
 from hpo.executors import SerialExecutor, join  # noqa: E402
 from hpo.loop import Budget, run_search  # noqa: E402
 from hpo.space import Space  # noqa: E402
@@ -29,7 +31,7 @@ from hpo.store import TrialStore  # noqa: E402
 SPACE = Space.from_dict(
     {"x": {"type": "float", "low": -5.0, "high": 5.0}, "k": {"type": "int", "low": 0, "high": 4}, "c": ["a", "b"]}
 )
-TRIALS, BATCH, SEED = 12, 4, 7
+TRIALS, BATCH, SEED, STEPS = 12, 4, 7, 4
 
 
 class Objective:
@@ -49,6 +51,10 @@ class Objective:
             raise RuntimeError("k = 3 is refused")
         time.sleep(0.02)
         value = (params["x"] - 1.0) ** 2 + params["k"] + (0.5 if params["c"] == "b" else 0.0)
+        for step in range(1, STEPS + 1):  # a learning curve towards the value, for the pruner
+            if pruners.report(step, value + 1.0 / step):
+                value += 1.0 / step
+                break
         return {"value": value, "metrics": {"pid": os.getpid()}}
 
 
@@ -57,6 +63,7 @@ def main() -> int:
     parser.add_argument("backend", choices=("serial", "mpi", "horovod"))
     parser.add_argument("store")
     parser.add_argument("--die-at", type=int)
+    parser.add_argument("--prune", action="store_true")
     args = parser.parse_args()
     executor = SerialExecutor()
     if args.backend != "serial":
@@ -77,10 +84,14 @@ def main() -> int:
             synchronous=True,
             batch_size=BATCH,
             progress=False,
+            pruner=pruners.MedianPruner(n_startup_trials=2) if args.prune else None,
         )
     finally:
         executor.close()
-    print(f"done={summary.done} failed={summary.failed} replayed={summary.replayed} workers={executor.n_workers}")
+    print(
+        f"done={summary.done} failed={summary.failed} pruned={summary.pruned} replayed={summary.replayed} "
+        f"workers={executor.n_workers}"
+    )
     return 0
 
 

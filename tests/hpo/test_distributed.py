@@ -67,8 +67,11 @@ def horovodrun(n: int, *command: str, timeout: int = 600) -> subprocess.Complete
 
 
 def trials_of(path: Path) -> list[tuple]:
-    """What must agree between backends: params, seed, status, value, and a float metric."""
-    return [(t.params, t.seed, t.status, t.value, t.metrics.get("val_loss")) for t in TrialStore(path).trials()]
+    """What must agree between backends: params, seed, status, value, a float metric and the reported values."""
+    return [
+        (t.params, t.seed, t.status, t.value, t.metrics.get("val_loss"), t.intermediate)
+        for t in TrialStore(path).trials()
+    ]
 
 
 def run_helper(backend: str, store: Path, *extra: str) -> subprocess.CompletedProcess:
@@ -87,6 +90,16 @@ def serial_reference(tmp_path_factory) -> Path:
     store = tmp_path_factory.mktemp("serial") / "store.db"
     done = run_helper("serial", store)
     assert done.returncode == 0, done.stderr
+    return store
+
+
+@pytest.fixture(scope="module")
+def pruned_reference(tmp_path_factory) -> Path:
+    store = tmp_path_factory.mktemp("serial_pruned") / "store.db"
+    done = run_helper("serial", store, "--prune")
+    assert done.returncode == 0, done.stderr
+    statuses = [t.status for t in TrialStore(store).trials()]
+    assert "pruned" in statuses and "done" in statuses and "failed" in statuses
     return store
 
 
@@ -201,6 +214,16 @@ def test_mpi_three_ranks_give_the_serial_trials(tmp_path, serial_reference):
     assert len({t.metrics["pid"] for t in trials if t.status == "done"}) == 3
 
 
+def test_mpi_ranks_prune_the_trials_the_serial_search_prunes(tmp_path, pruned_reference):
+    # Each rank decides alone from the reference its task carries: the same trials are pruned,
+    # at the same steps, as in the serial search.
+    store = tmp_path / "mpi_pruned.db"
+    done = mpiexec(3, sys.executable, str(HELPER), "mpi", str(store), "--prune")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert trials_of(store) == trials_of(pruned_reference)
+    assert {t.worker for t in TrialStore(store).trials("pruned")} - {"rank0"}  # pruned on other ranks too
+
+
 def test_a_killed_mpi_job_resumes_with_another_backend(tmp_path, serial_reference):
     store = tmp_path / "killed.db"
     died = mpiexec(3, sys.executable, str(HELPER), "mpi", str(store), "--die-at", "6")
@@ -282,6 +305,14 @@ def test_horovod_two_ranks_give_the_serial_trials(tmp_path, serial_reference):
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert trials_of(store) == trials_of(serial_reference)
     assert {t.worker for t in TrialStore(store).trials()} == {"rank0", "rank1"}
+
+
+@pytest.mark.horovod
+def test_horovod_ranks_prune_the_trials_the_serial_search_prunes(tmp_path, pruned_reference):
+    store = tmp_path / "hvd_pruned.db"
+    done = horovodrun(2, sys.executable, str(HELPER), "horovod", str(store), "--prune")
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert trials_of(store) == trials_of(pruned_reference)
 
 
 @pytest.mark.horovod

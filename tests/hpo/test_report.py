@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hpo import strategies
+from hpo import pruners, strategies
 from hpo.executors import SerialExecutor
 from hpo.loop import Budget, run_search
 from hpo.report import PLOTS, format_status, markdown_to_html, summary, write_report
@@ -35,6 +35,8 @@ def objective(params, *, seed, trial_id):
     if params["k"] % 2:
         raise RuntimeError(f"odd k={params['k']}\nsecond line of the message")
     value = (np.log10(params["lr"]) + 2.5) ** 2 + params["k"] + (0.5 if params["c"] == "b" else 0.0)
+    for step in (1, 2, 3):  # a learning curve, for the report's curves plot
+        pruners.report(step, value + 1.0 / step)
     return {
         "value": float(value),
         "metrics": {"acc": 1 / (1 + value), "curve": list(range(50))},

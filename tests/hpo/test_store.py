@@ -125,7 +125,15 @@ def test_running_trials_visible_for_resume(path: Path) -> None:
         st.interrupt(b, "KeyboardInterrupt")
         assert st.get_trial(b).status == "interrupted"
         st.requeue(b)
-        assert st.counts() == {"queued": 2, "running": 0, "done": 1, "failed": 0, "interrupted": 0, "cache_hits": 0}
+        assert st.counts() == {
+            "queued": 2,
+            "running": 0,
+            "done": 1,
+            "failed": 0,
+            "interrupted": 0,
+            "pruned": 0,
+            "cache_hits": 0,
+        }
 
 
 def test_replay_finished_trials_into_a_strategy(store: TrialStore) -> None:
@@ -147,7 +155,7 @@ def test_replay_finished_trials_into_a_strategy(store: TrialStore) -> None:
     assert all(SPACE.params_hash(p) not in told for p in s.ask(4))
     running = store.add_trial(P1)
     store.start(running)
-    with pytest.raises(ValueError, match="only done/failed"):
+    with pytest.raises(ValueError, match="only finished trials"):
         store.get_trial(running).to_result()
 
 

@@ -1089,3 +1089,48 @@ def test_rsa_refuses_what_a_user_can_fix_with_one_line(rsa_inputs, tmp_path, cap
     assert main(["rsa", str(model), "--stimuli", stimuli, *extra, "--out", str(out), "--quiet"]) == 2
     assert message in one_line(capsys.readouterr().err)
     assert not out.exists()  # refused before anything was written
+
+
+def test_a_pruned_keras_search_stops_bad_trials_after_an_epoch_and_keeps_no_model_of_them(tmp_path, capsys):
+    from hpo.store import TrialStore
+
+    config = write(
+        tmp_path,
+        training={"epochs": 3, "batch_size": 16},
+        objective={"metric": "val_loss", "direction": "minimize"},
+        pruner={"name": "successive_halving", "min_epochs": 1, "settings": {"reduction_factor": 2}},
+        budget={"trials": 6},
+    )
+    assert main(["search", str(config)]) == 0
+    store = TrialStore(tmp_path / "run" / "store.db")
+    trials = store.trials()
+    pruned = [t for t in trials if t.status == "pruned"]
+    assert len(trials) == 6 and pruned and all(t.status in ("done", "pruned") for t in trials)
+    assert store.get_search().engine["pruner"]["name"] == "successive_halving"
+    for t in trials:  # every epoch's val_loss reached the pruner, in order
+        assert [step for step, _ in t.intermediate] == list(range(1, len(t.intermediate) + 1))
+        assert [v for _, v in t.intermediate] == pytest.approx(t.history["val_loss"])
+    for t in pruned:  # stopped at a rung (1 or 2 of 3 epochs), told with the val_loss it had there
+        assert len(t.intermediate) < 3 and t.value == pytest.approx(t.intermediate[-1][1])
+        assert "artifact" not in t.metrics
+    assert store.best("minimize").status == "done"
+    capsys.readouterr()
+    assert main(["status", str(tmp_path / "run" / "store.db")]) == 0
+    assert f"{len(pruned)} pruned" in capsys.readouterr().out
+
+
+def test_the_pruning_callback_stops_the_search_when_the_metric_is_not_logged_per_epoch():
+    from hpo import pruners
+    from hpo.executors import FatalError
+    from keras_geo.training import ReportToPruner
+
+    callback = ReportToPruner("val_f1")
+    callback.on_epoch_end(0, {"loss": 1.0})  # outside a search: nothing to report to
+    context = pruners.PruningContext(pruners.MedianPruner(), None)
+    with pruners.reporting(pruners.Reporter(context=None)) as reporter:
+        callback.on_epoch_end(0, {"loss": 1.0})  # no pruner: nothing is needed
+        assert reporter.values == []
+    with pruners.reporting(pruners.Reporter(context=context)):
+        with pytest.raises(FatalError, match="pruner: the objective metric 'val_f1' is not logged after each epoch"):
+            callback.on_epoch_end(0, {"loss": 1.0, "val_loss": 2.0})
+    assert ReportToPruner("train_loss").key == "loss" and ReportToPruner("val_accuracy").key == "val_accuracy"

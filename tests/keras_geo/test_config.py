@@ -178,6 +178,37 @@ BAD = [
         "strategy.settings.constant_liar: must be true or false",
     ),
     ({"space\n": {}}, r"'space\\n': unknown key"),
+    ({"pruner": "median"}, "pruner: must be a mapping; received str 'median'"),
+    (
+        {"pruner": {"name": "asha"}},
+        "pruner.name: must be one of hyperband, median, successive_halving; received 'asha'",
+    ),
+    ({"pruner": {"name": "median", "patience": 3}}, "pruner.patience: unknown key; allowed: max_epochs, min_epochs"),
+    (
+        {"training": {"epochs": 6}, "pruner": {"name": "median", "min_epochs": 5, "max_epochs": 3}},
+        r"pruner.min_epochs: must be <= pruner.max_epochs \(3\); received 5",
+    ),
+    (
+        {"training": {"epochs": 4}, "pruner": {"name": "hyperband", "min_epochs": 5}},
+        r"pruner.min_epochs: must be <= pruner.max_epochs \(4\); received 5",
+    ),
+    (
+        {"training": {"epochs": 4}, "pruner": {"name": "median", "max_epochs": 9}},
+        r"pruner.max_epochs: must be <= training.epochs \(4\)",
+    ),
+    ({"pruner": {"name": "median", "min_epochs": 0}}, "pruner.min_epochs: must be >= 1; received 0"),
+    (
+        {"pruner": {"name": "successive_halving", "settings": {"reduction_factor": 1}}},
+        "pruner.settings.reduction_factor: must be an integer >= 2; received 1",
+    ),
+    (
+        {"pruner": {"name": "median", "settings": {"eta": 3}}},
+        "pruner.settings.eta: is not a setting of the median pruner",
+    ),
+    (
+        {"pruner": {"name": "median", "settings": {"min_epochs": 3}}},
+        "pruner.settings.min_epochs: goes in the pruner section",
+    ),
     ({"model": {"builder": "resnet"}, "space": {"depth": [19, 20]}}, "space.depth: 19 is refused by resnet: `depth`"),
     (
         {"model": {"builder": "skip_resnet", "fixed": {"gate_reduction": 0}}, "space": {"depth": [20]}},
@@ -190,6 +221,14 @@ BAD = [
 def test_bad_configs_name_the_key(patch, message):
     with pytest.raises(ConfigError, match=message):
         validate_config({**MINIMAL, **patch})
+
+
+def test_a_pruner_section_is_completed_and_kept_with_the_search():
+    config = validate_config({**MINIMAL, "training": {"epochs": 9}, "pruner": {"name": "hyperband"}})
+    assert config.search.pruner == {"name": "hyperband", "min_epochs": 1, "max_epochs": 9, "settings": {}}
+    assert Config.from_dict(config.to_dict()) == config
+    assert validate_config(MINIMAL).search.pruner is None
+    assert Config.from_dict({k: v for k, v in config.to_dict().items() if k != "pruner"}).search.pruner is None
 
 
 def test_a_searched_builder_value_is_refused_only_when_no_combination_accepts_it():
