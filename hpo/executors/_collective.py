@@ -161,9 +161,7 @@ def serve(collective: Collective, device: WorkerDevice) -> int:
             raise RuntimeError(f"unknown message {kind!r} from rank 0")
 
 
-def join(
-    collective: Collective | str, *, gpus: list[str] | None = None, asynchronous: bool = False
-) -> Executor | None:
+def join(collective: Collective | str, *, gpus: list[str] | None = None, asynchronous: bool = False) -> Executor | None:
     """Joins this process to a distributed job: rank 0's executor, or ``None`` after serving on the others.
 
     Pins the rank to its device (applied before any framework is imported); rank 0 gets
