@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import pickle
 import shutil
+import subprocess
 import sys
 import threading
 from dataclasses import dataclass
@@ -21,9 +22,10 @@ import yaml
 
 from hpo import executors
 from hpo.devices import WorkerDevice
-from hpo.distributed import SingleProcess, pool_rank_device
+from hpo.distributed import SingleProcess, pool_rank_device, without_launcher
 from hpo.executors import MPIPoolExecutor, Task, serve_pool
 from hpo.store import TrialStore
+from tests import ROOT
 from tests.hpo import test_distributed
 from tests.hpo.test_distributed import BIN, HELPER, TINY, cli_search_under, mpiexec, trials_of
 
@@ -309,3 +311,24 @@ def test_mpi_async_cli_search_gives_the_serial_store_and_a_config_naming_it_gets
     assert "mpi_async training rank(s)" in done.stdout
     assert {t.worker for t in TrialStore(tmp_path / "n.db").trials()} == {"rank1", "rank2"}
     assert TrialStore(tmp_path / "n.db").get_search().engine["executor"] == "mpi_async"
+
+
+def test_hpo_and_a_pool_of_one_rank_need_no_mpi4py(tmp_path):
+    script = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'mpi4py':\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from hpo.distributed import SingleProcess\n"
+        "from hpo.executors import MPIPoolExecutor, Task, get\n"
+        "pool = MPIPoolExecutor(SingleProcess())\n"
+        "pool.start(abs)\n"
+        "pool.submit(Task(1, {}, 0))\n"
+        "print(pool.wait()[0].status, 'mpi4py' in sys.modules)\n"
+    )
+    env = {**without_launcher(), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["failed", "False"]  # abs() takes no seed: a failed trial, not a crash
