@@ -20,6 +20,12 @@ and hang. Rounds are lock-step, which fits the synchronous mode (the same seed
 gives the serial executor's trials). An asynchronous search still works but runs
 in rounds: a fast rank waits for the slowest of its round.
 
+On MPI there is also an asynchronous pool (:class:`~hpo.executors.MPIPoolExecutor`,
+executor and backend name ``mpi_async``): rank 0 still drives alone, but sends each
+trial point-to-point to whichever rank is free and takes outcomes as they arrive, so
+no rank waits for another; rank 0 then trains nothing, and :func:`pool_rank_device`
+leaves it off the GPUs. Horovod has no point-to-point messages, so it stays lock-step.
+
 The interface (:class:`Collective`): ``rank``, ``size``, ``local_rank``,
 ``local_size``, ``broadcast(obj, root=0)`` and ``allgather(obj)``.
 :func:`connect` gives the MPI or Horovod implementation, and
@@ -48,6 +54,7 @@ __all__ = [
     "SingleProcess",
     "connect",
     "launcher_world",
+    "pool_rank_device",
     "rank_device",
     "without_launcher",
 ]
@@ -258,3 +265,52 @@ def rank_device(
         collective.local_size, gpus=gpus, workers_per_gpu=per_gpu, cores=cores, gpu_memory_mb=gpu_memory_mb
     )
     return replace(plan[collective.local_rank], index=collective.rank)
+
+
+class _Seat(SingleProcess):
+    """A rank's place among the ranks that train (what :func:`rank_device` reads)."""
+
+    def __init__(self, rank: int, local_rank: int, local_size: int) -> None:
+        self.rank, self.local_rank, self.local_size = rank, local_rank, local_size
+
+
+DRIVER_ENV = {
+    "CUDA_VISIBLE_DEVICES": "-1",
+    "TF_NUM_INTRAOP_THREADS": "1",
+    "TF_NUM_INTEROP_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+}
+
+
+def pool_rank_device(
+    collective: Collective,
+    *,
+    beside_driver: bool,
+    gpus: list[str] | None = None,
+    cores: int | None = None,
+    gpu_memory_mb: int | None = None,
+) -> WorkerDevice:
+    """The device of a rank of the asynchronous MPI pool, where rank 0 drives and trains nothing.
+
+    Rank 0 gets no GPU and one thread (it runs the strategy and the store). The ranks that
+    train share their node's GPUs or cores as in :func:`rank_device`, except that on rank
+    0's node they split them among themselves only: ``mpiexec -n 5`` on a node of 4 GPUs
+    gives each training rank a GPU of its own. In a job of one rank, rank 0 trains:
+    :func:`rank_device`.
+
+    Args:
+        collective: This rank's :class:`Collective`.
+        beside_driver: Whether this rank runs on rank 0's node (every rank must know it
+            alike; :func:`hpo.executors.join` broadcasts rank 0's host name).
+        gpus: GPU ids on this node. Defaults to :func:`~hpo.devices.visible_gpus`.
+        cores: Cores of this node to split. Defaults to the cores this process may use.
+        gpu_memory_mb: Per-rank GPU memory cap. Defaults to none.
+    """
+    if collective.size == 1:
+        return rank_device(collective, gpus=gpus, cores=cores, gpu_memory_mb=gpu_memory_mb)
+    if collective.rank == 0:
+        return WorkerDevice(0, "cpu:driver", dict(DRIVER_ENV))
+    seat = collective
+    if beside_driver:  # rank 0 holds local rank 0 of its node (the node's ranks are ordered by rank)
+        seat = _Seat(collective.rank, max(0, collective.local_rank - 1), max(1, collective.local_size - 1))
+    return rank_device(seat, gpus=gpus, cores=cores, gpu_memory_mb=gpu_memory_mb)

@@ -202,11 +202,11 @@ def open_store(config: Config, *, new_search: bool = True) -> TrialStore:
 def make_executor(config: Config) -> executors.Executor:
     """The serial or local executor of a configuration, with each worker pinned to its device.
 
-    The ``mpi`` and ``horovod`` executors belong to a launched job: the CLI builds them on
-    rank 0 (:func:`keras_geo.cli.main`) and passes them to :func:`run`.
+    The ``mpi``, ``horovod`` and ``mpi_async`` executors belong to a launched job: the CLI
+    builds them on rank 0 (:func:`keras_geo.cli.main`) and passes them to :func:`run`.
     """
     settings = config.search.executor
-    if settings["name"] in ("mpi", "horovod"):
+    if settings["name"] in ("mpi", "horovod", "mpi_async"):
         raise ValueError(
             f"executor {settings['name']!r} runs under a launcher: "
             f"mpiexec/horovodrun ... keras-geo-hpo search CONFIG --backend {settings['name']}"
@@ -251,7 +251,8 @@ def run(
     config = config or stored_config(store)
     search = config.search
     executor = executor or make_executor(config)
-    if isinstance(executor, executors.CollectiveExecutor) and search.executor["gpu_memory_mb"]:
+    distributed = (executors.CollectiveExecutor, executors.MPIPoolExecutor)
+    if isinstance(executor, distributed) and search.executor["gpu_memory_mb"]:
         executor.worker_env["KERAS_GEO_GPU_MEMORY_MB"] = str(search.executor["gpu_memory_mb"])
     space = Space.from_dict(search.space)
     strategy = strategies.get(search.strategy["name"], space, seed=search.seed, **search.strategy["settings"])

@@ -1,5 +1,6 @@
 """Executors run trials: ``serial`` in this process, ``local`` on a pool of worker processes,
-``mpi`` and ``horovod`` on the ranks of a distributed job (:mod:`hpo.distributed`).
+``mpi`` and ``horovod`` on the ranks of a distributed job in lock-step rounds, ``mpi_async``
+on MPI ranks as an asynchronous pool (:mod:`hpo.distributed`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 from ._base import Executor, FatalError, Outcome, Task, evaluate
 from ._collective import CollectiveExecutor, join, serve
 from ._local import LocalExecutor
+from ._mpi_pool import MPIPoolExecutor, serve_pool
 from ._serial import SerialExecutor
 
 __all__ = [
@@ -16,6 +18,7 @@ __all__ = [
     "Executor",
     "FatalError",
     "LocalExecutor",
+    "MPIPoolExecutor",
     "Outcome",
     "SerialExecutor",
     "Task",
@@ -24,6 +27,7 @@ __all__ = [
     "get",
     "join",
     "serve",
+    "serve_pool",
 ]
 
 
@@ -37,11 +41,19 @@ def _collective(backend: str):
     return build
 
 
+def _mpi_pool(collective=None, **settings: Any) -> MPIPoolExecutor:
+    from ..distributed import connect
+
+    settings.pop("n_workers", None)  # the launcher decides: size - 1 ranks train
+    return MPIPoolExecutor(collective or connect("mpi"), **settings)
+
+
 _EXECUTORS = {
     "serial": SerialExecutor,
     "local": LocalExecutor,
     "mpi": _collective("mpi"),
     "horovod": _collective("horovod"),
+    "mpi_async": _mpi_pool,
 }
 
 
@@ -54,7 +66,8 @@ def get(name: str, **settings: Any) -> Executor:
     """Builds the executor called ``name`` with its settings (e.g. ``n_workers=4``).
 
     ``mpi`` and ``horovod`` connect to the job's ranks (or take ``collective=``); call them
-    on rank 0 only, while the other ranks run :func:`serve`.
+    on rank 0 only, while the other ranks run :func:`serve`. ``mpi_async`` likewise, while
+    the other ranks run :func:`serve_pool` (or use :func:`join` on every rank).
     """
     if name not in _EXECUTORS:
         raise ValueError(f"unknown executor {name!r}; allowed: {', '.join(available())}")

@@ -7,7 +7,10 @@ runs :func:`serve`. Three messages travel, all by broadcast from rank 0:
   variables; each rank sets them, unpickles the objective and calls its ``setup``;
 * ``("round", tasks)``: one task (or ``None``) per rank; every rank runs its own
   and the outcomes come back to all by an all-gather;
-* ``("stop",)``: the workers return.
+* ``("stop",)``: the workers return;
+* ``("pool",)``: the workers serve the asynchronous pool instead
+  (:mod:`hpo.executors._mpi_pool`), for a job that :func:`join` started in rounds
+  before rank 0 read a configuration naming ``mpi_async``.
 
 A trial that raises becomes a failed outcome on its rank, as everywhere, and the
 search goes on. A rank whose ``setup`` fails (data it cannot load) answers each
@@ -18,11 +21,12 @@ from __future__ import annotations
 
 import os
 import pickle
+import socket
 import traceback
 from collections.abc import Mapping
 
 from ..devices import WorkerDevice
-from ..distributed import Collective, connect, rank_device
+from ..distributed import Collective, connect, pool_rank_device, rank_device
 from ._base import Executor, Objective, Outcome, Task, evaluate, setup_objective
 
 __all__ = ["CollectiveExecutor", "join", "serve"]
@@ -48,22 +52,22 @@ class _Rank:
                 traceback.format_exception(type(error), error, error.__traceback__)
             )
 
+    def run(self, task: Task) -> Outcome:
+        """Runs one task here; a fatal outcome carrying the error if the set-up failed."""
+        if self.setup_error is not None or self.objective is None:
+            return Outcome(
+                task.trial_id,
+                "failed",
+                error=self.setup_error or "no objective",
+                fatal=True,
+                worker=self.name,
+                device=self.device.label,
+            )
+        return evaluate(self.objective, task, worker=self.name, device=self.device.label)
+
     def run_round(self, tasks: list[Task | None]) -> list[Outcome | None]:
         task = tasks[self.collective.rank]
-        outcome = None
-        if task is not None:
-            if self.setup_error is not None or self.objective is None:
-                outcome = Outcome(
-                    task.trial_id,
-                    "failed",
-                    error=self.setup_error or "no objective",
-                    fatal=True,
-                    worker=self.name,
-                    device=self.device.label,
-                )
-            else:
-                outcome = evaluate(self.objective, task, worker=self.name, device=self.device.label)
-        return self.collective.allgather(outcome)
+        return self.collective.allgather(None if task is None else self.run(task))
 
 
 class CollectiveExecutor(Executor):
@@ -149,27 +153,48 @@ def serve(collective: Collective, device: WorkerDevice) -> int:
             rank.start(message[1], message[2])
         elif kind == "round":
             trials += rank.run_round(message[1])[collective.rank] is not None
+        elif kind == "pool":  # rank 0 switched the job to the asynchronous pool (hpo.executors._mpi_pool)
+            from ._mpi_pool import serve_pool
+
+            return trials + serve_pool(collective, device)
         else:
             raise RuntimeError(f"unknown message {kind!r} from rank 0")
 
 
-def join(collective: Collective | str, *, gpus: list[str] | None = None) -> CollectiveExecutor | None:
+def join(collective: Collective | str, *, gpus: list[str] | None = None, asynchronous: bool = False) -> Executor | None:
     """Joins this process to a distributed job: rank 0's executor, or ``None`` after serving on the others.
 
-    Pins the rank to its device (:func:`~hpo.distributed.rank_device`, applied before any
-    framework is imported); rank 0 gets the :class:`CollectiveExecutor` to drive the search
-    with, every other rank runs :func:`serve` until rank 0 stops the job, then returns ``None``.
+    Pins the rank to its device (applied before any framework is imported); rank 0 gets
+    the executor to drive the search with, every other rank serves trials until rank 0
+    stops the job, then returns ``None``. Every rank of the job must call it alike.
 
     Args:
         collective: The job's :class:`~hpo.distributed.Collective`, or a backend name
-            (``"mpi"``, ``"horovod"``) to connect to.
+            (``"mpi"``, ``"horovod"``, or ``"mpi_async"`` for MPI with ``asynchronous=True``).
         gpus: GPU ids of this node. Defaults to the visible GPUs.
+        asynchronous: The asynchronous pool (:class:`~hpo.executors.MPIPoolExecutor`, MPI
+            only): rank 0 drives without training and stays off the GPUs, the other ranks
+            share their node's devices (:func:`~hpo.distributed.pool_rank_device`) and run
+            :func:`~hpo.executors.serve_pool`. Defaults to `False`: lock-step rounds of one
+            trial per rank, rank 0 included (:class:`CollectiveExecutor`, :func:`serve`).
     """
     if isinstance(collective, str):
-        collective = connect(collective)
-    device = rank_device(collective, gpus=gpus)
+        asynchronous = asynchronous or collective == "mpi_async"
+        collective = connect("mpi" if collective == "mpi_async" else collective)
+    if not asynchronous:
+        device = rank_device(collective, gpus=gpus)
+        device.apply()
+        if collective.rank != 0:
+            serve(collective, device)
+            return None
+        return CollectiveExecutor(collective, device)
+    from ._mpi_pool import MPIPoolExecutor, _comm_of, serve_pool
+
+    _comm_of(collective)  # Horovod has no point-to-point: the same one-line refusal on every rank
+    host = socket.gethostname()
+    device = pool_rank_device(collective, gpus=gpus, beside_driver=collective.broadcast(host) == host)
     device.apply()
     if collective.rank != 0:
-        serve(collective, device)
+        serve_pool(collective, device)
         return None
-    return CollectiveExecutor(collective, device)
+    return MPIPoolExecutor(collective, device)

@@ -1,9 +1,10 @@
 """``keras-geo-hpo``: the command line.
 
     keras-geo-hpo search CONFIG.yaml [--store PATH] [--strategy S] [--workers N] [--trials N] [--seed S]
-                                     [--warm-start OLD_STORE] [--backend serial|local|mpi|horovod]
+                                     [--warm-start OLD_STORE] [--backend serial|local|mpi|mpi_async|horovod]
     keras-geo-hpo resume STORE [--backend B] [--workers N]
     mpiexec -n 4 keras-geo-hpo search CONFIG.yaml --backend mpi          # one rank per GPU, any nodes
+    mpiexec -n 5 keras-geo-hpo search CONFIG.yaml --backend mpi_async    # rank 0 drives, 4 ranks train
     horovodrun -np 4 keras-geo-hpo search CONFIG.yaml --backend horovod
     keras-geo-hpo status STORE [--json]
     keras-geo-hpo report STORE [--out DIR]

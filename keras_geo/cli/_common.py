@@ -30,7 +30,7 @@ def _store(path: str, *, must_exist: bool = True):
     return store
 
 
-DISTRIBUTED = ("mpi", "horovod")
+DISTRIBUTED = ("mpi", "horovod", "mpi_async")
 
 
 def _launched_backend(flag: str | None) -> str | None:
@@ -59,17 +59,35 @@ def _spmd(backend: str, drive) -> int:
     from hpo.executors import join
 
     try:
-        collective = distributed.connect(backend)
+        collective = distributed.connect("mpi" if backend == "mpi_async" else backend)
     except RuntimeError as error:
         raise UsageError(str(error)) from error
     # Pinned before TensorFlow is imported (the configuration's validation imports it).
-    executor = join(collective)
+    executor = join(collective, asynchronous=backend == "mpi_async")
     if executor is None:  # a rank other than 0: it served its trials until rank 0 stopped
         return 0
     try:
         return drive(executor)
     finally:
         executor.close()  # releases the other ranks on every way out, errors included
+
+
+def _launcher_chose(args: argparse.Namespace, backend: str | None) -> bool:
+    """Whether ``backend`` is the launcher's default (``mpiexec`` without ``--backend``), not asked for."""
+    return args.backend is None and backend == "mpi"
+
+
+def _pool_if_named(executor, name: str):
+    """Rank 0's executor for a configuration that names ``mpi_async`` in a job the launcher started as ``mpi``.
+
+    The other ranks joined the lock-step rounds before rank 0 read the configuration: they are
+    switched to the asynchronous pool (:meth:`hpo.executors.MPIPoolExecutor.take_over`).
+    """
+    from hpo.executors import CollectiveExecutor, MPIPoolExecutor
+
+    if name == "mpi_async" and isinstance(executor, CollectiveExecutor) and executor.collective.backend == "mpi":
+        return MPIPoolExecutor.take_over(executor)
+    return executor
 
 
 def _on_backend(args: argparse.Namespace, body, backend: str | None = None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_geo.cli._common import DISTRIBUTED, _on_backend, _positive, _store
+from keras_geo.cli._common import DISTRIBUTED, _launcher_chose, _on_backend, _pool_if_named, _positive, _store
 
 
 def _run_search(store, config, warm_start=None, executor=None) -> int:
@@ -16,6 +16,8 @@ def _run_search(store, config, warm_start=None, executor=None) -> int:
         executor = search.make_executor(config)
     s = config.search
     kind = "rank(s)" if s.executor["name"] in DISTRIBUTED else "worker(s)"
+    if s.executor["name"] == "mpi_async":
+        kind = "training rank(s) (rank 0 drives)"
     print(
         f"Search {s.name!r}: {s.strategy['name']} over {len(s.space)} parameters, "
         f"{executor.n_workers} {s.executor['name']} {kind}, {s.mode} mode, "
@@ -53,10 +55,12 @@ def _search(args: argparse.Namespace, backend: str | None, executor=None) -> int
     from keras_geo import config as configuration
     from keras_geo import search
 
+    # Under mpiexec without --backend, a configuration naming mpi_async keeps it (see _pool_if_named).
+    by_launcher = executor is not None and _launcher_chose(args, backend)
     overrides = {
         "store": args.store,
         "strategy.name": args.strategy,
-        "executor.name": backend,
+        "executor.name": None if by_launcher else backend,
         "executor.workers": args.workers,
         "budget.trials": args.trials,
         "seed": args.seed,
@@ -67,14 +71,21 @@ def _search(args: argparse.Namespace, backend: str | None, executor=None) -> int
     if executor is None and config.search.executor["name"] in DISTRIBUTED:
         # Named by the configuration only, and started without a launcher: one rank.
         return _on_backend(args, _search, config.search.executor["name"])
-    warm_start = _store(args.warm_start) if args.warm_start else None
-    store = search.open_store(config)
+    if by_launcher and config.search.executor["name"] != "mpi_async":
+        config = config.replace(executor={**config.search.executor, "name": backend})
+    executor = _pool_if_named(executor, config.search.executor["name"])
     try:
-        return _run_search(store, config, warm_start, executor)
+        warm_start = _store(args.warm_start) if args.warm_start else None
+        store = search.open_store(config)
+        try:
+            return _run_search(store, config, warm_start, executor)
+        finally:
+            store.close()  # gives the writer lock back
+            if warm_start is not None:
+                warm_start.close()
     finally:
-        store.close()  # gives the writer lock back
-        if warm_start is not None:
-            warm_start.close()
+        if executor is not None:
+            executor.close()  # a pool taken over here is not the one the caller closes
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -88,20 +99,26 @@ def _resume(args: argparse.Namespace, backend: str | None, executor=None) -> int
 
     config = stored_config(store)
     # Any backend resumes any store: this run's executor may differ from the stored one.
+    keep_pool = (
+        executor is not None and _launcher_chose(args, backend) and config.search.executor["name"] == "mpi_async"
+    )
     config = config.replace(
         executor={
             **config.search.executor,
-            **({"name": backend} if backend else {}),
+            **({"name": backend} if backend and not keep_pool else {}),
             **({"workers": args.workers} if args.workers else {}),
         }
     )
     if executor is None and config.search.executor["name"] in DISTRIBUTED:
         store.close()  # reopened on rank 0 of the job
         return _on_backend(args, _resume, config.search.executor["name"])
+    executor = _pool_if_named(executor, config.search.executor["name"])
     try:
         return _run_search(store, config, executor=executor)
     finally:
         store.close()
+        if executor is not None:
+            executor.close()
 
 
 def add_parser(commands) -> None:
@@ -117,8 +134,9 @@ def add_parser(commands) -> None:
         "--warm-start", metavar="STORE", help="an earlier store whose trained parameter sets are reused (cache)"
     )
     backend_help = (
-        "override executor.name: serial, local (process pool), mpi or horovod (under mpiexec/srun/"
-        "horovodrun; the launcher's backend is the default there)"
+        "override executor.name: serial, local (process pool), mpi or horovod (lock-step rounds under "
+        "mpiexec/srun/horovodrun; the launcher's backend is the default there), or mpi_async (an "
+        "asynchronous MPI pool: rank 0 drives, a free rank takes the next trial at once)"
     )
     search.add_argument("--backend", choices=("serial", "local", *DISTRIBUTED), help=backend_help)
     search.set_defaults(run=_cmd_search)

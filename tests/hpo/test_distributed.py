@@ -214,11 +214,12 @@ def test_mpi_three_ranks_give_the_serial_trials(tmp_path, serial_reference):
     assert len({t.metrics["pid"] for t in trials if t.status == "done"}) == 3
 
 
-def test_mpi_ranks_prune_the_trials_the_serial_search_prunes(tmp_path, pruned_reference):
+@pytest.mark.parametrize("backend", ["mpi", "mpi_async"])
+def test_mpi_ranks_prune_the_trials_the_serial_search_prunes(tmp_path, pruned_reference, backend):
     # Each rank decides alone from the reference its task carries: the same trials are pruned,
-    # at the same steps, as in the serial search.
+    # at the same steps, as in the serial search (lock-step rounds and the asynchronous pool alike).
     store = tmp_path / "mpi_pruned.db"
-    done = mpiexec(3, sys.executable, str(HELPER), "mpi", str(store), "--prune")
+    done = mpiexec(3 if backend == "mpi" else 4, sys.executable, str(HELPER), backend, str(store), "--prune")
     assert done.returncode == 0, done.stdout + done.stderr
     assert trials_of(store) == trials_of(pruned_reference)
     assert {t.worker for t in TrialStore(store).trials("pruned")} - {"rank0"}  # pruned on other ranks too

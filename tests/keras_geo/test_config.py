@@ -119,7 +119,7 @@ BAD = [
         "strategy.settings.populaton: unknown setting of ga; allowed: .*population_size",
     ),
     ({"strategy": {"name": "ga", "settings": {"population_size": 1}}}, "strategy.settings: .*population_size"),
-    ({"executor": {"name": "cloud"}}, "executor.name: must be one of horovod, local, mpi, serial"),
+    ({"executor": {"name": "cloud"}}, "executor.name: must be one of horovod, local, mpi, mpi_async, serial"),
     ({"executor": {"workers": 0}}, "executor.workers: must be >= 1; received 0"),
     ({"executor": {"workers": 1.5}}, "executor.workers: must be an integer"),
     ({"budget": {"trials": -3}}, r"budget.trials: must be >= 1; received -3"),
