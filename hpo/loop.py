@@ -26,6 +26,13 @@ are run first.
 The loop maximises or minimises ``value`` (``direction``); strategies always
 minimise, so a maximised value is told negated.
 
+Several objectives: with ``objectives=[(metric, direction), ...]`` (two or more), each
+trial's values are read from its metrics (the first objective may be its value) and
+told together (``Result.values``, each minimised) to a strategy that handles several
+(``multi_objective = True``, e.g. ``nsga2``). The trial's stored value stays the first
+objective's; the models of the trials on the Pareto front are kept (not only the best's),
+so that any of them can be exported.
+
 Pruning (:mod:`hpo.pruners`): with a ``pruner``, each task carries a reference
 built from the search's finished trials' reported values (in synchronous mode,
 once per batch, so the same seed prunes the same trials with any executor). A
@@ -44,7 +51,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,11 +63,23 @@ from .store import DIRECTIONS, TrialStore, jsonable
 from .strategies import Strategy, settings_of
 from .trial import DONE, FAILED, FINISHED_STATUSES, INTERRUPTED, PRUNED, QUEUED, RUNNING, Result, Trial
 
-__all__ = ["Budget", "SearchAborted", "SearchSummary", "engine_record", "run_search", "trial_seed"]
+__all__ = [
+    "Budget",
+    "ObjectiveError",
+    "SearchAborted",
+    "SearchSummary",
+    "engine_record",
+    "run_search",
+    "trial_seed",
+]
 
 
 class SearchAborted(RuntimeError):
     """The search stopped before its budget: a fatal trial error, or every trial failing."""
+
+
+class ObjectiveError(SearchAborted):
+    """An objective names a metric the trials do not report; the message is one line naming the objective."""
 
 
 @dataclass(frozen=True)
@@ -128,13 +147,15 @@ def engine_record(
     synchronous: bool,
     batch_size: int | None,
     pruner: Pruner | None = None,
+    objectives: Sequence[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """What the engine knows of a run, as :func:`run_search` records it in the store (``SearchInfo.engine``).
 
     Keys: ``strategy`` (its registry name), ``strategy_settings`` (see above), ``space``
     (``Space.to_dict()``), ``executor`` (its name) and ``workers`` (how many), ``synchronous``,
     ``batch_size`` (the proposals per batch in synchronous mode, else None), ``budget`` (the
-    limits set), ``seed`` and, when the search prunes, ``pruner`` (``{"name", "settings"}``).
+    limits set), ``seed``; when the search prunes, ``pruner`` (``{"name", "settings"}``), and
+    with several objectives, ``objectives`` (``[{"metric", "direction"}, ...]``).
     Reports read these, never the application's configuration.
     """
     record = {
@@ -150,6 +171,8 @@ def engine_record(
     }
     if pruner is not None:
         record["pruner"] = {"name": pruner.name, "settings": jsonable(pruner.settings())}
+    if objectives:
+        record["objectives"] = [{"metric": m, "direction": d} for m, d in objectives]
     return record
 
 
@@ -199,9 +222,11 @@ class _Loop:
         search_id,
         on_trial,
         pruner=None,
+        objectives=None,
     ):
         if direction is not None and direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {DIRECTIONS}. Received: direction={direction!r}")
+        self.objectives: list[tuple[str, str]] = _check_objectives(objectives, strategy)
         self.objective, self.strategy, self.store, self.executor = objective, strategy, store, executor
         self.budget, self.seed = budget, seed
         self.warm_start, self.keep_artifacts, self.on_trial = warm_start, keep_artifacts, on_trial
@@ -225,10 +250,40 @@ class _Loop:
         self.failed_total, self.cached_total = counts[FAILED], counts["cache_hits"]
 
     # -- values as the strategy sees them --------------------------------------------------
-    def _result(self, params: Mapping[str, Any], status: str, value: float | None) -> Result:
+    def _result(
+        self, params: Mapping[str, Any], status: str, value: float | None, metrics: Mapping[str, Any] | None = None
+    ) -> Result:
         if status not in (DONE, PRUNED) or value is None:
             return Result(params, None, FAILED)
+        if self.objectives:
+            values = self.objective_values(value, metrics or {}, strict=status == DONE)
+            if values is None:  # a pruned trial that stopped before reporting them all
+                return Result(params, None, FAILED)
+            return Result(params, status=status, values=values)  # type: ignore[arg-type]
         return Result(params, -value if self.direction == "maximize" else value, status)  # type: ignore[arg-type]
+
+    def objective_values(
+        self, value: float, metrics: Mapping[str, Any], *, strict: bool = True
+    ) -> tuple[float, ...] | None:
+        """A trial's minimised objective values (several objectives): from its metrics, the first from its value.
+
+        A metric the trial did not report stops the search (:class:`ObjectiveError`) when ``strict``,
+        else gives None.
+        """
+        out = []
+        for i, (metric, direction) in enumerate(self.objectives):
+            raw = value if i == 0 else metrics.get(metric)
+            try:
+                number = float(raw)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                if not strict:
+                    return None
+                reported = ", ".join(sorted(k for k, v in metrics.items() if isinstance(v, (int, float)))) or "none"
+                raise ObjectiveError(
+                    f"objective[{i}].metric: {metric!r} is not a metric the trials report; they report: {reported}"
+                ) from None
+            out.append(-number if direction == "maximize" else number)
+        return tuple(out)
 
     # -- pruning ----------------------------------------------------------------------------
     def _pruning_context(self) -> PruningContext | None:
@@ -265,6 +320,8 @@ class _Loop:
                 self.best_value = value
             if value is not None:
                 self._offer_artifact(trial_id, value)
+                if self.objectives and not cached:
+                    self._keep_front_artifacts()
         elif status == PRUNED:
             self.summary.pruned += 1
             if not replayed:
@@ -299,10 +356,36 @@ class _Loop:
             Path(previous).unlink(missing_ok=True)
 
     def _discard_artifact(self, outcome: Outcome) -> None:
+        if self.objectives and outcome.status == DONE:
+            return  # several objectives: the Pareto front's models are kept (_keep_front_artifacts)
         artifact = outcome.metrics.get("artifact")
         best = self.store.get_meta("best_artifact")
         if artifact and artifact != best and self.keep_artifacts:
             Path(artifact).unlink(missing_ok=True)
+
+    def _keep_front_artifacts(self) -> None:
+        """Several objectives: deletes the models of this search's trials that left the Pareto front.
+
+        The best trial of the first objective (what ``export`` takes by default) keeps its model too;
+        cache hits never delete what belongs to the trial they copy.
+        """
+        if not self.keep_artifacts:
+            return
+        from .pareto import pareto_front
+
+        trials = [t for t in self.store.trials(DONE, search_id=self.search_id) if t.value is not None]
+        points, owned = [], []
+        for t in trials:
+            values = self.objective_values(float(t.value), t.metrics, strict=False)  # type: ignore[arg-type]
+            if values is not None:
+                points.append(values)
+                owned.append(t)
+        front = {owned[i].id for i in pareto_front(points)} if points else set()
+        keep = {self.store.get_meta("best_artifact")}
+        for t in trials:
+            artifact = t.metrics.get("artifact")
+            if artifact and t.id not in front and artifact not in keep and not t.cache_hit:
+                Path(artifact).unlink(missing_ok=True)
 
     def _complete(self, outcome: Outcome) -> Result:
         """Stores an outcome (durably), then returns the Result to tell."""
@@ -334,9 +417,10 @@ class _Loop:
         if outcome.fatal:
             raise SearchAborted(f"trial {outcome.trial_id} hit a fatal error:\n{outcome.error}")
         status = self.store.get_trial(outcome.trial_id).status
+        result = self._result(task.params, status, outcome.value, outcome.metrics)  # a missing objective stops here
         self._record(outcome.trial_id, status, outcome.value)
         self._discard_artifact(outcome)
-        return self._result(task.params, status, outcome.value)
+        return result
 
     # -- starting trials ----------------------------------------------------------------
     def _cache_source(self, digest: str) -> Trial | None:
@@ -357,13 +441,13 @@ class _Loop:
         seed = trial_seed(self.seed, params)
         if existing is not None and existing.status in FINISHED_STATUSES:
             self._record(existing.id, existing.status, existing.value, replayed=True)
-            return existing.id, self._result(params, existing.status, existing.value)
+            return existing.id, self._result(params, existing.status, existing.value, existing.metrics)
         if existing is None:
             source = self._cache_source(digest)
             if source is not None:
                 trial_id = self.store.add_cached(params, source, seed, params_hash=digest, search_id=self.search_id)
                 self._record(trial_id, DONE, source.value, cached=True)
-                return trial_id, self._result(params, DONE, source.value)
+                return trial_id, self._result(params, DONE, source.value, source.metrics)
             trial_id = self.store.add_trial(params, seed, QUEUED, params_hash=digest, search_id=self.search_id)
         else:
             trial_id = existing.id
@@ -419,7 +503,7 @@ class _Loop:
     def run_async(self) -> None:
         self._start_progress()
         for trial in self.store.finished(search_id=self.search_id):
-            self.strategy.tell([self._result(trial.params, trial.status, trial.value)])
+            self.strategy.tell([self._result(trial.params, trial.status, trial.value, trial.metrics)])
         for trial in self.store.trials((RUNNING, QUEUED, INTERRUPTED), search_id=self.search_id):
             if self.executor.free_slots() == 0:
                 break
@@ -496,6 +580,7 @@ class _Loop:
             synchronous=synchronous,
             batch_size=self.batch_size(batch_size) if synchronous else None,
             pruner=self.pruner,
+            objectives=self.objectives or None,
         )
         self.store.set_search_engine(record, metric=metric, direction=self.direction, search_id=self.search_id)
 
@@ -533,6 +618,33 @@ class _Loop:
         self.running.clear()
 
 
+def _check_objectives(objectives: Sequence[tuple[str, str]] | None, strategy: Strategy) -> list[tuple[str, str]]:
+    """The objectives as ``[(metric, direction), ...]`` (empty for one objective), checked."""
+    if objectives is None:
+        return []
+    out = []
+    for i, objective in enumerate(objectives):
+        try:
+            metric, direction = objective
+        except (TypeError, ValueError):
+            raise ValueError(f"objectives[{i}] must be a (metric, direction) pair; received {objective!r}") from None
+        if not isinstance(metric, str) or not metric:
+            raise ValueError(f"objectives[{i}]: the metric must be a non-empty string; received {metric!r}")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"objectives[{i}]: direction must be one of {DIRECTIONS}; received {direction!r}")
+        out.append((metric, direction))
+    if len(out) == 1:
+        return []  # one objective: the plain search
+    if len({m for m, _ in out}) < len(out):
+        raise ValueError(f"objectives name a metric twice: {[m for m, _ in out]}")
+    if not getattr(strategy, "multi_objective", False):
+        raise ValueError(
+            f"strategy {strategy.name or type(strategy).__name__!r} optimises one objective; "
+            f"{len(out)} objectives need a multi-objective strategy such as 'nsga2'"
+        )
+    return out
+
+
 def run_search(
     objective: Callable[..., Any],
     strategy: Strategy,
@@ -551,6 +663,7 @@ def run_search(
     search_id: int | None = None,
     on_trial: Callable[[Trial], None] | None = None,
     pruner: Pruner | None = None,
+    objectives: Sequence[tuple[str, str]] | None = None,
 ) -> SearchSummary:
     """Runs (or resumes) a search until its budget is spent.
 
@@ -582,18 +695,28 @@ def run_search(
         pruner: Stops bad trials early from the values they report (:mod:`hpo.pruners`);
             recorded in the engine record. Defaults to `None` (no pruning; reported values
             are still stored).
+        objectives: Two or more ``(metric, direction)`` pairs for a multi-objective search
+            (see the module); the first is the trial's value, and ``metric``/``direction``
+            default to it. The strategy must handle several (``multi_objective = True``).
+            Defaults to `None` (one objective).
 
     Returns:
         A :class:`SearchSummary`.
 
     Raises:
-        SearchAborted: on a fatal trial error, or when the first trials all fail.
+        SearchAborted: on a fatal trial error, or when the first trials all fail;
+            :class:`ObjectiveError` when a trial lacks a metric an objective names.
+        ValueError: on bad ``objectives``, or a strategy that optimises one objective given several.
         StoreLocked: another search or resume is writing to the store.
         KeyboardInterrupt: after marking running trials ``interrupted`` (resume re-runs them).
 
     Before the first trial, the run's :func:`engine_record` (with ``metric`` and ``direction``)
     is written into the search's row of the store, replacing an earlier run's.
     """
+    objectives = _check_objectives(objectives, strategy) or None
+    if objectives:
+        metric = objectives[0][0] if metric is None else metric
+        direction = objectives[0][1] if direction is None else direction
     took_lock = store.acquire_lock()
     try:
         loop = _Loop(
@@ -610,6 +733,7 @@ def run_search(
             search_id,
             on_trial,
             pruner,
+            objectives,
         )
         loop.record(metric, synchronous, batch_size)
         return loop.drive(objective, synchronous, batch_size)

@@ -150,19 +150,25 @@ class SearchSpec:
     mode: str
     batch_size: int | None
     space: dict[str, Any]
-    objective: dict[str, str]
+    objective: dict[str, str] | list[dict[str, str]]
     strategy: dict[str, Any]
     executor: dict[str, Any]
     budget: dict[str, Any]
     pruner: dict[str, Any] | None = None
 
     @property
+    def objectives(self) -> list[dict[str, str]]:
+        """Every objective, ``[{"metric", "direction"}, ...]`` (one unless the search has several)."""
+        return list(self.objective) if isinstance(self.objective, list) else [self.objective]
+
+    @property
     def metric(self) -> str:
-        return self.objective["metric"]
+        """The (first) objective's metric: the trial's value, the one a single best trial is ranked by."""
+        return self.objectives[0]["metric"]
 
     @property
     def direction(self) -> str:
-        return self.objective["direction"]
+        return self.objectives[0]["direction"]
 
 
 @dataclass(frozen=True)
@@ -221,7 +227,7 @@ class Config:
                 mode=stored.get("mode", "async"),
                 batch_size=stored.get("batch_size"),
                 space=stored["space"],
-                objective=dict(stored.get("objective") or {"metric": "val_accuracy", "direction": "maximize"}),
+                objective=_stored_objective(stored.get("objective")),
                 strategy=dict(stored.get("strategy") or DEFAULTS["strategy"]),
                 executor=executor,
                 budget={**DEFAULTS["budget"], **(stored.get("budget") or {})},
@@ -234,6 +240,13 @@ class Config:
         from dataclasses import replace
 
         return replace(self, search=replace(self.search, **search_changes))
+
+
+def _stored_objective(stored: Any) -> dict[str, str] | list[dict[str, str]]:
+    """A stored ``objective``: one mapping, a list of them (several objectives), or the default of old stores."""
+    if isinstance(stored, list):
+        return [dict(o) for o in stored]
+    return dict(stored or {"metric": "val_accuracy", "direction": "maximize"})
 
 
 # --------------------------------------------------------------------------- #
@@ -374,34 +387,58 @@ def _task(raw: Mapping[str, Any], dataset: DatasetSpec) -> TaskSpec:
     return TaskSpec(name, settings)
 
 
-def _objective(raw: Mapping[str, Any], task: TaskSpec) -> dict[str, str]:
+def _objective(raw: Mapping[str, Any], task: TaskSpec) -> dict[str, str] | list[dict[str, str]]:
+    """One objective (a mapping), or several (a list of mappings: a multi-objective search)."""
     from keras_geo import tasks
 
     metric, direction = tasks.get(task.name, **task.settings).objective
     section = raw.get("objective")
     if section is None:
         return {"metric": metric, "direction": direction}
-    objective = _section(raw, "objective", {"metric": metric, "direction": direction})
+    if not isinstance(section, list):
+        return _one_objective(raw, "objective", metric, direction)
+    if len(section) < 2:
+        _fail("objective", f"a list of objectives needs two or more; received {len(section)} (give one as a mapping)")
+    objectives = [
+        _one_objective({"o": o}, f"objective[{i}]", metric, direction, key="o") for i, o in enumerate(section)
+    ]
+    names = [o["metric"] for o in objectives]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            _fail(f"objective[{i}].metric", f"{name!r} is already objective[{names.index(name)}]")
+    return objectives
+
+
+def _one_objective(
+    raw: Mapping[str, Any], where: str, metric: str, direction: str, *, key: str = "objective"
+) -> dict[str, str]:
+    section = raw.get(key)
+    if section is not None and not isinstance(section, Mapping):
+        _fail(where, f"must be a mapping with metric and direction; received {section!r}")
+    try:
+        objective = _section(raw, key, {"metric": metric, "direction": direction})
+    except ConfigError as error:  # name the list entry, not the helper's key
+        raise ConfigError(str(error).replace(f"{key}.", f"{where}.", 1)) from None
     if not isinstance(objective["metric"], str) or not objective["metric"]:
-        _fail("objective.metric", f"must be a metric name such as {metric}; received {objective['metric']!r}")
-    if "direction" not in section and objective["metric"] != metric:
-        objective["direction"] = _direction_of(objective["metric"])
-    _one_of("objective.direction", objective["direction"], _DIRECTIONS)
+        _fail(f"{where}.metric", f"must be a metric name such as {metric}; received {objective['metric']!r}")
+    if "direction" not in (section or {}) and objective["metric"] != metric:
+        objective["direction"] = _direction_of(objective["metric"], where)
+    _one_of(f"{where}.direction", objective["direction"], _DIRECTIONS)
     return {"metric": objective["metric"], "direction": objective["direction"]}
 
 
 # What a metric's name says about its direction, when the configuration does not.
-_SMALLER_IS_BETTER = ("loss", "mae", "mse", "rmse", "error", "time", "params", "epochs")
+_SMALLER_IS_BETTER = ("loss", "mae", "mse", "rmse", "error", "time", "params", "epochs", "latency")
 _LARGER_IS_BETTER = ("accuracy", "r2", "ssim", "psnr", "auc", "precision", "recall", "f1", "map", "iou")
 
 
-def _direction_of(metric: str) -> str:
+def _direction_of(metric: str, where: str = "objective") -> str:
     words = metric.lower().replace("-", "_").split("_")
     if any(word in _SMALLER_IS_BETTER for word in words):
         return "minimize"
     if any(word in _LARGER_IS_BETTER for word in words):
         return "maximize"
-    _fail("objective.direction", f"say whether {metric} is to be maximized or minimized")
+    _fail(f"{where}.direction", f"say whether {metric} is to be maximized or minimized")
     return ""
 
 
@@ -654,6 +691,15 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
         budget=_budget(raw),
         pruner=_pruner(raw, training),
     )
+    if len(search.objectives) > 1 and not getattr(
+        strategies.strategy_class(search.strategy["name"]), "multi_objective", False
+    ):
+        several = [n for n in strategies.available() if getattr(strategies.strategy_class(n), "multi_objective", False)]
+        _fail(
+            "strategy.name",
+            f"{search.strategy['name']} optimises one objective; the {len(search.objectives)} objectives need one of: "
+            f"{', '.join(several) or 'none installed'}",
+        )
     return Config(dataset=dataset, task=task, model=model, training=training, search=search)
 
 

@@ -162,6 +162,8 @@ class KerasObjective:
                 f"{', '.join(sorted(result.metrics))}"
             )
         metrics: dict[str, Any] = dict(result.metrics)
+        if any(o["metric"] == "latency_ms" for o in config.search.objectives):
+            metrics["latency_ms"] = training.latency_ms(result.model, self._data)
         reporter = pruners.current()
         if reporter is None or not reporter.pruned:  # a pruned trial's model is never exported: not saved
             Path(self.artifact_dir).mkdir(parents=True, exist_ok=True)
@@ -287,6 +289,7 @@ def run(
         executor,
         budget,
         pruner=make_pruner(search.pruner),
+        objectives=[(o["metric"], o["direction"]) for o in search.objectives] if len(search.objectives) > 1 else None,
         seed=search.seed,
         metric=search.metric,
         direction=search.direction,

@@ -43,6 +43,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingResult",
     "evaluate_classes",
+    "latency_ms",
     "make_optimizer",
     "reset_state",
     "resolve_task",
@@ -211,6 +212,23 @@ def reset_state(seed: int, *, deterministic: bool = True) -> None:
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def latency_ms(model: keras.Model, data: Mapping[str, Any], *, batch: int = 16, repeats: int = 5) -> float:
+    """Milliseconds per image of ``model`` predicting a batch of validation (else training) images.
+
+    The median of ``repeats`` timed calls after one warm-up call, divided by the batch: what a
+    multi-objective search ranks as ``latency_ms`` (it depends on the machine and its load).
+    """
+    split = data.get("val") if data.get("val") is not None else data["train"]
+    x = np.asarray(split[0][:batch])
+    model.predict_on_batch(x)  # traces the graph
+    times = []
+    for _ in range(int(repeats)):
+        started = time.perf_counter()
+        model.predict_on_batch(x)
+        times.append(time.perf_counter() - started)
+    return 1000.0 * float(np.median(times)) / max(len(x), 1)
 
 
 def epoch_log_key(metric: str) -> str:

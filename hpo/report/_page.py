@@ -283,6 +283,29 @@ def _build_markdown(
         md += _md_table(header, rows, right=(0, 2, 3))
         md.append("")
 
+    # -- several objectives ---------------------------------------------------
+    if s.objectives:
+        front = s.pareto()
+        names = [m for m, _ in s.objectives]
+        arrows = ["↑" if d == "maximize" else "↓" for _, d in s.objectives]
+        md += [f"## Pareto front ({len(front)} trials)", ""]
+        md += [
+            "Objectives: "
+            + ", ".join(f"{_md_escape(m)} ({d})" for m, d in s.objectives)
+            + ". No other done trial is at least as good in every objective and better in one; "
+            "`keras-geo-hpo export STORE --trial ID` writes any of these models.",
+            "",
+        ]
+        if front:
+            md += _md_table(
+                ["trial", "#", *(f"{n} {a}" for n, a in zip(names, arrows)), "params"],
+                [(t.id, t.number, *(fmt_num(v) for v in values), fmt_params(t.params, 160)) for t, values in front],
+                right=tuple(range(2 + len(names))),
+            )
+        else:
+            md += ["No done trial has every objective yet."]
+        md.append("")
+
     # -- failures -------------------------------------------------------------
     failed = s.failed
     md += [f"## Failed trials ({len(failed)})", ""]

@@ -29,6 +29,7 @@ PLOTS: dict[str, str] = {
     "generations": "generations.png",
     "workers": "workers.png",
     "curves": "curves.png",
+    "pareto": "pareto.png",
 }
 
 #: Plot key -> its heading in the report.
@@ -39,6 +40,7 @@ PLOT_TITLES = {
     "generations": "Objective per generation",
     "workers": "Worker timeline",
     "curves": "Learning curves and pruning",
+    "pareto": "Pareto front",
 }
 
 #: Plot key -> the caption under its heading.
@@ -56,6 +58,9 @@ PLOT_CAPTIONS = {
     "enough; the percentage is how busy the worker was over the whole search.",
     "curves": "The value each trial reported per step (epoch) while it trained: blue lines ran to the end, "
     "grey dashed lines were stopped by the pruner (a cross where they stopped); the best trial is green.",
+    "pareto": "Several objectives: each dot is a done trial at its values of the first two objectives; the "
+    "orange points joined by a line are the Pareto front (no other trial is better in every objective), "
+    "labelled with their trial ids (export one with `--trial ID`).",
 }
 
 _COLORS = {
@@ -617,6 +622,42 @@ def _plot_curves(s: SearchView, path: Path) -> str | None:
     return None
 
 
+def _plot_pareto(s: SearchView, path: Path) -> str | None:
+    if not s.objectives:
+        return "the search has one objective"
+    rows = s.objective_values()
+    if not rows:
+        return "no done trial with every objective"
+    front = s.pareto()
+    (m0, d0), (m1, d1) = s.objectives[:2]
+    fig = _figure(7.5, 5.0)
+    ax = fig.add_subplot()
+    ax.scatter([v[0] for _, v in rows], [v[1] for _, v in rows], s=22, color=_COLORS[DONE], alpha=0.6, label="trial")
+    xs, ys = [v[0] for _, v in front], [v[1] for _, v in front]
+    order = sorted(range(len(front)), key=lambda i: (xs[i], ys[i]))
+    ax.plot(
+        [xs[i] for i in order],
+        [ys[i] for i in order],
+        marker="o",
+        color=_COLORS["star"],
+        markeredgecolor="black",
+        linewidth=1.2,
+        label=f"Pareto front ({len(front)})",
+        zorder=4,
+    )
+    for (t, _), x, y in zip(front, xs, ys):
+        ax.annotate(str(t.id), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    for axis, metric, direction in ((ax.xaxis, m0, d0), (ax.yaxis, m1, d1)):
+        axis.set_label_text(f"{metric} ({'lower' if direction == 'minimize' else 'higher'} is better)")
+    if d1 == "minimize" and _log_scale_ok([v[1] for _, v in rows]):
+        ax.set_yscale("log")
+    if d0 == "minimize" and _log_scale_ok([v[0] for _, v in rows]):
+        ax.set_xscale("log")
+    extra = f" (first 2 of {len(s.objectives)} objectives)" if len(s.objectives) > 2 else ""
+    _finish(fig, ax, f"{m1} against {m0}{extra}", path)
+    return None
+
+
 PLOTTERS = {
     "best_so_far_trials": _plot_trials,
     "best_so_far_time": _plot_time,
@@ -624,6 +665,7 @@ PLOTTERS = {
     "generations": _plot_generations,
     "workers": _plot_workers,
     "curves": _plot_curves,
+    "pareto": _plot_pareto,
 }
 
 

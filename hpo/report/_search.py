@@ -72,6 +72,39 @@ class SearchView:
             return self.info.seed
         return self.engine.get("seed")
 
+    @property
+    def objectives(self) -> list[tuple[str, str]]:
+        """``[(metric, direction), ...]`` of a multi-objective search (as the engine recorded them), else ``[]``."""
+        out = []
+        for o in self.engine.get("objectives") or []:
+            if isinstance(o, Mapping) and isinstance(o.get("metric"), str) and o.get("direction") in DIRECTIONS:
+                out.append((o["metric"], o["direction"]))
+        return out if len(out) > 1 else []
+
+    def objective_values(self) -> list[tuple[Trial, tuple[float, ...]]]:
+        """Done trials with every objective finite, and those values in the metrics' own directions."""
+        out = []
+        for t in self.trials:
+            if t.status != DONE:
+                continue
+            raw = [t.value, *(t.metrics.get(m) for m, _ in self.objectives[1:])]
+            values = tuple(finite(v) for v in raw)
+            if values and all(v is not None for v in values):
+                out.append((t, values))  # type: ignore[arg-type]
+        return out
+
+    def pareto(self) -> list[tuple[Trial, tuple[float, ...]]]:
+        """The trials of the Pareto front (several objectives), ordered by the first objective, best first."""
+        from ..pareto import pareto_front
+
+        rows = self.objective_values()
+        if not self.objectives or not rows:
+            return []
+        signs = [-1.0 if d == "maximize" else 1.0 for _, d in self.objectives]
+        points = [[s * v for s, v in zip(signs, values)] for _, values in rows]
+        front = [rows[int(i)] for i in pareto_front(points)]
+        return sorted(front, key=lambda row: (signs[0] * row[1][0], row[0].number))
+
     def space(self) -> Space | None:
         """The search space the engine recorded, or None (none recorded, or malformed)."""
         spec = self.engine.get("space")

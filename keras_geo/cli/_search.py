@@ -9,8 +9,9 @@ from keras_geo.cli._common import DISTRIBUTED, _launcher_chose, _on_backend, _po
 
 
 def _run_search(store, config, warm_start=None, executor=None) -> int:
-    from hpo.loop import SearchAborted
+    from hpo.loop import ObjectiveError, SearchAborted
     from keras_geo import search
+    from keras_geo.cli._common import UsageError
 
     if executor is None:
         executor = search.make_executor(config)
@@ -22,11 +23,14 @@ def _run_search(store, config, warm_start=None, executor=None) -> int:
         f"Search {s.name!r}: {s.strategy['name']} over {len(s.space)} parameters, "
         f"{executor.n_workers} {s.executor['name']} {kind}, {s.mode} mode, "
         f"budget {s.budget['trials']} trials, seed {s.seed}; {config.task.name} of {config.dataset.name} "
-        f"with {config.model.builder}, objective {s.direction} {s.metric}\nstore: {store.path}",
+        f"with {config.model.builder}, objective "
+        f"{', '.join(o['direction'] + ' ' + o['metric'] for o in s.objectives)}\nstore: {store.path}",
         flush=True,
     )
     try:
         summary = search.run(store, progress=True, warm_start=warm_start, executor=executor, config=config)
+    except ObjectiveError as error:  # a configuration error only the first trial could reveal
+        raise UsageError(str(error)) from None
     except SearchAborted as error:
         print(f"keras-geo-hpo: search stopped: {error}", file=sys.stderr)
         return 1
@@ -40,7 +44,7 @@ def _run_search(store, config, warm_start=None, executor=None) -> int:
     best = summary.best
     print(
         f"{summary.stopped}: {summary.done} done ({summary.cache_hits} cache hits, {summary.replayed} taken "
-        f"from the store), {summary.failed} failed, in {summary.elapsed_s:.0f} s"
+        f"from the store), {summary.pruned} pruned, {summary.failed} failed, in {summary.elapsed_s:.0f} s"
     )
     if best is not None:
         print(f"best of this search: trial {best.id}, {s.metric} = {best.value:.4f}, params {best.params}")
