@@ -11,8 +11,13 @@ the listed modules):
 * results and trials -- :class:`Result`, :class:`Trial`;
 * the durable trial store -- :mod:`hpo.store`: :class:`TrialStore`,
   :class:`StoreError`;
-* executors -- :mod:`hpo.executors` (serial, local process pool) and device
-  pinning in :mod:`hpo.devices`;
+* executors -- :mod:`hpo.executors` (serial, local process pool, MPI and
+  Horovod rounds, the asynchronous MPI pool) and device pinning in
+  :mod:`hpo.devices`;
+* pruning -- :mod:`hpo.pruners`: ``median``, ``successive_halving``,
+  ``hyperband``, and :func:`hpo.pruners.report` for a trial's per-step values;
+* several objectives -- :mod:`hpo.pareto` (non-dominated sorting, the Pareto
+  front, hypervolume) and the ``nsga2`` strategies;
 * the loop -- :mod:`hpo.loop`: :func:`run_search`, :class:`Budget`;
 * reports -- :mod:`hpo.report`: :func:`hpo.report.write_report`,
   :func:`hpo.report.summary`.
@@ -23,7 +28,7 @@ when a feature needs them; TensorFlow and Keras never are.
 
 from __future__ import annotations
 
-from . import strategies
+from . import pruners, strategies
 from .loop import Budget, SearchAborted, run_search
 from .space import Choice, Fixed, Float, Int, Param, Space, canonical_json, params_hash
 from .store import StoreError, TrialStore
@@ -49,6 +54,7 @@ __all__ = [
     "Trial",
     "Strategy",
     "strategies",
+    "pruners",
     "TrialStore",
     "StoreError",
 ]

@@ -22,7 +22,9 @@ driver per epoch, so pruning works the same on every executor (local processes,
 MPI, Horovod). Peers still running are not seen; Optuna's pruners see them
 through a shared database, ours trade that for determinism: in synchronous mode
 the reference is taken once per batch, so one seed gives the same pruned trials
-with any executor and any number of workers.
+with any executor and any number of workers. (A resumed batch re-runs its
+unfinished trials against the peers finished by then, which may include trials
+of that batch that finished before the interruption.)
 
 Values are compared *minimised*: the driver negates a maximised metric before it
 builds the reference, and the :class:`Reporter` negates what the trial reports.

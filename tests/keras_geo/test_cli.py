@@ -1134,3 +1134,63 @@ def test_the_pruning_callback_stops_the_search_when_the_metric_is_not_logged_per
         with pytest.raises(FatalError, match="pruner: the objective metric 'val_f1' is not logged after each epoch"):
             callback.on_epoch_end(0, {"loss": 1.0, "val_loss": 2.0})
     assert ReportToPruner("train_loss").key == "loss" and ReportToPruner("val_accuracy").key == "val_accuracy"
+
+
+def test_a_two_objective_keras_search_reports_its_front_and_exports_any_trial_of_it(tmp_path, capsys):
+    from hpo.store import TrialStore
+
+    config = write(
+        tmp_path,
+        training={"epochs": 1, "batch_size": 16},
+        objective=[
+            {"metric": "val_accuracy", "direction": "maximize"},
+            {"metric": "n_params"},  # the direction read from the name: minimize
+            {"metric": "latency_ms"},
+        ],
+        strategy={"name": "nsga2", "settings": {"population_size": 4}},
+        budget={"trials": 5},
+    )
+    assert main(["search", str(config)]) == 0
+    store_path = tmp_path / "run" / "store.db"
+    store = TrialStore(store_path)
+    assert [o["direction"] for o in store.get_search().engine["objectives"]] == ["maximize", "minimize", "minimize"]
+    trials = store.trials()
+    assert len(trials) == 5 and all(t.metrics["latency_ms"] > 0 for t in trials)
+    assert main(["report", str(store_path), "--out", str(tmp_path / "report"), "--no-gradcam"]) == 0
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "## Pareto front (" in markdown and (tmp_path / "report" / "pareto.png").stat().st_size > 1000
+    listed = markdown.split("## Pareto front")[1].split("\n## ")[0]
+    front = [int(line.split("|")[1]) for line in listed.splitlines() if line.startswith("| ") and "trial" not in line]
+    assert front
+    capsys.readouterr()
+    for trial_id in front:  # every model of the front was kept and exports
+        out = tmp_path / f"t{trial_id}.keras"
+        assert main(["export", str(store_path), "--out", str(out), "--trial", str(trial_id)]) == 0
+        assert out.stat().st_size > 1000 and f"exported trial {trial_id} " in capsys.readouterr().out
+    # A pruned or failed trial has no model: one line naming the option, exit 2.
+    store.create_search({}, seed=0)
+    for status in ("pruned", "failed"):
+        trial = store.add_trial({"filters": 3, "learning_rate": 0.005})
+        store.start(trial)
+        store.prune(trial, 0.3) if status == "pruned" else store.fail(trial, "boom")
+        assert main(["export", str(store_path), "--out", str(tmp_path / "x.keras"), "--trial", str(trial)]) == 2
+        line = one_line(capsys.readouterr().err)
+        assert f"--trial: trial {trial} is {status}" in line and "only a done trial has a model" in line
+    assert main(["export", str(store_path), "--out", str(tmp_path / "x.keras"), "--trial", "999"]) == 2
+    assert "--trial: " in one_line(capsys.readouterr().err) and not (tmp_path / "x.keras").exists()
+
+
+def test_an_objective_the_training_does_not_report_exits_2_naming_it(tmp_path, capsys):
+    config = write(
+        tmp_path,
+        training={"epochs": 1, "batch_size": 16},
+        objective=[{"metric": "val_accuracy", "direction": "maximize"}, {"metric": "n_parms", "direction": "minimize"}],
+        strategy={"name": "nsga2", "settings": {"population_size": 4}},
+        budget={"trials": 2},
+    )
+    assert main(["search", str(config)]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert (
+        "objective[2].metric" not in line and "objective[1].metric: 'n_parms' is not a metric the trials report" in line
+    )
+    assert "n_params" in line  # what they do report

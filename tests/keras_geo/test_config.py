@@ -178,6 +178,24 @@ BAD = [
         "strategy.settings.constant_liar: must be true or false",
     ),
     ({"space\n": {}}, r"'space\\n': unknown key"),
+    ({"objective": [{"metric": "val_accuracy"}]}, r"objective: a list of objectives needs two or more; received 1"),
+    (
+        {"objective": [{"metric": "val_accuracy"}, {"metric": "n_params"}]},
+        "strategy.name: ga_tpe optimises one objective; the 2 objectives need one of: .*nsga2",
+    ),
+    (
+        {"strategy": {"name": "nsga2"}, "objective": [{"metric": "val_accuracy"}, {"metric": "val_accuracy"}]},
+        r"objective\[1\].metric: 'val_accuracy' is already objective\[0\]",
+    ),
+    (
+        {"strategy": {"name": "nsga2"}, "objective": [{"metric": "val_accuracy"}, {"metric": "wobble"}]},
+        r"objective\[1\].direction: say whether wobble is to be maximized or minimized",
+    ),
+    (
+        {"strategy": {"name": "nsga2"}, "objective": [{"metric": "val_accuracy"}, {"metric": "n_params", "dir": 1}]},
+        r"objective\[1\].dir: unknown key",
+    ),
+    ({"strategy": {"name": "nsga2"}, "objective": ["val_accuracy", "n_params"]}, r"objective\[0\]: must be a mapping"),
     ({"pruner": "median"}, "pruner: must be a mapping; received str 'median'"),
     (
         {"pruner": {"name": "asha"}},
