@@ -69,6 +69,24 @@ class Objective:
         return {"value": value, "metrics": {"pid": os.getpid()}}
 
 
+def search_in_process(store_path, executor) -> TrialStore:
+    """The reference synchronous search run in this process on ``executor`` (a one-rank test)."""
+    store = TrialStore(store_path)
+    store.create_search({}, seed=SEED)
+    run_search(
+        Objective(),
+        strategies.get("ga_tpe", SPACE, seed=SEED, population_size=BATCH),
+        store,
+        executor,
+        Budget(trials=TRIALS),
+        seed=SEED,
+        synchronous=True,
+        batch_size=BATCH,
+        progress=False,
+    )
+    return store
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("backend", choices=("serial", "mpi", "mpi_async", "horovod"))

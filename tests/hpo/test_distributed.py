@@ -175,23 +175,7 @@ def test_collective_executor_with_one_rank_is_the_serial_executor(tmp_path, seri
         from tests.hpo import spmd_search
     finally:
         sys.path.remove(str(HELPER.parent))
-    from hpo import strategies
-    from hpo.loop import Budget, run_search
-
-    store = TrialStore(tmp_path / "one.db")
-    store.create_search({}, seed=spmd_search.SEED)
-    executor = CollectiveExecutor(SingleProcess(), WorkerDevice(0, "cpu:1t"))
-    run_search(
-        spmd_search.Objective(),
-        strategies.get("ga_tpe", spmd_search.SPACE, seed=spmd_search.SEED, population_size=spmd_search.BATCH),
-        store,
-        executor,
-        Budget(trials=spmd_search.TRIALS),
-        seed=spmd_search.SEED,
-        synchronous=True,
-        batch_size=spmd_search.BATCH,
-        progress=False,
-    )
+    spmd_search.search_in_process(tmp_path / "one.db", CollectiveExecutor(SingleProcess(), WorkerDevice(0, "cpu:1t")))
     assert trials_of(tmp_path / "one.db") == trials_of(serial_reference)
     with pytest.raises(ValueError, match="rank 0"):
         serve(SingleProcess(), WorkerDevice(0, "cpu"))

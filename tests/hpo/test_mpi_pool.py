@@ -102,25 +102,11 @@ def test_a_rank_whose_setup_fails_stops_the_pool_cleanly(tmp_path):
 
 
 def test_a_pool_of_one_rank_runs_the_trials_itself(tmp_path, serial_reference):
-    from hpo import strategies
-    from hpo.loop import Budget, run_search
     from tests.hpo import spmd_search
 
-    store = TrialStore(tmp_path / "one.db")
-    store.create_search({}, seed=spmd_search.SEED)
     executor = MPIPoolExecutor(SingleProcess(), WorkerDevice(0, "cpu:1t"))
     assert executor.n_workers == 1 and executor.name == "mpi_async"
-    run_search(
-        spmd_search.Objective(),
-        strategies.get("ga_tpe", spmd_search.SPACE, seed=spmd_search.SEED, population_size=spmd_search.BATCH),
-        store,
-        executor,
-        Budget(trials=spmd_search.TRIALS),
-        seed=spmd_search.SEED,
-        synchronous=True,
-        batch_size=spmd_search.BATCH,
-        progress=False,
-    )
+    spmd_search.search_in_process(tmp_path / "one.db", executor)
     assert trials_of(tmp_path / "one.db") == trials_of(serial_reference)
     assert {t.worker for t in TrialStore(tmp_path / "one.db").trials()} == {"rank0"}
 
