@@ -26,7 +26,7 @@ their results.  It is a pure, in-memory, deterministic object:
   the same proposals, in any process: strategies only use their own seeded
   random generators, never global state or hash ordering.
 * Strategies *minimise* ``Result.value``.  Only a strategy whose
-  :attr:`Strategy.multi_objective` is True (``nsga2``) takes results with
+  :attr:`Strategy.multi_objective` is True (``nsga2``, ``nsga2_tpe``) takes results with
   several ``Result.values``; the others raise ValueError on one.  Failed results (status
   ``"failed"``, or a None/NaN/inf value) are handled per strategy and
   documented there; none of them crashes on failures.

@@ -43,7 +43,8 @@ values they were told with (``Result.losses``), as successes.
 
 Multi-objective contract for the loop
 -------------------------------------
-``NSGA2Strategy.multi_objective`` is True; strategies without it (all the
+``NSGA2Strategy.multi_objective`` is True (and for ``nsga2_tpe``, its
+subclass in :mod:`hpo.strategies._nsga2_tpe`); strategies without it (all the
 single-objective ones, :attr:`Strategy.multi_objective` False) refuse a result
 with two or more values. A loop checks ``strategies.is_multi_objective(name)``
 before it starts a search with several objectives and refuses the config
