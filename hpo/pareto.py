@@ -27,6 +27,7 @@ their own treatment.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -71,7 +72,8 @@ def non_dominated_sort(points: Any) -> np.ndarray:
 
     Equal points share a rank (neither dominates the other). Rows with a NaN
     or an infinity get ``-1`` and take no part in the sort. Returns an int
-    array of length ``n`` (empty for no points).
+    array of length ``n`` (empty for no points). Two objectives: an
+    ``O(n log n)`` sweep; otherwise a dominance matrix (``O(n^2 m)``).
     """
     arr = _points(points)
     n = arr.shape[0]
@@ -80,20 +82,53 @@ def non_dominated_sort(points: Any) -> np.ndarray:
     if idx.size == 0:
         return ranks
     f = arr[idx]
+    ranks[idx] = _ranks2(f) if f.shape[1] == 2 else _ranks_matrix(f)
+    return ranks
+
+
+def _ranks_matrix(f: np.ndarray) -> np.ndarray:
+    """Front ranks by peeling a dominance matrix: O(n^2 m) time and memory, any m."""
+    out = np.empty(len(f), dtype=int)
     # dominated_by[i, j]: j dominates i.
     le = (f[None, :, :] <= f[:, None, :]).all(axis=2)
     lt = (f[None, :, :] < f[:, None, :]).any(axis=2)
     dominated_by = le & lt
     count = dominated_by.sum(axis=1)
-    remaining = np.ones(idx.size, dtype=bool)
+    remaining = np.ones(len(f), dtype=bool)
     rank = 0
     while remaining.any():
         front = remaining & (count == 0)
-        ranks[idx[front]] = rank
+        out[front] = rank
         remaining &= ~front
         count = count - dominated_by[:, front].sum(axis=1)
         rank += 1
-    return ranks
+    return out
+
+
+def _ranks2(f: np.ndarray) -> np.ndarray:
+    """Front ranks of two objectives in O(n log n) (Jensen's sweep).
+
+    Points are visited by increasing ``(f1, f2)``; within a front ``f2`` then only
+    decreases, so each front is summed up by its last point, and the fronts' last
+    ``f2`` increase with the rank. A point joins the first front whose last point
+    does not dominate it (a binary search), or its own duplicate's front.
+    """
+    out = np.empty(len(f), dtype=int)
+    last_f2: list[float] = []
+    last: list[tuple[float, float]] = []
+    for i in np.lexsort((f[:, 1], f[:, 0])):
+        x, y = float(f[i, 0]), float(f[i, 1])
+        k = bisect.bisect_right(last_f2, y)
+        if k > 0 and last[k - 1] == (x, y):
+            k -= 1  # an equal point: same front
+        elif k == len(last_f2):
+            last_f2.append(y)
+            last.append((x, y))
+        else:
+            last_f2[k] = y
+            last[k] = (x, y)
+        out[i] = k
+    return out
 
 
 def pareto_front(points: Any) -> np.ndarray:

@@ -212,13 +212,15 @@ class NSGA2Strategy(GAStrategy):
         sizes = np.bincount(ranks)
         last = int(np.searchsorted(np.cumsum(sizes), min(k, len(ranks))))
         pool = [i for i in range(len(ranks)) if ranks[i] <= last]
-        fitness_cls = _fitness_class(len(self._candidates[0][0]))
+        n_objectives = len(self._candidates[0][0])
+        fitness_cls = _fitness_class(n_objectives)
         members = []
         for i in pool:
             fit = fitness_cls()
             fit.values = self._candidates[i][0]
             members.append(_Member(fit, i))
-        chosen = tools.selNSGA2(members, min(k, len(members)))
+        # DEAP's O(n log^(m-1) n) sort (its "log" variant fails on one objective, where fronts are tiny anyway).
+        chosen = tools.selNSGA2(members, min(k, len(members)), nd="log" if n_objectives > 1 else "standard")
         out = []
         for m in chosen:
             losses, h, genome = self._candidates[m.index]

@@ -199,3 +199,12 @@ def test_parse_objectives_rejects_bad_lists(objectives, message: str) -> None:
 def test_parse_objectives_defaults_to_minimize() -> None:
     assert pareto.parse_objectives([{"metric": "loss"}]) == [("loss", "minimize")]
     assert pareto.parse_objectives({"metric": "acc", "direction": "maximize"}) == [("acc", "maximize")]
+
+
+def test_the_two_objective_sweep_matches_the_dominance_matrix() -> None:
+    from hpo.pareto import _ranks2, _ranks_matrix
+
+    rng = np.random.default_rng(5)
+    for n in (1, 2, 17, 400):
+        for pts in (rng.random((n, 2)), rng.integers(0, 4, size=(n, 2)).astype(float)):
+            assert _ranks2(pts).tolist() == _ranks_matrix(pts).tolist()
