@@ -64,6 +64,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 # the full commands and their results. Quick results go to benchmarks/results/*_quick.*.
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_strategies.py --quick
+	$(PY) benchmarks/bench_multiobjective.py --quick
 	$(PY) benchmarks/bench_duplicates.py --quick
 	$(PY) benchmarks/bench_overhead.py --quick
 	$(PY) benchmarks/bench_parallel.py --quick

@@ -1,4 +1,4 @@
-"""Standard test functions for search strategies: Branin, Hartmann-6 and a mixed-type function.
+"""Standard test functions for search strategies: Branin, Hartmann-6, a mixed-type function, ZDT1/ZDT2.
 
 Each :class:`Problem` couples a :class:`~hpo.space.Space` with a cheap function to
 *minimise* and its known global minimum, so that a strategy's quality is its
@@ -12,6 +12,21 @@ benchmarks (``benchmarks/bench_strategies.py``) use the same definitions.
 * ``mixed`` -- a float, an integer, a log-scaled float and a 4-way category,
   the kinds of a real hyperparameter space; minimum 0 at ``x=2.5, n=13,
   act='c', lr=10**-2.5``.
+
+Two-objective problems (:class:`MultiProblem`, in :data:`MULTI_PROBLEMS`) for
+multi-objective strategies; their quality is the *hypervolume* of the points
+found (:func:`hpo.pareto.hypervolume`) up to the problem's reference point,
+usually divided by the true front's hypervolume (1.0 = the whole front):
+
+* ``zdt1`` -- Zitzler, Deb and Thiele's ZDT1 with ``n = 6`` floats in
+  ``[0, 1]``; convex front ``f2 = 1 - sqrt(f1)`` (at ``x2 = ... = x6 = 0``).
+* ``zdt2`` -- ZDT2, same space; concave front ``f2 = 1 - f1**2``.
+
+The reference point is ``(1.1, 1.1)``, the usual one for ZDT1/ZDT2 (10 % beyond
+the front's nadir ``(1, 1)``; Optuna's and pymoo's examples use it too), so a
+point counts only once it is near the front (``g < 1.1``). The true fronts'
+hypervolumes are exact integrals: ``1.21 - 1/3 = 0.876667`` (ZDT1: the box
+minus the area ``1/3`` under its front) and ``1.21 - 2/3 = 0.543333`` (ZDT2).
 """
 
 from __future__ import annotations
@@ -25,7 +40,19 @@ import numpy as np
 
 from .space import Space
 
-__all__ = ["Problem", "PROBLEMS", "branin", "hartmann6", "mixed", "get"]
+__all__ = [
+    "Problem",
+    "PROBLEMS",
+    "MultiProblem",
+    "MULTI_PROBLEMS",
+    "branin",
+    "hartmann6",
+    "mixed",
+    "zdt1",
+    "zdt2",
+    "get",
+    "get_multi",
+]
 
 
 @dataclass(frozen=True)
@@ -111,6 +138,78 @@ PROBLEMS: dict[str, Problem] = {
         0.0,
     ),
 }
+
+
+@dataclass(frozen=True)
+class MultiProblem:
+    """Several objectives to minimise over a space, with a hypervolume reference point and the true front's.
+
+    ``fn(params)`` returns one value per objective (a tuple, all minimised);
+    ``front_hypervolume`` is the hypervolume of the true Pareto front up to
+    ``reference``, so ``hypervolume / front_hypervolume`` is 1.0 at best.
+    """
+
+    name: str
+    space: Space
+    fn: Callable[[Mapping[str, Any]], tuple[float, ...]]
+    reference: tuple[float, ...]
+    front_hypervolume: float
+    front: Callable[[np.ndarray], np.ndarray]
+
+    @property
+    def n_objectives(self) -> int:
+        """How many values ``fn`` returns."""
+        return len(self.reference)
+
+    def hypervolume(self, values: Any) -> float:
+        """The hypervolume of the given ``(n, m)`` minimised values up to :attr:`reference`."""
+        from .pareto import hypervolume
+
+        return hypervolume(values, self.reference)
+
+    def normalised_hypervolume(self, values: Any) -> float:
+        """:meth:`hypervolume` divided by the true front's (1.0 = the whole front)."""
+        return self.hypervolume(values) / self.front_hypervolume
+
+
+_ZDT_N = 6
+
+
+def _zdt_g(p: Mapping[str, Any]) -> float:
+    return 1.0 + 9.0 * sum(p[f"x{i}"] for i in range(2, _ZDT_N + 1)) / (_ZDT_N - 1)
+
+
+def zdt1(p: Mapping[str, Any]) -> tuple[float, float]:
+    """ZDT1 on ``[0, 1]^6`` (``x1`` ... ``x6``): ``f1 = x1``, ``f2 = g (1 - sqrt(f1 / g))``."""
+    f1 = float(p["x1"])
+    g = _zdt_g(p)
+    return f1, g * (1.0 - math.sqrt(f1 / g))
+
+
+def zdt2(p: Mapping[str, Any]) -> tuple[float, float]:
+    """ZDT2 on ``[0, 1]^6`` (``x1`` ... ``x6``): ``f1 = x1``, ``f2 = g (1 - (f1 / g)^2)``."""
+    f1 = float(p["x1"])
+    g = _zdt_g(p)
+    return f1, g * (1.0 - (f1 / g) ** 2)
+
+
+_ZDT_SPACE = Space.from_dict({f"x{i}": {"type": "float", "low": 0, "high": 1} for i in range(1, _ZDT_N + 1)})
+_ZDT_REFERENCE = (1.1, 1.1)
+
+MULTI_PROBLEMS: dict[str, MultiProblem] = {
+    # Front hypervolume up to (1.1, 1.1): the 1.1 x 1.1 box minus the area under the front on [0, 1]
+    # (the front ends at f1 = 1 with f2 = 0, and the strip 1 < f1 < 1.1 is wholly dominated).
+    "zdt1": MultiProblem("zdt1", _ZDT_SPACE, zdt1, _ZDT_REFERENCE, 1.21 - 1.0 / 3.0, lambda f1: 1.0 - np.sqrt(f1)),
+    "zdt2": MultiProblem("zdt2", _ZDT_SPACE, zdt2, _ZDT_REFERENCE, 1.21 - 2.0 / 3.0, lambda f1: 1.0 - f1**2),
+}
+
+
+def get_multi(name: str) -> MultiProblem:
+    """The multi-objective problem called ``name`` (one of :data:`MULTI_PROBLEMS`)."""
+    try:
+        return MULTI_PROBLEMS[name]
+    except KeyError:
+        raise ValueError(f"unknown multi-objective problem {name!r}; choose one of {sorted(MULTI_PROBLEMS)}") from None
 
 
 def get(name: str) -> Problem:

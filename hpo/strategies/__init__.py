@@ -7,8 +7,10 @@
 >>> batch = s.ask(4)          # four params dicts
 >>> # ... evaluate, then: s.tell([Result(params, value), ...])
 
-Built-in names: ``grid``, ``random``, ``tpe``, ``ga``, ``bayes``, ``ga_tpe``
-(see :func:`available`).  The interface is :class:`Strategy` (in
+Built-in names: ``grid``, ``random``, ``tpe``, ``ga``, ``bayes``, ``ga_tpe``,
+``nsga2``, ``nsga2_tpe`` (see :func:`available`).  Only ``nsga2`` and
+``nsga2_tpe`` handle several objectives (:func:`is_multi_objective`); the others refuse a result with two or more
+``Result.values``, and a loop must refuse a multi-objective search with them.  The interface is :class:`Strategy` (in
 ``hpo.strategies._base``); each implementation module's docstring documents
 its rule, settings and how it treats failed results.  Implementations are
 imported on first use, so ``import hpo.strategies`` stays cheap.
@@ -25,7 +27,16 @@ from ..space import Space
 from ..trial import Result
 from ._base import Strategy
 
-__all__ = ["Strategy", "Result", "get", "available", "register", "settings_of", "strategy_class"]
+__all__ = [
+    "Strategy",
+    "Result",
+    "get",
+    "available",
+    "register",
+    "settings_of",
+    "strategy_class",
+    "is_multi_objective",
+]
 
 # name -> "module:Class" (lazy) or a class registered at run time.
 _REGISTRY: dict[str, str | type[Strategy]] = {
@@ -35,6 +46,8 @@ _REGISTRY: dict[str, str | type[Strategy]] = {
     "ga": "hpo.strategies._ga:GAStrategy",
     "bayes": "hpo.strategies._bayes:BayesStrategy",
     "ga_tpe": "hpo.strategies._ga_tpe:GATPEStrategy",
+    "nsga2": "hpo.strategies._nsga2:NSGA2Strategy",
+    "nsga2_tpe": "hpo.strategies._nsga2_tpe:NSGA2TPEStrategy",
 }
 
 
@@ -54,6 +67,14 @@ def strategy_class(name: str) -> type[Strategy]:
         entry = getattr(importlib.import_module(module), attr)
         _REGISTRY[name] = entry
     return entry  # type: ignore[return-value]
+
+
+def is_multi_objective(name: str) -> bool:
+    """Whether the strategy ``name`` optimises several objectives (``Result.values``) at once.
+
+    A loop with two or more objectives refuses a strategy for which this is False.
+    """
+    return bool(getattr(strategy_class(name), "multi_objective", False))
 
 
 def settings_of(cls: type[Strategy]) -> dict[str, Any]:

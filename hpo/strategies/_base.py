@@ -25,7 +25,9 @@ their results.  It is a pure, in-memory, deterministic object:
 * Same space, seed, settings and the same sequence of ask/tell calls give
   the same proposals, in any process: strategies only use their own seeded
   random generators, never global state or hash ordering.
-* Strategies *minimise* ``Result.value``.  Failed results (status
+* Strategies *minimise* ``Result.value``.  Only a strategy whose
+  :attr:`Strategy.multi_objective` is True (``nsga2``, ``nsga2_tpe``) takes results with
+  several ``Result.values``; the others raise ValueError on one.  Failed results (status
   ``"failed"``, or a None/NaN/inf value) are handled per strategy and
   documented there; none of them crashes on failures.
 * A strategy never proposes a params set it has already asked or been told
@@ -61,6 +63,8 @@ class Strategy(ABC):
 
     #: Registry name of the strategy.
     name: ClassVar[str] = ""
+    #: Whether the strategy takes results with several ``values`` (several objectives).
+    multi_objective: ClassVar[bool] = False
 
     def __init__(self, space: Space | Mapping[str, Any], *, seed: int = 0, **settings: Any) -> None:
         """Bind the strategy to ``space``; ``seed`` fixes all its randomness."""
@@ -106,6 +110,11 @@ class Strategy(ABC):
         for r in results:
             if not isinstance(r, Result):
                 raise TypeError(f"tell() expects Result objects; received {type(r).__name__}")
+            if not self.multi_objective and r.values is not None and len(r.values) > 1:
+                raise ValueError(
+                    f"{type(self).__name__} optimises one objective; a result has {len(r.values)} values "
+                    "(use a multi-objective strategy such as 'nsga2')"
+                )
             params = self.space.canonical(r.params)
             batch.append(Result(params, r.value, r.status, r.values))
         for r in batch:

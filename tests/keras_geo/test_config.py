@@ -13,7 +13,7 @@ from tests import ROOT
 
 CONFIG_DIR = ROOT / "data" / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
-STRATEGY_FILES = [f"filler_{name}" for name in ("bayes", "ga", "ga_tpe", "grid", "random", "tpe")]
+STRATEGY_FILES = [f"filler_{name}" for name in ("bayes", "ga", "ga_tpe", "grid", "nsga2", "nsga2_tpe", "random", "tpe")]
 MINIMAL = {"space": {"filters": {"type": "int", "low": 4, "high": 16}}}
 
 
