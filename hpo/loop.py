@@ -352,7 +352,8 @@ class _Loop:
         # hit's artifact belongs to the trial it copies (maybe in another store): never
         # delete it from here.
         owned = previous_id is not None and not self.store.get_trial(int(previous_id)).cache_hit
-        if self.keep_artifacts and previous and previous != artifact and owned:
+        # With several objectives the old best may still be on the Pareto front: _keep_front_artifacts decides.
+        if self.keep_artifacts and previous and previous != artifact and owned and not self.objectives:
             Path(previous).unlink(missing_ok=True)
 
     def _discard_artifact(self, outcome: Outcome) -> None:

@@ -691,14 +691,12 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
         budget=_budget(raw),
         pruner=_pruner(raw, training),
     )
-    if len(search.objectives) > 1 and not getattr(
-        strategies.strategy_class(search.strategy["name"]), "multi_objective", False
-    ):
-        several = [n for n in strategies.available() if getattr(strategies.strategy_class(n), "multi_objective", False)]
+    if len(search.objectives) > 1 and not strategies.is_multi_objective(search.strategy["name"]):
+        several = [n for n in strategies.available() if strategies.is_multi_objective(n)]
         _fail(
             "strategy.name",
             f"{search.strategy['name']} optimises one objective; the {len(search.objectives)} objectives need one of: "
-            f"{', '.join(several) or 'none installed'}",
+            f"{', '.join(several)}",
         )
     return Config(dataset=dataset, task=task, model=model, training=training, search=search)
 
