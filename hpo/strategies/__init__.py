@@ -8,7 +8,8 @@
 >>> # ... evaluate, then: s.tell([Result(params, value), ...])
 
 Built-in names: ``grid``, ``random``, ``tpe``, ``ga``, ``bayes``, ``ga_tpe``
-(see :func:`available`).  The interface is :class:`Strategy` (in
+and ``auto`` (``bayes`` on small unconditional spaces, ``ga_tpe`` otherwise;
+see :mod:`hpo.strategies._auto`) (see :func:`available`).  The interface is :class:`Strategy` (in
 ``hpo.strategies._base``); each implementation module's docstring documents
 its rule, settings and how it treats failed results.  Implementations are
 imported on first use, so ``import hpo.strategies`` stays cheap.
@@ -35,6 +36,7 @@ _REGISTRY: dict[str, str | type[Strategy]] = {
     "ga": "hpo.strategies._ga:GAStrategy",
     "bayes": "hpo.strategies._bayes:BayesStrategy",
     "ga_tpe": "hpo.strategies._ga_tpe:GATPEStrategy",
+    "auto": "hpo.strategies._auto:AutoStrategy",
 }
 
 
