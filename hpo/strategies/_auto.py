@@ -17,10 +17,13 @@ The rule
 
 Why: on the cheap benchmark problems (``benchmarks/bench_strategies.py``:
 Branin, 2 features; Hartmann-6, 6; the mixed float/int/log/category function,
-7) GP-EI reached a median regret at 100 trials two to four orders of
-magnitude below GA+TPE and Optuna TPE, and the best of 200 random points in
-fewer trials; GA+TPE refines slowly in several continuous dimensions (its
-elite of 6 breeds by crossover and mutation, see BENCHMARKS.md section 1).
+7; 10 seeds, 100 trials, sequential) GP-EI reached the best of 200 random
+points in a median of 18.5 / 20 / 22 trials (GA+TPE 33 / 36 / 36, Optuna TPE
+24.5 / 23 / 47.5) and a median regret at 100 trials of 8e-6 / 0.12 / 2e-7
+(GA+TPE 0.018 / 0.19 / 0.003, Optuna TPE 0.019 / 0.12 / 0.004; on 40 seeds
+of Hartmann-6 0.005 against Optuna TPE's 0.10).  GA+TPE refines slowly in
+several continuous dimensions (its elite of 6 breeds by crossover and
+mutation, see BENCHMARKS.md section 1).
 GA+TPE stays the choice where a GP is a poor model (conditional or wide
 spaces) and where a proposal must stay cheap.
 
