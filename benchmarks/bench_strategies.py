@@ -6,8 +6,8 @@ trial at a time (sequential), and the same seeds. The measure is the *regret*:
 the best value found so far minus the known minimum.
 
 * Ours: ``random``, ``grid`` (Branin only, where a 10 x 10 grid is exactly the
-  budget), ``tpe``, ``ga``, ``bayes``, ``ga_tpe``, default settings, driven
-  ask(1)/tell.
+  budget), ``tpe``, ``ga``, ``bayes``, ``ga_tpe``, ``auto`` (which picks
+  ``bayes`` on all three problems), default settings, driven ask(1)/tell.
 * Optuna: ``TPESampler``, ``CmaEsSampler``, ``NSGAIISampler`` (its genetic
   algorithm) and ``RandomSampler``, default settings, in-memory studies.
 * hyperopt: ``fmin`` with ``tpe.suggest`` and its defaults.
@@ -18,9 +18,11 @@ reaches it (runs that never reach it within the budget count as beyond it).
 
     python benchmarks/bench_strategies.py           # 10 seeds, 100 trials (about 25 min on 2 cores)
     python benchmarks/bench_strategies.py --quick   # 3 seeds, 60 trials, lighter GP (about 2 min)
+    python benchmarks/bench_strategies.py --tools auto bayes optuna_tpe --output strategies_auto
 
 Results: ``benchmarks/results/strategies.json`` and ``strategies.png`` (regret
-curves, median and quartiles); ``--quick`` writes ``strategies_quick.*``.
+curves, median and quartiles); ``--quick`` writes ``strategies_quick.*``,
+``--output NAME`` writes ``NAME.*``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from common import (  # noqa: E402
 from hpo import problems, strategies  # noqa: E402
 from hpo.trial import Result  # noqa: E402
 
-OURS = ("random", "grid", "tpe", "ga", "bayes", "ga_tpe")
+OURS = ("random", "grid", "tpe", "ga", "bayes", "ga_tpe", "auto")
 OPTUNA = ("optuna_tpe", "optuna_cmaes", "optuna_nsga2", "optuna_random")
 TOOLS = OURS + OPTUNA + ("hyperopt_tpe",)
 LABELS = {
@@ -60,6 +62,7 @@ LABELS = {
     "ga": "ours GA",
     "bayes": "ours GP-EI",
     "ga_tpe": "ours GA+TPE",
+    "auto": "ours auto",
     "optuna_tpe": "Optuna TPE",
     "optuna_cmaes": "Optuna CMA-ES",
     "optuna_nsga2": "Optuna NSGA-II",
@@ -74,6 +77,7 @@ COLORS = {
     "ga": "tab:blue",
     "bayes": "tab:purple",
     "ga_tpe": "tab:green",
+    "auto": "gold",
     "optuna_tpe": "tab:red",
     "optuna_cmaes": "tab:cyan",
     "optuna_nsga2": "tab:pink",
@@ -126,6 +130,8 @@ def one_run(job: tuple[str, str, int, int, bool]) -> dict:
         settings = GRID_SETTINGS.get(problem_name, {}) if tool == "grid" else {}
         if tool == "bayes" and quick:
             settings = {"n_candidates": 300, "n_restarts": 0}
+        if tool == "auto" and quick:
+            settings = {"bayes_settings": {"n_candidates": 300, "n_restarts": 0}}
         values = run_ours(tool, problem, seed, budget, settings)
     elif tool in OPTUNA:
         values = run_optuna(tool, problem, seed, budget)
@@ -246,8 +252,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, help="trials per run (default 100, quick 60)")
     parser.add_argument("--problems", nargs="+", default=sorted(problems.PROBLEMS), choices=sorted(problems.PROBLEMS))
     parser.add_argument("--jobs", type=int, default=os.cpu_count(), help="runs in parallel (default: all cores)")
+    parser.add_argument("--output", help="results name (default strategies, quick strategies_quick)")
     args = parser.parse_args()
-    name = "strategies_quick" if args.quick else "strategies"
+    name = args.output or ("strategies_quick" if args.quick else "strategies")
     if args.replot:
         saved = load_results(args.replot)
         print_tables(saved["summary"], saved["targets"], saved["budget"], saved["seeds"])
@@ -265,7 +272,7 @@ def main() -> None:
         for seed in range(seeds)
     ]
     # Slow runs first, so the pool does not end on one long straggler.
-    jobs.sort(key=lambda job: job[0] != "bayes")
+    jobs.sort(key=lambda job: job[0] not in ("bayes", "auto"))
     started = time.perf_counter()
     runs = []
     from tqdm import tqdm

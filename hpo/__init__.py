@@ -7,7 +7,8 @@ the listed modules):
   :class:`Float`, :class:`Choice`, :class:`Fixed`, :func:`params_hash`;
 * strategies -- :mod:`hpo.strategies`: :class:`Strategy` and the registry
   (:func:`hpo.strategies.get`, :func:`hpo.strategies.available`) with
-  ``grid``, ``random``, ``tpe``, ``ga``, ``bayes``, ``ga_tpe``;
+  ``grid``, ``random``, ``tpe``, ``ga``, ``bayes``, ``ga_tpe``, ``auto``, and
+  ``nsga2``, ``nsga2_tpe`` for several objectives;
 * results and trials -- :class:`Result`, :class:`Trial`;
 * the durable trial store -- :mod:`hpo.store`: :class:`TrialStore`,
   :class:`StoreError`;

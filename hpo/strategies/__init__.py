@@ -8,9 +8,11 @@
 >>> # ... evaluate, then: s.tell([Result(params, value), ...])
 
 Built-in names: ``grid``, ``random``, ``tpe``, ``ga``, ``bayes``, ``ga_tpe``,
-``nsga2``, ``nsga2_tpe`` (see :func:`available`).  Only ``nsga2`` and
-``nsga2_tpe`` handle several objectives (:func:`is_multi_objective`); the others refuse a result with two or more
-``Result.values``, and a loop must refuse a multi-objective search with them.  The interface is :class:`Strategy` (in
+``auto`` (``bayes`` on small unconditional spaces, ``ga_tpe`` otherwise; see
+:mod:`hpo.strategies._auto`), ``nsga2`` and ``nsga2_tpe`` (see :func:`available`).
+Only ``nsga2`` and ``nsga2_tpe`` handle several objectives (:func:`is_multi_objective`);
+the others refuse a result with two or more ``Result.values``, and a loop must refuse
+a multi-objective search with them.  The interface is :class:`Strategy` (in
 ``hpo.strategies._base``); each implementation module's docstring documents
 its rule, settings and how it treats failed results.  Implementations are
 imported on first use, so ``import hpo.strategies`` stays cheap.
@@ -46,6 +48,7 @@ _REGISTRY: dict[str, str | type[Strategy]] = {
     "ga": "hpo.strategies._ga:GAStrategy",
     "bayes": "hpo.strategies._bayes:BayesStrategy",
     "ga_tpe": "hpo.strategies._ga_tpe:GATPEStrategy",
+    "auto": "hpo.strategies._auto:AutoStrategy",
     "nsga2": "hpo.strategies._nsga2:NSGA2Strategy",
     "nsga2_tpe": "hpo.strategies._nsga2_tpe:NSGA2TPEStrategy",
 }

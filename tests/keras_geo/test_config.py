@@ -13,7 +13,9 @@ from tests import ROOT
 
 CONFIG_DIR = ROOT / "data" / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
-STRATEGY_FILES = [f"filler_{name}" for name in ("bayes", "ga", "ga_tpe", "grid", "nsga2", "nsga2_tpe", "random", "tpe")]
+STRATEGY_FILES = [
+    f"filler_{name}" for name in ("auto", "bayes", "ga", "ga_tpe", "grid", "nsga2", "nsga2_tpe", "random", "tpe")
+]
 MINIMAL = {"space": {"filters": {"type": "int", "low": 4, "high": 16}}}
 
 
@@ -34,7 +36,7 @@ def test_shipped_configs_cover_every_strategy():
 
 
 def test_the_strategy_files_are_the_base_plus_their_strategy():
-    """Six near-identical files became one base plus small overrides; each still says the same search."""
+    """Near-identical files (one per strategy) became one base plus small overrides; each still says the same search."""
     base = load_config(CONFIG_DIR / "filler_base.yaml").to_dict()
     for stem in STRATEGY_FILES:
         config = load_config(CONFIG_DIR / f"{stem}.yaml").to_dict()
