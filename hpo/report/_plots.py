@@ -60,7 +60,8 @@ PLOT_CAPTIONS = {
     "grey dashed lines were stopped by the pruner (a cross where they stopped); the best trial is green.",
     "pareto": "Several objectives: each dot is a done trial at its values of the first two objectives; the "
     "orange points joined by a line are the Pareto front (no other trial is better in every objective), "
-    "labelled with their trial ids (export one with `--trial ID`).",
+    "labelled with their trial ids (up to about 20 labels; the report's table lists them all; export one "
+    "with `--trial ID`).",
 }
 
 _COLORS = {
@@ -645,8 +646,10 @@ def _plot_pareto(s: SearchView, path: Path) -> str | None:
         label=f"Pareto front ({len(front)})",
         zorder=4,
     )
-    for (t, _), x, y in zip(front, xs, ys):
-        ax.annotate(str(t.id), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    every = max(1, math.ceil(len(front) / 20))  # at most about 20 labels: more would overlap
+    for k, i in enumerate(order):
+        if k % every == 0 or k == len(order) - 1:
+            ax.annotate(str(front[i][0].id), (xs[i], ys[i]), textcoords="offset points", xytext=(4, 4), fontsize=7)
     for axis, metric, direction in ((ax.xaxis, m0, d0), (ax.yaxis, m1, d1)):
         axis.set_label_text(f"{metric} ({'lower' if direction == 'minimize' else 'higher'} is better)")
     if d1 == "minimize" and _log_scale_ok([v[1] for _, v in rows]):
