@@ -37,7 +37,8 @@ choice); it is divided by the hypervolume of all the trials of all tools and
 seeds together (the best front found, 1.0). A second reference at chance
 accuracy, ``(-1/3, ...)``, counts only models better than chance.
 
-    python benchmarks/bench_multiobjective_cnn.py           # 3 seeds, 24 trials, 5 tools (about 35 min on 2 busy cores)
+    python benchmarks/bench_multiobjective_cnn.py           # 3 seeds, 24 trials, 5 tools (about 25 min on 2 busy cores)
+    python benchmarks/bench_multiobjective_cnn.py --seeds 5 # BENCHMARKS.md section 7b (about 35 min)
     python benchmarks/bench_multiobjective_cnn.py --quick   # 1 seed, 8 trials (about 3 min): a smoke test
 
 Results: ``benchmarks/results/multiobjective_cnn.json`` and ``multiobjective_cnn.png``
@@ -47,6 +48,7 @@ Results: ``benchmarks/results/multiobjective_cnn.json`` and ``multiobjective_cnn
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 import time
@@ -162,7 +164,7 @@ def summarise(runs: list[dict[str, Any]], trials: int, reference: list[float]) -
             curves.append([pareto.hypervolume(v[:t], reference) / best["zero"] for t in range(1, len(v) + 1)])
             chance_final.append(pareto.hypervolume(v, chance_ref) / best["chance"])
             front = pareto.pareto_front(v)
-            fronts.append(sorted((float(-v[i, 0]), float(10 ** v[i, 1])) for i in front))
+            fronts.append(sorted({(float(-v[i, 0]), round(10 ** v[i, 1])) for i in front}))  # repeats once
         curves_arr = np.array(curves)
         out["tools"][tool] = {
             "hypervolume": {
@@ -254,6 +256,7 @@ def main() -> None:
     if args.replot:
         saved = load_results(args.replot)
         saved["summary"] = summarise(saved["runs"], saved["trials"], saved["reference"])
+        Path(args.replot).write_text(json.dumps(saved, indent=1))  # the summary recomputed from the runs
         print_table(saved["summary"], saved["trials"], saved["seeds"], saved["reference"])
         plot(saved["summary"], saved["runs"], Path(args.replot).with_suffix(".png"))
         return
