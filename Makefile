@@ -60,7 +60,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	$(PIP) install -e '.[bench]'
 	touch $@
 
-# The quick versions of the benchmarks (about 28 minutes on 2 cores); BENCHMARKS.md gives
+# The quick versions of the benchmarks (about 31 minutes on 2 cores); BENCHMARKS.md gives
 # the full commands and their results. Quick results go to benchmarks/results/*_quick.*.
 bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_strategies.py --quick
@@ -71,6 +71,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_memory.py --quick
 	$(PY) benchmarks/bench_cnn_search.py --quick
 	$(PY) benchmarks/bench_pruning.py --quick
+	$(PY) benchmarks/bench_multiobjective_cnn.py --quick
 	$(PY) benchmarks/bench_filler_slices.py --quick
 	$(PY) benchmarks/bench_gradcam.py
 	$(PY) benchmarks/bench_restoration.py --quick

@@ -126,7 +126,8 @@ class Trainer:
         self.data, self.class_names = data, class_names
 
     def __call__(self, params: Mapping[str, Any], seed: int, epochs: int | None = None) -> dict[str, Any]:
-        """Validation and test accuracy, epochs trained and seconds; ``value`` None if training diverged."""
+        """Validation and test accuracy, epochs trained, parameter count and seconds; ``value`` None (and no
+        ``n_params``) if training diverged."""
         from keras_geo import training
 
         merged = {**self.fixed, **params}
@@ -146,6 +147,7 @@ class Trainer:
             "value": float(result.metrics["val_accuracy"]),
             "test_accuracy": float(result.metrics["test_accuracy"]),
             "epochs": int(result.metrics["epochs"]),
+            "n_params": int(result.metrics["n_params"]),
             "seconds": time.perf_counter() - started,
         }
 

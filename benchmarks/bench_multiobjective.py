@@ -22,8 +22,8 @@ so the published figures are on seeds the tuning never saw.
 Results: ``benchmarks/results/multiobjective.json`` and ``multiobjective.png``
 (hypervolume against trials: median and quartiles); ``--quick`` writes
 ``multiobjective_quick.*`` and another ``--budget N`` ``multiobjective_N.*``. The same comparison on the CNN search (accuracy
-against parameter count) needs the loop's multi-objective plumbing and is not
-here yet.
+against parameter count) is ``benchmarks/bench_multiobjective_cnn.py``, which drives the tools with
+:func:`run_ours` and :func:`run_optuna`.
 """
 
 from __future__ import annotations
@@ -74,9 +74,14 @@ COLORS = {
 }
 
 
-def run_ours(name: str, problem: problems.MultiProblem, seed: int, budget: int) -> list[list[float]]:
-    """Objective values of the trials our strategy ``name`` proposes one at a time (ask(1) / tell)."""
-    strategy = strategies.get(name, problem.space, seed=seed)
+def run_ours(
+    name: str, problem: problems.MultiProblem, seed: int, budget: int, settings: dict | None = None
+) -> list[list[float]]:
+    """Objective values of the trials our strategy ``name`` proposes one at a time (ask(1) / tell).
+
+    ``problem`` needs only ``space`` and ``fn`` (params -> minimised values); ``settings`` go to the strategy.
+    """
+    strategy = strategies.get(name, problem.space, seed=seed, **(settings or {}))
     values: list[list[float]] = []
     while len(values) < budget:
         params = strategy.ask(1)[0]
@@ -87,20 +92,27 @@ def run_ours(name: str, problem: problems.MultiProblem, seed: int, budget: int) 
     return values
 
 
-def run_optuna(name: str, problem: problems.MultiProblem, seed: int, budget: int) -> list[list[float]]:
-    """Objective values of the trials of an in-memory multi-objective Optuna study."""
+def run_optuna(
+    name: str, problem: problems.MultiProblem, seed: int, budget: int, settings: dict | None = None
+) -> list[list[float]]:
+    """Objective values of the trials of an in-memory multi-objective Optuna study.
+
+    ``problem`` needs ``space``, ``fn`` and ``n_objectives``; ``settings`` go to the sampler. A trial
+    whose values are NaN fails in Optuna and is recorded with them.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    settings = settings or {}
     samplers = {
-        "optuna_nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed),
-        "optuna_tpe": lambda: optuna.samplers.TPESampler(seed=seed),
+        "optuna_nsga2": lambda: optuna.samplers.NSGAIISampler(seed=seed, **settings),
+        "optuna_tpe": lambda: optuna.samplers.TPESampler(seed=seed, **settings),
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # experimental-feature warnings
         study = optuna.create_study(directions=["minimize"] * problem.n_objectives, sampler=samplers[name]())
         study.optimize(lambda trial: problem.fn(optuna_params(trial, problem.space)), n_trials=budget)
-    return [list(t.values) for t in study.trials]
+    return [list(t.values) if t.values is not None else [float("nan")] * problem.n_objectives for t in study.trials]
 
 
 def one_run(job: tuple[str, str, int, int]) -> dict:
