@@ -31,6 +31,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from ..space import Choice, Space
+from ._tpe import n_good
 
 __all__ = ["ParzenScorer"]
 
@@ -118,7 +119,7 @@ class ParzenScorer:
         losses = np.asarray(losses, dtype=float)
         n = len(losses)
         if n_below is None:
-            n_below = min(int(math.ceil(self.gamma * math.sqrt(n))), 25) if n else 0
+            n_below = n_good(n, self.gamma)
         good = np.zeros(n, dtype=bool)
         good[np.argsort(losses, kind="stable")[:n_below]] = True
         self._groups = (_Group(genomes[good], active[good]), _Group(genomes[~good], active[~good]))

@@ -5,13 +5,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from keras_geo.cli._common import DISTRIBUTED, _launcher_chose, _on_backend, _pool_if_named, _positive, _store
+from keras_geo.cli._common import (
+    DISTRIBUTED,
+    UsageError,
+    _launcher_chose,
+    _on_backend,
+    _pool_if_named,
+    _positive,
+    _store,
+)
 
 
 def _run_search(store, config, warm_start=None, executor=None) -> int:
     from hpo.loop import ObjectiveError, SearchAborted
     from keras_geo import search
-    from keras_geo.cli._common import UsageError
 
     if executor is None:
         executor = search.make_executor(config)
