@@ -12,10 +12,10 @@ const app = { refresh: 2000, stores: [], current: 0, version: null, state: null,
               sort: { key: "number", dir: 1 }, timer: null, lastOk: 0 };
 
 // ------------------------------------------------------------------ helpers --
-function pe(value) {  // a string for Plotly: its HTML subset must see text, not markup
-  return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-    .replace(/"/g, "&quot;").replace(/'/g, "&#39;");
+function pe(value) {  // a string for Plotly: its HTML subset must see text, not markup (no "<": no tag)
+  return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
+function cut(text, n) { return text.length > n ? text.slice(0, n - 1) + "…" : text; }
 function el(tag, text, cls) {
   const node = document.createElement(tag);
   if (text !== undefined && text !== null) node.textContent = String(text);
@@ -206,7 +206,7 @@ function plotParams(st) {
       p.groups.forEach((g, j) => { if (g.length) traces.push({ type: "box", x: g.map(() => j), y: g, boxpoints: false,
         showlegend: false, hoverinfo: "y", marker: { color: "#4a6f94" }, fillcolor: "#d8e6f3" }); });
       Object.assign(xaxis, { type: "linear", tickmode: "array", tickvals: p.options.map((_, j) => j),
-        ticktext: p.options.map((o) => pe(show(o).slice(0, 24))), range: [-0.6, p.options.length - 0.4] });
+        ticktext: p.options.map((o) => pe(cut(show(o), 28))), range: [-0.6, p.options.length - 0.4] });
     }
     traces.push({ x: p.x.map((x, i) => x + jitter(i)), y: p.y, text: p.ids.map((i) => `trial ${i}`),
       mode: "markers", type: "scatter", showlegend: false, marker: { color: COLORS.done, opacity: 0.7, size: 6 } });
