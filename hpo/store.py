@@ -50,6 +50,8 @@ only (a dashboard beside a running search): SQLite opens the file with ``mode=ro
 nothing is created, the journal mode is left as it is, an older schema is read as it
 is and never upgraded, and every write method raises :class:`StoreError`. A missing
 path, a directory or a file that is not a keras-geo store is refused with one line.
+(A reader of a WAL database may leave the empty ``-wal`` and ``-shm`` side files that
+SQLite uses to coordinate readers with the writer; the store file itself is never written.)
 
 Schema versions: version 1 had no ``metric``, ``direction`` or ``engine``; version 2 had
 no ``pruned`` status and no ``intermediate``. An older store opens as it is: reading it

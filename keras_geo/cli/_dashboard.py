@@ -54,8 +54,9 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
             f"can read the search (the dashboard has no authentication)",
             file=sys.stderr,
         )
-    url = dashboard.url_of(sock)
-    server = dashboard.serve(app, sock, on_ready=lambda: print(f"dashboard: {url}  (Ctrl-C stops it)", flush=True))
+    server = dashboard.serve(app, sock)
+    # The socket listens already: a browser opened now waits for the server, never fails.
+    print(f"dashboard: {dashboard.url_of(sock)}  (read-only; Ctrl-C stops it)", flush=True)
     try:
         dashboard.run(server)
     except KeyboardInterrupt:
