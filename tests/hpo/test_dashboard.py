@@ -412,3 +412,25 @@ def test_the_page_shows_strings_from_the_store_as_text_and_runs_none_of_them(bro
         assert not dialogs and not errors, (dialogs, errors)
     finally:
         served.close()
+
+
+def test_the_page_ships_with_the_package():
+    import configparser
+    import fnmatch
+
+    import hpo
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    patterns = parser["options.package_data"]["hpo"].split()
+    package = Path(hpo.__file__).parent
+    files = sorted(p.relative_to(package).as_posix() for p in (package / "dashboard" / "static").iterdir())
+    assert files == [
+        "dashboard/static/dashboard.css",
+        "dashboard/static/dashboard.html",
+        "dashboard/static/dashboard.js",
+    ]
+    assert all(any(fnmatch.fnmatch(f, pat) for pat in patterns) for f in files)
+    extras = parser["options.extras_require"]
+    for name in ("starlette", "uvicorn", "plotly"):
+        assert name in extras["dashboard"] and name in extras["test"]
