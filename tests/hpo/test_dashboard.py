@@ -349,10 +349,12 @@ def test_the_page_follows_a_running_search(browser, tmp_path: Path):
     try:
         deadline = time.monotonic() + 30
         while True:  # the dashboard needs the store file: wait for the search to create it
-            if path.exists():
+            try:
                 with TrialStore(path, read_only=True) as store:
                     if store.get_search() is not None:
                         break
+            except StoreError:  # not there yet, or still empty: the search is creating it
+                pass
             assert time.monotonic() < deadline and search.poll() is None, "the search did not start"
             time.sleep(0.1)
         served = Served([path])
@@ -386,6 +388,8 @@ def test_the_page_shows_strings_from_the_store_as_text_and_runs_none_of_them(bro
         for text in (SCRIPT, IMG, "search " + SCRIPT):
             assert text in body, text
         assert "\"'& <b>bold</b> &amp;" in body
+        tab.click("#config summary")  # the configuration, shown as it is
+        assert json.loads(tab.text_content("#config-text")) == {"note": SCRIPT, "deep": {"x": IMG}}
         # the error's first line is in the table; the whole traceback in its tooltip
         assert tab.get_attribute("#trials tbody tr[data-id='5'] td:last-child", "title").endswith(SCRIPT)
         # Plotly's text (tick labels, titles) shows the strings too, not their markup

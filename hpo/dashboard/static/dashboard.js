@@ -283,6 +283,11 @@ function drawProgress(st) {
       best.appendChild(more);
     }
   }
+  const engine = document.getElementById("engine");
+  clear(engine);
+  engine.appendChild(kvTable([["strategy", show(s.strategy)], ["metric", `${st.search.metric} (${st.search.direction})`],
+    ["budget", show(s.budget)], ["seed", show(s.seed)], ["store", show(s.store)]]));
+  document.getElementById("config-text").textContent = JSON.stringify(st.search.config, null, 2);
   const running = document.getElementById("running");
   clear(running);
   if (!s.running.length) running.appendChild(el("p", s.writer ? "none right now" : "no search is writing to this store", "muted"));
