@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..store import StoreError
 from ._state import SectionHook, StoreWatch, open_stores
 
 _STATIC = Path(__file__).resolve().parent / "static"
@@ -106,7 +107,10 @@ def create_app(
         watch = _watch(request)
         if watch is None:
             return _json({"error": "no such store"}, 404)
-        version, data = watch.state()
+        try:
+            version, data = watch.state()
+        except StoreError as error:  # damaged or removed meanwhile: the page says so and keeps polling
+            return _json({"error": str(error)}, 503)
         section = watch.section()
         if section is not None and section.get("markdown"):
             section = {**section, "html": _section_html(watch, section["markdown"])}

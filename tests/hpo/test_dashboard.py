@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -236,6 +237,16 @@ def test_the_state_is_recomputed_only_when_the_store_changes(nasty: Path):
             store.add_trial({"opt": "new", "lr": 0.5, "n": 1})
         data = client.get(f"/api/state/0?since={v1}").json()
         assert data["version"] == v1 + 1 and data["state"]["summary"]["counts"]["queued"] == 1
+
+
+def test_a_store_damaged_while_served_is_an_error_the_page_can_show(nasty: Path):
+    with TestClient(dashboard.create_app([nasty])) as client:
+        assert client.get("/api/state/0").status_code == 200
+        client.app.state.watches[0].store.close()  # as good as a file gone bad: every read fails
+        stat = nasty.stat()
+        os.utime(nasty, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # and it changed
+        response = client.get("/api/state/0")
+        assert response.status_code == 503 and "closed" in response.json()["error"]
 
 
 def test_a_200_trial_state_is_computed_quickly(tmp_path: Path):

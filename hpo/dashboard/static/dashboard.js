@@ -396,7 +396,11 @@ async function poll() {
   try {
     const since = app.version === null ? "" : `?since=${app.version}`;
     const response = await fetch(`/api/state/${index}${since}`, { cache: "no-store" });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    if (!response.ok) {
+      let why = `HTTP ${response.status}`;
+      try { why = (await response.json()).error || why; } catch (e) { /* not JSON */ }
+      throw new Error(why);
+    }
     const data = await response.json();
     if (index !== app.current) return;
     if (data.state) {
@@ -413,7 +417,7 @@ async function poll() {
   } catch (e) {
     const live = document.getElementById("live");
     live.className = "live stale";
-    live.textContent = "cannot reach the dashboard server (" + e.message + ")";
+    live.textContent = "cannot read the store: " + e.message;
   }
   app.timer = setTimeout(poll, app.refresh);
 }
