@@ -8,7 +8,7 @@ const COLORS = {
   pruned: "#9a9a9a", queued: "#bcbd22", best: "#2ca02c", star: "#ffbf00",
 };
 const PLOT_CONFIG = { displaylogo: false, responsive: true };
-const app = { refresh: 2000, stores: [], current: 0, version: null, state: null, section: null,
+const app = { refresh: 2000, stateAt: 0, stores: [], current: 0, version: null, state: null, section: null,
               sort: { key: "number", dir: 1 }, timer: null, lastOk: 0 };
 
 // ------------------------------------------------------------------ helpers --
@@ -291,10 +291,31 @@ function drawProgress(st) {
   const running = document.getElementById("running");
   clear(running);
   if (!s.running.length) running.appendChild(el("p", s.writer ? "none right now" : "no search is writing to this store", "muted"));
-  else running.appendChild(kvTable(s.running.map((r) => [`trial ${r.trial_id} (#${r.number})`,
-    `${r.worker || "?"} · ${duration(r.running_s)}`])));
+  else {
+    const table = kvTable(s.running.map((r) => [`trial ${r.trial_id} (#${r.number})`, ""]));
+    s.running.forEach((r, i) => ticking(table.rows[i].cells[1], r.running_s, `${r.worker || "?"} · `));
+    running.appendChild(table);
+  }
+  if (s.writer && s.elapsed_s !== null) ticking(document.getElementById("card-elapsed"), s.elapsed_s, "");
   if (s.writer) running.appendChild(el("p", "writer: " + s.writer, "muted"));
 }
+
+// While a search runs, durations go on between two changes of the store: the page counts on.
+function ticking(node, seconds, prefix) {
+  node.dataset.base = seconds === null ? "" : String(seconds);
+  node.dataset.prefix = prefix;
+  node.dataset.since = String(app.stateAt);
+  node.classList.add("ticking");
+  node.textContent = prefix + duration(seconds);
+}
+function tick() {
+  for (const node of document.querySelectorAll(".ticking")) {
+    if (node.dataset.base === "") continue;
+    const seconds = Number(node.dataset.base) + (Date.now() - Number(node.dataset.since)) / 1000;
+    node.textContent = node.dataset.prefix + duration(seconds);
+  }
+}
+setInterval(tick, 1000);
 
 // -------------------------------------------------------------------- table --
 function columns(st) {
@@ -405,6 +426,7 @@ async function poll() {
     if (index !== app.current) return;
     if (data.state) {
       app.state = data.state;
+      app.stateAt = Date.now() - 1000 * Math.max(0, Date.now() / 1000 - data.state.now);
       app.version = data.version;
       render();
     }
