@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import html
 import ipaddress
 import json
@@ -189,7 +190,7 @@ def bind(host: str = "127.0.0.1", port: int = 8050) -> socket.socket:
         sock.listen(64)
     except OSError as exc:
         sock.close()
-        why = "the port is in use (pick another with --port)" if exc.errno == 98 else exc.strerror
+        why = "the port is in use (pick another with --port)" if exc.errno == errno.EADDRINUSE else exc.strerror
         raise DashboardError(f"cannot listen on {host}:{port}: {why}") from None
     sock.set_inheritable(True)
     return sock
