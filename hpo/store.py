@@ -45,6 +45,14 @@ name and direction (:meth:`TrialStore.create_search`), and the record the search
 writes when it starts a run (:meth:`TrialStore.set_search_engine`; its keys are listed
 in :func:`hpo.loop.engine_record`).
 
+Read-only: ``TrialStore(path, read_only=True)`` opens an existing store for reading
+only (a dashboard beside a running search): SQLite opens the file with ``mode=ro``, so
+nothing is created, the journal mode is left as it is, an older schema is read as it
+is and never upgraded, and every write method raises :class:`StoreError`. A missing
+path, a directory or a file that is not a keras-geo store is refused with one line.
+(A reader of a WAL database may leave the empty ``-wal`` and ``-shm`` side files that
+SQLite uses to coordinate readers with the writer; the store file itself is never written.)
+
 Schema versions: version 1 had no ``metric``, ``direction`` or ``engine``; version 2 had
 no ``pruned`` status and no ``intermediate``. An older store opens as it is: reading it
 writes nothing (its searches read as the upgrade would fill them), and its first write
@@ -62,6 +70,7 @@ import sqlite3
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,10 +250,18 @@ class TrialStore:
     connection), but meant for a single writing process.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
-        """Open or create the store at ``path``."""
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0, read_only: bool = False) -> None:
+        """Open or create the store at ``path``; with ``read_only``, open an existing store for reading only."""
         self.path = os.fspath(path)
-        if self.path != ":memory:":
+        self.read_only = bool(read_only)
+        if self.read_only:
+            if self.path == ":memory:":
+                raise StoreError("an in-memory store cannot be opened read-only")
+            if os.path.isdir(self.path):
+                raise StoreError(f"{self.path!r} is a directory, not a trial store")
+            if not os.path.isfile(self.path):
+                raise StoreError(f"no such trial store: {self.path!r}")
+        elif self.path != ":memory:":
             parent = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(parent, exist_ok=True)
             if os.path.isdir(self.path):
@@ -254,7 +271,13 @@ class TrialStore:
         self._version = SCHEMA_VERSION  # the file's schema version; an older one is upgraded by the first write
         try:
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per write.
-            self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
+            if self.read_only:  # mode=ro: SQLite itself refuses every write, creates no file and upgrades nothing
+                uri = "file:" + urllib.parse.quote(os.path.abspath(self.path)) + "?mode=ro"
+                self._conn = sqlite3.connect(
+                    uri, timeout=timeout, isolation_level=None, check_same_thread=False, uri=True
+                )
+            else:
+                self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open trial store {self.path!r}: {exc}") from exc
         try:
@@ -275,6 +298,8 @@ class TrialStore:
             tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         finally:
             c.execute("COMMIT")
+        if app_id == 0 and version == 0 and not tables and self.read_only:
+            raise StoreError(f"{self.path!r} is not a keras-geo trial store (an empty file or database)")
         if app_id == 0 and version == 0 and not tables:
             self._create()
         elif app_id != APPLICATION_ID:
@@ -298,6 +323,8 @@ class TrialStore:
                     f"{'; '.join(problems)}); restore it from a copy"
                 )
             self._version = version
+        if self.read_only:
+            return  # the journal mode and the settings below are the writer's business
         if self.path != ":memory:":
             mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -331,6 +358,8 @@ class TrialStore:
         with self._lock, self._sqlite_errors():
             if self._conn is None:
                 raise StoreError("the trial store is closed")
+            if self.read_only:
+                raise StoreError(f"{self.path!r} is open read-only: writing to it is refused")
             c = self._conn
             c.execute("BEGIN IMMEDIATE")
             try:
@@ -354,6 +383,26 @@ class TrialStore:
             _migrations.upgrade(c, version)
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         return SCHEMA_VERSION
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside this block see one consistent state of the file (a read transaction).
+
+        A reader beside a running search (a dashboard) reads the trials, the counts and the
+        best trial in one snapshot, so that they agree with each other.
+        """
+        with self._lock, self._sqlite_errors():
+            if self._conn is None:
+                raise StoreError("the trial store is closed")
+            if self._conn.in_transaction:  # nested: the outer block holds the snapshot
+                yield
+                return
+            self._conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                if self._conn is not None and self._conn.in_transaction:
+                    self._conn.execute("COMMIT")
 
     def _read(self, sql: str, args: Iterable[Any] = ()) -> list[dict[str, Any]]:
         with self._lock, self._sqlite_errors():
@@ -390,6 +439,8 @@ class TrialStore:
         Raises:
             StoreLocked: another process holds it.
         """
+        if self.read_only:
+            raise StoreError(f"{self.path!r} is open read-only: it cannot take the writer lock")
         if self._lock_key is not None or self.path == ":memory:":
             return False
         if fcntl is None:  # pragma: no cover - Windows
@@ -514,7 +565,7 @@ class TrialStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"TrialStore({self.path!r})"
+        return f"TrialStore({self.path!r}{', read_only=True' if self.read_only else ''})"
 
     # --------------------------------------------------------------- search --
     def create_search(

@@ -42,7 +42,9 @@ package, with its CSS inline: no external CSS or JavaScript.
 
 Modules (private): ``_search`` loads a search and computes its figures,
 ``_format`` writes numbers, durations and counts as text, ``_summary`` holds
-:func:`summary` and :func:`format_status`, ``_plots`` the plots, ``_page``
+:func:`summary` and :func:`format_status`, ``_series`` computes what each plot
+shows (the live dashboard, :mod:`hpo.dashboard`, draws the same data in the
+browser), ``_plots`` draws it with matplotlib, ``_page``
 the Markdown, the HTML page and :func:`write_report`.
 """
 

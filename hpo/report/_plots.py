@@ -3,23 +3,23 @@
 Matplotlib is imported only when a plot is drawn, and never through pyplot: drawing a
 report changes neither the pyplot backend nor any global state. Each plot function
 takes a :class:`~hpo.report._search.SearchView` and a path, and returns None when it
-wrote the PNG, else why it drew nothing (no finished trial, no trial times...).
+wrote the PNG, else why it drew nothing (no finished trial, no trial times...). What
+each plot shows is computed by :mod:`hpo.report._series`, which the live dashboard
+draws from too; this module only draws it.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..space import Choice, Fixed, Float, Int, Param
-from ..trial import DONE, FAILED, INTERRUPTED, PRUNED, QUEUED, RUNNING, Trial
+from ..trial import DONE, FAILED, INTERRUPTED, PRUNED, QUEUED, RUNNING
+from . import _series
 from ._format import fmt_num, short
-from ._search import SearchView, better, finite, union_length
+from ._search import SearchView
 
 #: Plot keys (``ReportFiles.plots``) and their file names, in report order.
 PLOTS: dict[str, str] = {
@@ -108,15 +108,9 @@ def _save(fig: Any, path: Path) -> None:
     fig.savefig(path, dpi=_DPI, facecolor="white")
 
 
-def _log_scale_ok(values: Sequence[float], ratio: float = 100.0) -> bool:
-    """Values positive and spread over more than ``ratio`` -- worth a log axis."""
-    vals = [v for v in values if v is not None]
-    return len(vals) >= 2 and min(vals) > 0 and max(vals) / min(vals) >= ratio
-
-
-def _value_axis(ax: Any, s: SearchView, values: Sequence[float]) -> None:
-    """Label the objective axis; log scale for a minimised value spanning orders of magnitude (a loss)."""
-    if s.direction == "minimize" and _log_scale_ok(values):
+def _value_axis(ax: Any, s: SearchView, log: bool) -> None:
+    """Label the objective axis; ``log``: a log scale (a minimised value spanning orders of magnitude)."""
+    if log:
         ax.set_yscale("log")
     arrow = "lower is better" if s.direction == "minimize" else "higher is better"
     ax.set_ylabel(f"{s.metric} ({arrow})")
@@ -148,6 +142,13 @@ def _mark_failed(ax: Any, s: SearchView, xs: Sequence[float], label: str | None 
     )
 
 
+def _star(ax: Any, x: float, y: float, label: str | None = None, size: float = 180) -> None:
+    """The best trial's star."""
+    ax.scatter(
+        [x], [y], marker="*", s=size, color=_COLORS["star"], edgecolors="black", linewidths=0.8, zorder=5, label=label
+    )
+
+
 def _finish(fig: Any, ax: Any, title: str, path: Path) -> None:
     """Grid, ``title``, the legend outside the axes, and the PNG written to ``path``."""
     ax.grid(True, alpha=0.3)
@@ -161,79 +162,35 @@ def _legend_outside(ax: Any) -> None:
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False, borderaxespad=0.0)
 
 
-def _time_unit(span_s: float) -> tuple[float, str]:
-    if span_s < 120:
-        return 1.0, "s"
-    if span_s < 3 * 3600:
-        return 60.0, "min"
-    return 3600.0, "h"
-
-
-def _best_steps(points: Sequence[tuple[float, float]], direction: str) -> tuple[list[float], list[float]]:
-    """Best-so-far values at each of ``points`` (x, value), in the given order."""
-    xs, ys, best = [], [], None
-    for x, v in points:
-        if best is None or better(v, best, direction):
-            best = v
-        xs.append(x)
-        ys.append(best)
-    return xs, ys
-
-
 # --------------------------------------------------------------------------- #
-# the five plots: each returns None when drawn, else why not
+# the plots: each returns None when drawn, else why not
 # --------------------------------------------------------------------------- #
 def _plot_trials(s: SearchView, path: Path) -> str | None:
-    scored = s.scored
-    if not scored:
-        return "no finished trial with a value"
+    data = _series.trials(s)
+    if isinstance(data, str):
+        return data
     from matplotlib.ticker import MaxNLocator
 
     fig = _figure(8.0, 4.5)
     ax = fig.add_subplot()
-    fresh = [t for t in scored if not t.cache_hit]
-    cached = [t for t in scored if t.cache_hit]
-    if fresh:
-        ax.scatter(
-            [t.number for t in fresh],
-            [t.value for t in fresh],
-            s=24,
-            color=_COLORS[DONE],
-            alpha=0.75,
-            label="trial",
-            zorder=3,
+    for cached in (False, True):
+        points = [p for p in data["points"] if p["cache_hit"] == cached]
+        if not points:
+            continue
+        style = (
+            {"s": 30, "facecolors": "none", "edgecolors": _COLORS[DONE], "linewidths": 1.2, "label": "cache hit"}
+            if cached
+            else {"s": 24, "color": _COLORS[DONE], "alpha": 0.75, "label": "trial"}
         )
-    if cached:
-        ax.scatter(
-            [t.number for t in cached],
-            [t.value for t in cached],
-            s=30,
-            facecolors="none",
-            edgecolors=_COLORS[DONE],
-            linewidths=1.2,
-            label="cache hit",
-            zorder=3,
-        )
-    xs, ys = _best_steps([(t.number, float(t.value)) for t in scored], s.direction)  # type: ignore[arg-type]
-    last = max(t.number for t in s.trials)
-    if last > xs[-1]:
-        xs, ys = [*xs, last], [*ys, ys[-1]]
-    ax.step(xs, ys, where="post", color=_COLORS["best"], linewidth=2, label="best so far", zorder=2)
-    best = s.ranked()[0]
-    ax.scatter(
-        [best.number],
-        [best.value],
-        marker="*",
-        s=220,
-        color=_COLORS["star"],
-        edgecolors="black",
-        linewidths=0.8,
-        zorder=5,
-        label=f"best: trial {best.id} ({fmt_num(best.value, 4)})",
+        ax.scatter([p["number"] for p in points], [p["value"] for p in points], zorder=3, **style)
+    ax.step(
+        data["best_x"], data["best_y"], where="post", color=_COLORS["best"], linewidth=2, label="best so far", zorder=2
     )
-    failed = s.failed
-    _mark_failed(ax, s, [t.number for t in failed], label=f"failed ({len(failed)})" if failed else None)
-    _value_axis(ax, s, [float(t.value) for t in scored])  # type: ignore[arg-type]
+    best = data["best"]
+    _star(ax, best["number"], best["value"], f"best: trial {best['id']} ({fmt_num(best['value'], 4)})", size=220)
+    failed = data["failed"]
+    _mark_failed(ax, s, failed, label=f"failed ({len(failed)})" if failed else None)
+    _value_axis(ax, s, data["log"])
     ax.set_xlabel("trial number")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.margins(x=0.02, y=0.08)
@@ -242,20 +199,13 @@ def _plot_trials(s: SearchView, path: Path) -> str | None:
 
 
 def _plot_time(s: SearchView, path: Path) -> str | None:
-    span = s.span()
-    if span is None:
-        return "no trial has a start time"
-    t0 = span[0]
-    points = sorted(((float(t.ended), t) for t in s.scored if t.ended is not None), key=lambda p: (p[0], p[1].number))
-    if not points:
-        return "no finished trial with a value and an end time"
-    scale, unit = _time_unit(max(span[1] - t0, points[-1][0] - t0))
-    xs = [(e - t0) / scale for e, _ in points]
-    values = [float(t.value) for _, t in points]  # type: ignore[arg-type]
+    data = _series.wall_time(s)
+    if isinstance(data, str):
+        return data
     fig = _figure(8.0, 4.5)
     ax = fig.add_subplot()
-    ax.scatter(xs, values, s=14, color="#9a9a9a", alpha=0.6, label="trial value", zorder=2)
-    bx, by = _best_steps(list(zip(xs, values)), s.direction)
+    ax.scatter(data["x"], data["values"], s=14, color="#9a9a9a", alpha=0.6, label="trial value", zorder=2)
+    bx, by = data["best_x"], data["best_y"]
     ax.step(bx, by, where="post", color=_COLORS["best"], linewidth=2, zorder=3)
     ax.plot(
         bx,
@@ -267,107 +217,37 @@ def _plot_time(s: SearchView, path: Path) -> str | None:
         zorder=4,
         label="best so far (one marker per trial)",
     )
-    failed_x = [(float(t.ended) - t0) / scale for t in s.failed if t.ended is not None]
+    failed_x = data["failed_x"]
     _mark_failed(ax, s, failed_x, label=f"failed ({len(failed_x)})" if failed_x else None)
-    _value_axis(ax, s, values)
-    ax.set_xlabel(f"wall time since the first trial started ({unit})")
+    _value_axis(ax, s, data["log"])
+    ax.set_xlabel(f"wall time since the first trial started ({data['unit']})")
     ax.set_xlim(left=min(0.0, ax.get_xlim()[0]))
     ax.margins(y=0.08)
     _finish(fig, ax, f"best {s.metric} so far against wall time", path)
     return None
 
 
-def _key(v: Any) -> str:
-    try:
-        return json.dumps(v, sort_keys=True)
-    except (TypeError, ValueError):
-        return repr(v)
-
-
-def _param_panels(s: SearchView) -> list[dict[str, Any]]:
-    """Which parameters to draw and how: name, kind (numeric/categorical), log, options."""
-    space = s.space()
-    names: list[str] = list(space) if space is not None else []
-    seen = {n for t in s.trials for n in t.params}
-    names += sorted(seen - set(names))
-    panels = []
-    for name in names:
-        values = [t.params[name] for t in s.trials if name in t.params and t.status in (DONE, FAILED)]
-        if not values:
-            continue
-        param: Param | None = space[name] if space is not None and name in space else None
-        if isinstance(param, Fixed) or len({_key(v) for v in values}) < 2:
-            continue  # a constant explains nothing
-        if isinstance(param, (Int, Float)):
-            panels.append({"name": name, "kind": "numeric", "log": bool(param.log), "int": isinstance(param, Int)})
-        elif isinstance(param, Choice):
-            panels.append({"name": name, "kind": "categorical", "options": list(param.options)})
-        elif all(finite(v) is not None for v in values):
-            nums = [float(v) for v in values]
-            panels.append(
-                {
-                    "name": name,
-                    "kind": "numeric",
-                    "log": _log_scale_ok(nums) and len(set(nums)) >= 3,
-                    "int": all(isinstance(v, int) for v in values),
-                }
-            )
-        else:
-            options, keys = [], set()
-            for v in sorted(values, key=lambda v: (str(type(v)), str(v))):
-                if _key(v) not in keys:
-                    keys.add(_key(v))
-                    options.append(v)
-            panels.append({"name": name, "kind": "categorical", "options": options})
-    return panels
-
-
 def _plot_params(s: SearchView, path: Path) -> str | None:
-    scored = s.scored
-    if not scored:
-        return "no finished trial with a value"
-    panels = _param_panels(s)
-    if not panels:
-        return "no parameter takes more than one value"
+    data = _series.params(s)
+    if isinstance(data, str):
+        return data
     import numpy as np
     from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
+    panels = data["panels"]
     n = len(panels)
     ncols = min(3, n)
     nrows = math.ceil(n / ncols)
     fig = _figure(3.9 * ncols, 3.1 * nrows + 0.4)
     axes = fig.subplots(nrows, ncols, sharey=True, squeeze=False)
-    best = s.ranked()[0]
+    best = data["best"]
     rng = np.random.default_rng(0)
-    all_values = [float(t.value) for t in scored]  # type: ignore[arg-type]
     for i, panel in enumerate(panels):
         ax = axes[i // ncols][i % ncols]
         name = panel["name"]
-        ok = [t for t in scored if name in t.params]
-        bad = [t for t in s.failed if name in t.params]
         if panel["kind"] == "numeric":
-            ok = [t for t in ok if finite(t.params[name]) is not None]
-            bad = [t for t in bad if finite(t.params[name]) is not None]
-            ax.scatter(
-                [float(t.params[name]) for t in ok],
-                [t.value for t in ok],
-                s=18,
-                color=_COLORS[DONE],
-                alpha=0.7,
-                zorder=3,
-            )
-            _mark_failed(ax, s, [float(t.params[name]) for t in bad])
-            if name in best.params and finite(best.params[name]) is not None:
-                ax.scatter(
-                    [float(best.params[name])],
-                    [best.value],
-                    marker="*",
-                    s=180,
-                    color=_COLORS["star"],
-                    edgecolors="black",
-                    linewidths=0.8,
-                    zorder=5,
-                )
+            ax.scatter(panel["x"], panel["y"], s=18, color=_COLORS[DONE], alpha=0.7, zorder=3)
+            _mark_failed(ax, s, panel["failed_x"])
             if panel["log"]:
                 ax.set_xscale("log")
                 # Plain numbers on a few ticks: matplotlib's minor "3x10^1" labels collide
@@ -379,103 +259,49 @@ def _plot_params(s: SearchView, path: Path) -> str | None:
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(name + (" (log scale)" if panel["log"] else ""), fontsize=10)
         else:
-            options = panel["options"]
-            index = {_key(o): j for j, o in enumerate(options)}
-            for t in ok + bad:  # values outside the declared options get their own slot
-                if _key(t.params[name]) not in index:
-                    index[_key(t.params[name])] = len(options)
-                    options = [*options, t.params[name]]
-            groups: list[list[float]] = [[] for _ in options]
-            for t in ok:
-                groups[index[_key(t.params[name])]].append(float(t.value))  # type: ignore[arg-type]
+            options, groups = panel["options"], panel["groups"]
             filled = [j for j, g in enumerate(groups) if g]
             if filled:
-                ax.boxplot(
-                    [groups[j] for j in filled],
-                    positions=filled,
-                    widths=0.55,
-                    **_BOXES,
-                )
-            xs = [index[_key(t.params[name])] + rng.uniform(-0.15, 0.15) for t in ok]
-            ax.scatter(xs, [t.value for t in ok], s=14, color=_COLORS[DONE], alpha=0.7, zorder=3)
-            _mark_failed(ax, s, [index[_key(t.params[name])] + rng.uniform(-0.15, 0.15) for t in bad])
-            if name in best.params and _key(best.params[name]) in index:
-                ax.scatter(
-                    [index[_key(best.params[name])]],
-                    [best.value],
-                    marker="*",
-                    s=180,
-                    color=_COLORS["star"],
-                    edgecolors="black",
-                    linewidths=0.8,
-                    zorder=5,
-                )
+                ax.boxplot([groups[j] for j in filled], positions=filled, widths=0.55, **_BOXES)
+            xs = [x + rng.uniform(-0.15, 0.15) for x in panel["x"]]
+            ax.scatter(xs, panel["y"], s=14, color=_COLORS[DONE], alpha=0.7, zorder=3)
+            _mark_failed(ax, s, [x + rng.uniform(-0.15, 0.15) for x in panel["failed_x"]])
             labels = [short(str(o)) for o in options]
             ax.set_xticks(range(len(options)))
             rotate = len(options) > 4 or max(len(lb) for lb in labels) > 6
             ax.set_xticklabels(labels, rotation=30 if rotate else 0, ha="right" if rotate else "center", fontsize=8)
             ax.set_xlim(-0.6, len(options) - 0.4)
             ax.set_title(name, fontsize=10)
+        if panel["best_x"] is not None:
+            _star(ax, panel["best_x"], best["value"])
         ax.tick_params(labelsize=8)
         ax.grid(True, alpha=0.3)
         if i % ncols == 0:
-            _value_axis(ax, s, all_values)
+            _value_axis(ax, s, data["log"])
             ax.yaxis.label.set_fontsize(9)
         ax.margins(y=0.1)
     for j in range(n, nrows * ncols):
         axes[j // ncols][j % ncols].set_visible(False)
-    n_failed = len(s.failed)
+    n_failed = data["failed"]
     note = f"; red x: failed trials ({n_failed})" if n_failed else ""
-    fig.suptitle(f"{s.metric} against each parameter (star: best trial {best.id}{note})", fontsize=11)
+    fig.suptitle(f"{s.metric} against each parameter (star: best trial {best['id']}{note})", fontsize=11)
     _save(fig, path)
     return None
 
 
-def _generation_size(engine: Mapping[str, Any]) -> int:
-    """Generation size, from the engine's record: ``strategy_settings.population_size``, ``batch_size``,
-    the strategy's default, or 8."""
-    settings = engine.get("strategy_settings")
-    candidates = [settings.get("population_size") if isinstance(settings, Mapping) else None, engine.get("batch_size")]
-    for v in candidates:
-        if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 1 and float(v).is_integer():
-            return int(v)
-    name = engine.get("strategy")
-    default = None
-    if isinstance(name, str):
-        from .. import strategies
-
-        try:
-            default = strategies.settings_of(strategies.strategy_class(name)).get("population_size")
-        except (ValueError, TypeError, ImportError):  # unknown strategy: the generic size
-            default = None
-    if isinstance(default, int) and not isinstance(default, bool) and default >= 1:
-        return default
-    return 8
-
-
 def _plot_generations(s: SearchView, path: Path) -> str | None:
-    scored = s.scored
-    if not scored:
-        return "no finished trial with a value"
+    data = _series.generations(s)
+    if isinstance(data, str):
+        return data
     from matplotlib.ticker import MaxNLocator
 
-    size = _generation_size(s.engine)
-    groups: dict[int, list[float]] = {}
-    for t in scored:
-        groups.setdefault(t.number // size, []).append(float(t.value))  # type: ignore[arg-type]
-    gens = sorted(groups)
+    gens = data["gens"]
     fig = _figure(8.0, 4.5)
     ax = fig.add_subplot()
-    ax.boxplot(
-        [groups[g] for g in gens],
-        positions=gens,
-        widths=0.6,
-        **_BOXES,
-    )
-    pick = max if s.direction == "maximize" else min
+    ax.boxplot(data["groups"], positions=gens, widths=0.6, **_BOXES)
     ax.plot(
         gens,
-        [pick(groups[g]) for g in gens],
+        data["gen_best"],
         marker="o",
         markersize=4,
         color=_COLORS[DONE],
@@ -483,123 +309,106 @@ def _plot_generations(s: SearchView, path: Path) -> str | None:
         label="generation best",
         zorder=3,
     )
-    bx, by = _best_steps([(g, pick(groups[g])) for g in gens], s.direction)
-    ax.plot(bx, by, linestyle="--", color=_COLORS["best"], linewidth=1.8, label="best so far", zorder=4)
-    failed = s.failed
-    if failed:
-        jitter = [((t.number % size) / max(size - 1, 1) - 0.5) * 0.5 for t in failed]
-        _mark_failed(ax, s, [t.number // size + j for t, j in zip(failed, jitter)], label=f"failed ({len(failed)})")
-    _value_axis(ax, s, [v for g in gens for v in groups[g]])
-    ax.set_xlabel(f"generation (blocks of {size} trials in trial order)")
+    ax.plot(
+        data["best_x"],
+        data["best_y"],
+        linestyle="--",
+        color=_COLORS["best"],
+        linewidth=1.8,
+        label="best so far",
+        zorder=4,
+    )
+    failed_x = data["failed_x"]
+    if failed_x:
+        _mark_failed(ax, s, failed_x, label=f"failed ({len(failed_x)})")
+    _value_axis(ax, s, data["log"])
+    ax.set_xlabel(f"generation (blocks of {data['size']} trials in trial order)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    xs_all = gens + [t.number // size for t in failed]
+    xs_all = gens + [round(x) for x in failed_x]
     ax.set_xlim(min(xs_all) - 0.7, max(xs_all) + 0.7)
     ax.margins(y=0.08)
     _finish(fig, ax, f"{s.metric} per generation: min / median / max", path)
     return None
 
 
-def _natural(text: str) -> list[Any]:
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
-
-
-def _worker_slot(worker: str | None) -> str:
-    """The timeline row of a worker: recycled processes ``workerN.M`` of a pool share the row ``workerN``."""
-    if not worker:
-        return "(no worker)"
-    m = re.fullmatch(r"(worker\d+)\.\d+", worker)
-    return m.group(1) if m else worker
-
-
 def _plot_workers(s: SearchView, path: Path) -> str | None:
-    intervals = s.intervals()
-    span = s.span()
-    if not intervals or span is None:
-        return "no trial has start and end times"
+    data = _series.workers(s)
+    if isinstance(data, str):
+        return data
     from matplotlib.patches import Patch
 
-    t0, t1 = span
-    total = max(t1 - t0, 1e-9)
-    scale, unit = _time_unit(total)
-    rows: dict[str, list[tuple[Trial, float, float]]] = {}
-    for t, a, b in intervals:
-        rows.setdefault(_worker_slot(t.worker), []).append((t, a, b))
-    names = sorted(rows, key=_natural)
-    fig = _figure(9.0, max(2.6, 1.3 + 0.5 * len(names)))
+    total, scale, rows = data["total"], data["scale"], data["rows"]
+    fig = _figure(9.0, max(2.6, 1.3 + 0.5 * len(rows)))
     ax = fig.add_subplot()
     min_width = total * 0.002  # keep instant trials visible
     statuses: set[str] = set()
-    for row, name in enumerate(names):
-        for t, a, b in rows[name]:
-            width = max(b - a, min_width) / scale
-            color = _COLORS.get(t.status, "#7f7f7f")
-            statuses.add(t.status)
+    for r, row in enumerate(rows):
+        for bar in row["bars"]:
+            a, b = bar["start"], bar["end"]
+            color = _COLORS.get(bar["status"], "#7f7f7f")
+            statuses.add(bar["status"])
             # White edges separate back-to-back trials, but would hide the colour of thin bars.
             edge = "white" if (b - a) > 5 * min_width else color
             ax.broken_barh(
-                [((a - t0) / scale, width)], (row - 0.38, 0.76), facecolors=color, edgecolors=edge, linewidth=0.6
+                [(a / scale, max(b - a, min_width) / scale)],
+                (r - 0.38, 0.76),
+                facecolors=color,
+                edgecolors=edge,
+                linewidth=0.6,
             )
-            if (b - a) / total > 0.035 and len(rows[name]) <= 120:
+            if (b - a) / total > 0.035 and len(row["bars"]) <= 120:
                 ax.text(
-                    (a - t0 + (b - a) / 2) / scale,
-                    row,
-                    str(t.number),
+                    (a + (b - a) / 2) / scale,
+                    r,
+                    str(bar["number"]),
                     ha="center",
                     va="center",
                     fontsize=7,
                     color="white",
                     clip_on=True,
                 )
-    labels = []
-    for name in names:
-        busy = union_length([(a, b) for _, a, b in rows[name]]) / total
-        labels.append(f"{short(name, 18)}\n{100 * busy:.0f}% busy")
-    ax.set_yticks(range(len(names)))
-    ax.set_yticklabels(labels, fontsize=8)
-    ax.set_ylim(len(names) - 0.5, -0.5)
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{short(row['name'], 18)}\n{100 * row['busy']:.0f}% busy" for row in rows], fontsize=8)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlim(0, total / scale * 1.01)
-    ax.set_xlabel(f"wall time since the first trial started ({unit})")
+    ax.set_xlabel(f"wall time since the first trial started ({data['unit']})")
     ax.grid(True, axis="x", alpha=0.3)
     order = [DONE, PRUNED, FAILED, RUNNING, INTERRUPTED, QUEUED]
     handles = [Patch(facecolor=_COLORS[k], label=k) for k in order if k in statuses]
     ax.legend(
         handles=handles,
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.18 if len(names) < 4 else -0.08),
+        bbox_to_anchor=(0.5, -0.18 if len(rows) < 4 else -0.08),
         ncol=len(handles),
         fontsize=8,
         frameon=False,
     )
-    overhead = s.timing()["overhead"]
+    overhead = data["overhead"]
     extra = f"; engine overhead (no worker busy) {100 * overhead:.1f}%" if overhead is not None else ""
-    plural = "s" if len(names) != 1 else ""
-    ax.set_title(f"worker timeline: {len(intervals)} trials on {len(names)} worker{plural}{extra}", fontsize=10)
+    plural = "s" if len(rows) != 1 else ""
+    ax.set_title(f"worker timeline: {data['n']} trials on {len(rows)} worker{plural}{extra}", fontsize=10)
     _save(fig, path)
     return None
 
 
 def _plot_curves(s: SearchView, path: Path) -> str | None:
-    curves = [
-        (t, [(int(step), float(v)) for step, v in t.intermediate if v is not None and math.isfinite(float(v))])
-        for t in s.trials
-        if t.status in (DONE, PRUNED) and not t.cache_hit and t.intermediate
-    ]
-    curves = [(t, points) for t, points in curves if points]
-    if not curves:
-        return "no trial reported values while it trained"
+    data = _series.curves(s)
+    if isinstance(data, str):
+        return data
     from matplotlib.ticker import MaxNLocator
 
     fig = _figure(8.0, 4.5)
     ax = fig.add_subplot()
-    best = s.best
     labelled: set[str] = set()
-    for t, points in curves:
-        xs, ys = zip(*sorted(points))
-        if best is not None and t.id == best.id:
-            continue  # drawn last, on top
-        pruned = t.status == PRUNED
-        label = ("pruned" if pruned else "ran to the end") if t.status not in labelled else None
-        labelled.add(t.status)
+    best = None
+    for curve in data["curves"]:
+        xs, ys = curve["steps"], curve["values"]
+        if curve["id"] == data["best_id"]:
+            best = curve  # drawn last, on top
+            continue
+        pruned = curve["status"] == PRUNED
+        label = ("pruned" if pruned else "ran to the end") if curve["status"] not in labelled else None
+        labelled.add(curve["status"])
         ax.plot(
             xs,
             ys,
@@ -611,52 +420,54 @@ def _plot_curves(s: SearchView, path: Path) -> str | None:
         )
         if pruned:
             ax.plot(xs[-1:], ys[-1:], marker="x", color=_COLORS[PRUNED], linestyle="none")
-    for t, points in curves:
-        if best is not None and t.id == best.id:
-            xs, ys = zip(*sorted(points))
-            ax.plot(xs, ys, color=_COLORS["best"], linewidth=2.2, label=f"best: trial {t.id}", zorder=4)
-    _value_axis(ax, s, [v for _, points in curves for _, v in points])
+    if best is not None:
+        ax.plot(
+            best["steps"],
+            best["values"],
+            color=_COLORS["best"],
+            linewidth=2.2,
+            label=f"best: trial {best['id']}",
+            zorder=4,
+        )
+    _value_axis(ax, s, data["log"])
     ax.set_xlabel("step (epoch)")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    n_pruned = sum(t.status == PRUNED for t, _ in curves)
-    _finish(fig, ax, f"{s.metric} reported per step ({len(curves)} trials, {n_pruned} pruned)", path)
+    title = f"{s.metric} reported per step ({len(data['curves'])} trials, {data['pruned']} pruned)"
+    _finish(fig, ax, title, path)
     return None
 
 
 def _plot_pareto(s: SearchView, path: Path) -> str | None:
-    if not s.objectives:
-        return "the search has one objective"
-    rows = s.objective_values()
-    if not rows:
-        return "no done trial with every objective"
-    front = s.pareto()
-    (m0, d0), (m1, d1) = s.objectives[:2]
+    data = _series.pareto(s)
+    if isinstance(data, str):
+        return data
+    objectives = data["objectives"]
+    (m0, d0), (m1, d1) = objectives[:2]
     fig = _figure(7.5, 5.0)
     ax = fig.add_subplot()
-    ax.scatter([v[0] for _, v in rows], [v[1] for _, v in rows], s=22, color=_COLORS[DONE], alpha=0.6, label="trial")
-    xs, ys = [v[0] for _, v in front], [v[1] for _, v in front]
-    order = sorted(range(len(front)), key=lambda i: (xs[i], ys[i]))
+    ax.scatter(data["x"], data["y"], s=22, color=_COLORS[DONE], alpha=0.6, label="trial")
+    xs, ys, ids = data["front_x"], data["front_y"], data["front_ids"]
     ax.plot(
-        [xs[i] for i in order],
-        [ys[i] for i in order],
+        xs,
+        ys,
         marker="o",
         color=_COLORS["star"],
         markeredgecolor="black",
         linewidth=1.2,
-        label=f"Pareto front ({len(front)})",
+        label=f"Pareto front ({len(ids)})",
         zorder=4,
     )
-    every = max(1, math.ceil(len(front) / 20))  # at most about 20 labels: more would overlap
-    for k, i in enumerate(order):
-        if k % every == 0 or k == len(order) - 1:
-            ax.annotate(str(front[i][0].id), (xs[i], ys[i]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    every = max(1, math.ceil(len(ids) / 20))  # at most about 20 labels: more would overlap
+    for k in range(len(ids)):
+        if k % every == 0 or k == len(ids) - 1:
+            ax.annotate(str(ids[k]), (xs[k], ys[k]), textcoords="offset points", xytext=(4, 4), fontsize=7)
     for axis, metric, direction in ((ax.xaxis, m0, d0), (ax.yaxis, m1, d1)):
         axis.set_label_text(f"{metric} ({'lower' if direction == 'minimize' else 'higher'} is better)")
-    if d1 == "minimize" and _log_scale_ok([v[1] for _, v in rows]):
+    if data["log_y"]:
         ax.set_yscale("log")
-    if d0 == "minimize" and _log_scale_ok([v[0] for _, v in rows]):
+    if data["log_x"]:
         ax.set_xscale("log")
-    extra = f" (first 2 of {len(s.objectives)} objectives)" if len(s.objectives) > 2 else ""
+    extra = f" (first 2 of {len(objectives)} objectives)" if len(objectives) > 2 else ""
     _finish(fig, ax, f"{m1} against {m0}{extra}", path)
     return None
 

@@ -8,7 +8,7 @@ from typing import Any
 from ..store import TrialStore, jsonable
 from ..trial import FINISHED_STATUSES, RUNNING, TRIAL_STATUSES
 from ._format import counts_text, fmt_duration, fmt_num, fmt_params, fmt_rate, fmt_settings, last_line
-from ._search import finite, load
+from ._search import SearchView, finite, load
 
 
 def summary(store: TrialStore, *, direction: str | None = None, search_id: int | None = None) -> dict[str, Any]:
@@ -38,7 +38,11 @@ def summary(store: TrialStore, *, direction: str | None = None, search_id: int |
         StoreError: when ``search_id`` names no search of the store.
         ValueError: on an unknown ``direction``.
     """
-    s = load(store, direction, search_id)
+    return summarize(load(store, direction, search_id))
+
+
+def summarize(s: SearchView) -> dict[str, Any]:
+    """The figures of :func:`summary` for a search already loaded (the live dashboard's progress)."""
     counts = dict(s.counts)
     counts["total"] = sum(counts.get(k, 0) for k in TRIAL_STATUSES)
     counts["finished"] = sum(counts.get(k, 0) for k in FINISHED_STATUSES)

@@ -8,6 +8,7 @@
     horovodrun -np 4 keras-geo-hpo search CONFIG.yaml --backend horovod
     keras-geo-hpo status STORE [--json]
     keras-geo-hpo report STORE [--out DIR]
+    keras-geo-hpo dashboard STORE... [--port 8050] [--host 127.0.0.1] [--refresh S] [--no-samples]   # live, read-only
     keras-geo-hpo export STORE --out BEST.keras
     keras-geo-hpo models
     keras-geo-hpo explain MODEL.keras IMAGES_OR_FOLDER... --out DIR [--method gradcam|gradcam++|cam] [--class C]
@@ -29,7 +30,7 @@ prints, the other ranks train their share of each round and exit quietly
 imported, which is why the backend is settled before the configuration is read.
 
 Each command is a module of this package (``_search`` holds search and resume,
-``_status``, ``_report``, ``_explain``, ``_restore``, ``_super_resolve``, ``_rsa``, ``_detect``, ``_annotate``, ``_export``,
+``_status``, ``_report``, ``_dashboard``, ``_explain``, ``_restore``, ``_super_resolve``, ``_rsa``, ``_detect``, ``_annotate``, ``_export``,
 ``_models``, ``_train``) that imports what it needs only when it runs; what several
 share is in ``_common``.
 """
@@ -43,6 +44,7 @@ from collections.abc import Sequence
 from keras_geo import _console
 from keras_geo.cli import (
     _annotate,
+    _dashboard,
     _detect,
     _explain,
     _export,
@@ -65,6 +67,7 @@ _COMMANDS = (
     _search,
     _status,
     _report,
+    _dashboard,
     _explain,
     _restore,
     _super_resolve,

@@ -45,6 +45,14 @@ BLOCKED_RUN = BLOCK_PRELUDE + textwrap.dedent(
     with TrialStore(sys.argv[1]) as st:
         st.create_search({"space": space.to_dict()}, seed=0)
         st.add_trial({"x": 0.5, "n": 1})
+    try:  # the live dashboard, when its extra is installed: computes a store's state without frameworks
+        import hpo.dashboard
+    except ImportError as error:
+        assert "blocked" not in str(error), error
+    else:
+        watch = hpo.dashboard.StoreWatch(0, sys.argv[1])
+        assert watch.state()[1]["summary"]["counts"]["queued"] == 1
+        watch.close()
     bad = sorted(m for m in sys.modules if m.split(".")[0] in Block.blocked)
     assert not bad, bad
     print("OK")

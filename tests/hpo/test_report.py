@@ -375,9 +375,9 @@ def test_the_report_reads_what_the_engine_recorded_and_only_shows_the_applicatio
     app_rows = dict(tuple(r) for r in table_rows(app))
     assert app_rows["objective.direction"] == "maximize" and app_rows["strategy.settings"] == '{"population_size": 99}'
     assert app_rows["deep.a"] == '{"b": {"c": 1}}' and app_rows["executor"] == "mpi"
-    import hpo.report._plots as plots
+    from hpo.report import _series
 
-    assert plots._generation_size(info.engine) == 3  # the recorded population, not the config's 99
+    assert _series.generation_size(info.engine) == 3  # the recorded population, not the config's 99
 
     page = files.html.read_text()
     assert "<title>Hyperparameter search report: search 1 (&lt;script&gt;x&lt;/script&gt;)</title>" in page

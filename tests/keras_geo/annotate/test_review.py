@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
-import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -298,34 +296,6 @@ def test_read_rejections_of_a_missing_or_binary_file(tmp_path):
 # --------------------------------------------------------------------------- #
 # a real browser over the page
 # --------------------------------------------------------------------------- #
-def _find_chromium() -> tuple[str | None, str]:
-    """The browser to drive, or None and why not."""
-    named = os.environ.get("KERAS_GEO_CHROMIUM")
-    if named:
-        found = shutil.which(named)
-        return (found, "") if found else (None, f"KERAS_GEO_CHROMIUM={named!r} is not an executable")
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found, ""
-    return None, "no Chromium: set KERAS_GEO_CHROMIUM or install Debian's chromium (.ci/run does)"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as error:
-        pytest.skip(f"playwright is not importable ({error}); it is in the test extra")
-    executable, why = _find_chromium()
-    if executable is None:
-        pytest.skip(why)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=["--no-sandbox"], headless=True)
-        yield launched
-        launched.close()
-
-
 def test_review_in_a_browser(browser, page, tmp_path):
     context = browser.new_context(accept_downloads=True, viewport={"width": 1200, "height": 800})
     tab = context.new_page()
