@@ -10,6 +10,8 @@
     keras-geo-hpo report STORE [--out DIR]
     keras-geo-hpo export STORE --out BEST.keras
     keras-geo-hpo models
+    keras-geo-hpo configs [NAME]                      # the shipped search configurations (search takes a name)
+    keras-geo-hpo samples [NAME]                      # the shipped sample images and grids
     keras-geo-hpo explain MODEL.keras IMAGES_OR_FOLDER... --out DIR [--method gradcam|gradcam++|cam] [--class C]
     keras-geo-hpo restore MODEL.keras IMAGES_OR_FOLDER... --out DIR [--tile N] [--overlap N]
     keras-geo-hpo super-resolve MODEL.keras GRID... --scale N --out DIR [--tile N] [--overlap N] [--plot]
@@ -30,7 +32,7 @@ imported, which is why the backend is settled before the configuration is read.
 
 Each command is a module of this package (``_search`` holds search and resume,
 ``_status``, ``_report``, ``_explain``, ``_restore``, ``_super_resolve``, ``_rsa``, ``_detect``, ``_annotate``, ``_export``,
-``_models``, ``_train``) that imports what it needs only when it runs; what several
+``_models``, ``_shipped`` (configs and samples), ``_train``) that imports what it needs only when it runs; what several
 share is in ``_common``.
 """
 
@@ -51,6 +53,7 @@ from keras_geo.cli import (
     _restore,
     _rsa,
     _search,
+    _shipped,
     _status,
     _super_resolve,
     _train,
@@ -73,6 +76,7 @@ _COMMANDS = (
     _annotate,
     _export,
     _models,
+    _shipped,
     _train,
 )
 

@@ -11,7 +11,7 @@ import yaml
 from keras_geo.config import Config, ConfigError, TaskSpec, load_config, validate_config
 from tests import ROOT
 
-CONFIG_DIR = ROOT / "data" / "configs"
+CONFIG_DIR = ROOT / "keras_geo" / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
 STRATEGY_FILES = [
     f"filler_{name}" for name in ("auto", "bayes", "ga", "ga_tpe", "grid", "nsga2", "nsga2_tpe", "random", "tpe")
