@@ -169,6 +169,39 @@ def test_a_file_that_is_not_a_store_exits_2(tmp_path, capsys):
     assert "junk.db" in capsys.readouterr().err
 
 
+def test_search_takes_a_shipped_name_unless_a_file_has_it(tmp_path, monkeypatch, capsys):
+    from keras_geo.cli._common import config_path
+    from keras_geo.config import shipped_config
+
+    monkeypatch.chdir(tmp_path)
+    assert config_path("filler_tpe") == config_path("filler_tpe.yaml") == shipped_config("filler_tpe")
+    (tmp_path / "filler_tpe.yaml").write_text("name: mine\n")
+    assert config_path("filler_tpe.yaml") == Path("filler_tpe.yaml")  # a path that exists wins
+    assert config_path("no/such/filler_tpe.yaml") == Path("no/such/filler_tpe.yaml")  # load_config: no such file
+    assert main(["search", "filler_nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "filler_nope" in err and "shipped: bathymetry_sr," in err and len(err.splitlines()) == 1
+
+
+def test_configs_and_samples_list_what_ships_and_print_paths(capsys):
+    from keras_geo import samples
+    from keras_geo.config import shipped_configs
+
+    assert main(["configs"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in shipped_configs()) and "The default demo" in out
+    assert main(["configs", "filler_ga_tpe"]) == 0
+    assert capsys.readouterr().out.strip() == str(shipped_configs()["filler_ga_tpe"])
+    assert main(["samples"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in samples.available())
+    assert main(["samples", "filler"]) == 0
+    assert capsys.readouterr().out.strip() == str(samples.path("filler"))
+    for command in ("configs", "samples"):
+        assert main([command, "nope"]) == 2
+        assert "shipped:" in capsys.readouterr().err
+
+
 def test_models_lists_the_builders(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 import yaml
 
-from keras_geo.config import Config, ConfigError, TaskSpec, load_config, validate_config
+from keras_geo.config import (
+    Config,
+    ConfigError,
+    TaskSpec,
+    load_config,
+    shipped_config,
+    shipped_configs,
+    validate_config,
+)
 from tests import ROOT
 
 CONFIG_DIR = ROOT / "keras_geo" / "configs"
@@ -33,6 +41,13 @@ def test_shipped_configs_cover_every_strategy():
 
     names = {load_config(p).search.strategy["name"] for p in CONFIGS if p.stem in STRATEGY_FILES}
     assert names == set(strategies.available())
+
+
+def test_shipped_configs_are_the_package_folder_by_name():
+    assert shipped_configs() == {path.stem: path for path in CONFIGS}
+    assert shipped_config("filler_tpe") == shipped_config("filler_tpe.yaml") == CONFIG_DIR / "filler_tpe.yaml"
+    with pytest.raises(ConfigError, match=r"no shipped configuration 'nope'; shipped: bathymetry_sr, .*filler_ga_tpe"):
+        shipped_config("nope")
 
 
 def test_the_strategy_files_are_the_base_plus_their_strategy():
