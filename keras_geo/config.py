@@ -19,7 +19,7 @@ by name :func:`shipped_config`)::
     budget: {trials: 24}
 
 A file may start from another one with ``base: other.yaml`` (a path relative to the
-file): its keys are merged over the base's, section by section, except ``space`` and
+file, else the name of a shipped configuration: ``base: filler_base``): its keys are merged over the base's, section by section, except ``space`` and
 ``strategy``, which replace the base's whole (a search space is one thing, and a
 strategy's settings belong to it). The shipped filler searches are one base plus a
 strategy each.
@@ -740,6 +740,8 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(base, str) or not base:
         _fail("base", f"must be the path of another configuration file; received {base!r}")
     base_path = (path.parent / base).resolve()
+    if not base_path.exists() and Path(base).name == base:  # a shipped configuration by name
+        base_path = shipped_configs().get(base.removesuffix(".yaml"), base_path)
     if base_path in seen:
         _fail("base", f"{path} and its bases form a loop through {base_path}")
     return _merge(_read_yaml(base_path, (*seen, path.resolve())), raw)

@@ -43,11 +43,17 @@ def test_shipped_configs_cover_every_strategy():
     assert names == set(strategies.available())
 
 
-def test_shipped_configs_are_the_package_folder_by_name():
+def test_shipped_configs_are_the_package_folder_by_name(tmp_path):
     assert shipped_configs() == {path.stem: path for path in CONFIGS}
     assert shipped_config("filler_tpe") == shipped_config("filler_tpe.yaml") == CONFIG_DIR / "filler_tpe.yaml"
     with pytest.raises(ConfigError, match=r"no shipped configuration 'nope'; shipped: bathymetry_sr, .*filler_ga_tpe"):
         shipped_config("nope")
+    mine = tmp_path / "mine.yaml"  # another project's file, based on a shipped one by name
+    mine.write_text("base: filler_tpe.yaml\nname: mine\nbudget: {trials: 3}\n")
+    config = load_config(mine)
+    assert (config.search.name, config.search.strategy["name"], config.search.budget["trials"]) == ("mine", "tpe", 3)
+    (tmp_path / "filler_tpe.yaml").write_text("base: filler_random.yaml\n")  # a file next to it wins
+    assert load_config(mine).search.strategy["name"] == "random"
 
 
 def test_the_strategy_files_are_the_base_plus_their_strategy():

@@ -125,9 +125,9 @@ def test_the_installed_package_runs_outside_the_source_tree(installed, tmp_path)
         unknown.returncode == 2 and "filler_ga_tpe" in unknown.stderr and len(unknown.stderr.strip().splitlines()) == 1
     )
 
-    # A search from a shipped configuration (by name, through `base:`), made small.
+    # A search from a shipped configuration (by name, through `base:`), made small, in a folder of its own.
     (tmp_path / "tiny.yaml").write_text(
-        f"base: {base}\nname: tiny\nstore: run/store.db\n"
+        "base: filler_base\nname: tiny\nstore: run/store.db\n"
         "dataset: {fov_nm: 250, box_nm: 300, image_size: 16, n_train: 10, n_val: 6, n_test: 6}\n"
         "training: {epochs: 1, batch_size: 16}\nstrategy: {name: random}\n"
         "executor: {name: serial}\nbudget: {trials: 1}\n"
