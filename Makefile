@@ -36,7 +36,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 install-horovod: $(HVD_VENV)/.installed
 
-DEMO_CONFIG ?= data/configs/filler_ga_tpe.yaml
+DEMO_CONFIG ?= keras_geo/configs/filler_ga_tpe.yaml
 DEMO_OUT    ?= runs/demo
 
 demo: $(VENV)/.installed

@@ -1,6 +1,6 @@
 """Search efficiency on a real CNN search: our strategies beside Optuna and Keras Tuner.
 
-The search is the demo's (``data/configs/filler_ga_tpe.yaml``): the filler CNN
+The search is the demo's (``keras_geo/configs/filler_ga_tpe.yaml``): the filler CNN
 with its conditional space (``units`` and ``dropout`` exist only when
 ``dense_layers > 0``), at reduced size so that one trial takes a few seconds on
 a CPU: 32 x 32 images, 100 training, 50 validation and 100 test images per
@@ -86,7 +86,7 @@ from common import (
 from hpo.loop import trial_seed
 from hpo.space import Space, params_hash
 
-CONFIG = Path(__file__).resolve().parents[1] / "data" / "configs" / "filler_ga_tpe.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "keras_geo" / "configs" / "filler_ga_tpe.yaml"
 OURS = ("random", "tpe", "ga", "ga_tpe")
 PEERS = ("optuna_tpe", "kt_random", "kt_bayes", "kt_hyperband")
 TOOLS = OURS + PEERS

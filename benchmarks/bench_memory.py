@@ -1,7 +1,7 @@
 """Worker memory over a search of small Keras trials: ours beside Keras Tuner and Optuna.
 
 Protocol. Every tool runs the same search of small filler-CNN trials (the demo
-configuration's space, ``data/configs/filler_ga_tpe.yaml``, with its fixed model
+configuration's space, ``keras_geo/configs/filler_ga_tpe.yaml``, with its fixed model
 arguments ``pooling: max, head: avg``; 1 epoch, batch 32, filler data at 500 nm,
 32 px, 60/30/30 images per class, about 1-2 s a trial on 2 cores) and we read the
 resident set size (RSS, ``psutil``) of the process that trains, after every trial:
@@ -99,7 +99,7 @@ LABELS = {
 GOAL_MB = 50.0
 WARMUP = 10  # trials before the growth is measured (TensorFlow's first graphs and pools)
 RECYCLE = 20  # the local executor's default max_trials_per_worker
-SPACE_CONFIG = HERE.parent / "data" / "configs" / "filler_ga_tpe.yaml"  # the demo
+SPACE_CONFIG = HERE.parent / "keras_geo" / "configs" / "filler_ga_tpe.yaml"  # the demo
 DATASET = {"name": "filler", "fov_nm": 500, "image_size": 32, "n_train": 60, "n_val": 30, "n_test": 30, "seed": 0}
 TRAINING = {"epochs": 1, "batch_size": 32}
 MB = 2**20

@@ -2,7 +2,7 @@
 
 The two-objective version of ``benchmarks/bench_cnn_search.py``: the filler CNN
 at the same reduced size and the same space (``filler_base.yaml``, the one
-``data/configs/filler_pareto.yaml`` searches), two objectives:
+``keras_geo/configs/filler_pareto.yaml`` searches), two objectives:
 
 * the validation accuracy, maximised;
 * the parameter count, minimised, taken as ``log10(n_params)`` (the space's
@@ -314,7 +314,7 @@ def main() -> None:
             "reference": reference,
             "largest_model": {"params": largest, "n_params": n_max},
             "protocol": {
-                "config": "data/configs/filler_ga_tpe.yaml (space of filler_base.yaml, as filler_pareto.yaml)",
+                "config": "keras_geo/configs/filler_ga_tpe.yaml (space of filler_base.yaml, as filler_pareto.yaml)",
                 "dataset": config.to_dict()["dataset"],
                 "training": config.training,
                 "objectives": "val_accuracy (maximised), log10 n_params (minimised)",

@@ -75,7 +75,7 @@ BAYES_CAP = 1000
 # No tool runs longer than this (seconds): its curve then ends where it got to.
 TIME_CAP_S = 180.0
 SMALL_TRIAL_S = 5.0  # a small CNN trial on this machine (BENCHMARKS.md, backends: 4.8 s)
-SPACE_CONFIG = HERE.parent / "data" / "configs" / "filler_base.yaml"  # the demo's space
+SPACE_CONFIG = HERE.parent / "keras_geo" / "configs" / "filler_base.yaml"  # the demo's space
 
 
 def space():

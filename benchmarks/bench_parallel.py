@@ -57,7 +57,7 @@ def config(trials: int, workers: int):
     from keras_geo.config import load_config
 
     return load_config(
-        HERE.parent / "data" / "configs" / "filler_ga_tpe.yaml",
+        HERE.parent / "keras_geo" / "configs" / "filler_ga_tpe.yaml",
         changes={
             "dataset": {"image_size": 32, "n_train": 100, "n_val": 50, "n_test": 50},
             "training": {"epochs": 4},

@@ -1,6 +1,6 @@
 """Pruning on the filler-CNN search: the same wall-clock budget with and without a pruner.
 
-The search is the demo's (``data/configs/filler_ga_tpe.yaml``: the filler CNN, its
+The search is the demo's (``keras_geo/configs/filler_ga_tpe.yaml``: the filler CNN, its
 conditional space, GA+TPE), run by keras-geo itself (``keras_geo.search.run``) with
 one serial worker, so that the arms differ only in the pruner:
 
@@ -39,7 +39,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, bench_parser, describe_machine, load_results, pyplot, save_results
 
-CONFIG = Path(__file__).resolve().parents[1] / "data" / "configs" / "filler_ga_tpe.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "keras_geo" / "configs" / "filler_ga_tpe.yaml"
 ARMS: dict[str, dict[str, Any] | None] = {
     "none": None,
     "median": {"name": "median", "min_epochs": 1, "settings": {"n_startup_trials": 5}},

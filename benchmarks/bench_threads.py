@@ -4,7 +4,7 @@ TensorFlow's CPU results depend on the intra-op thread count, so a ``mode: sync`
 search runs every trial on ``executor.threads`` threads (1 unless set) and gives the
 same values with any number of workers. With one worker on a multi-core machine,
 that leaves cores idle. This benchmark runs the demo configuration
-(``data/configs/filler_ga_tpe.yaml``) as a sync search with ``--trials`` trials per
+(``keras_geo/configs/filler_ga_tpe.yaml``) as a sync search with ``--trials`` trials per
 seed, each setting in its own fresh process, side by side:
 
 * 1 worker x 1 thread (the sync default),
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import bench_parser, describe_machine, save_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "data" / "configs" / "filler_ga_tpe.yaml"
+CONFIG = ROOT / "keras_geo" / "configs" / "filler_ga_tpe.yaml"
 
 
 def run_search(workers: int, threads: int, seed: int, trials: int, folder: Path) -> dict:

@@ -1,6 +1,7 @@
 """Search configurations: YAML in, typed frozen specs out, with errors that name the key.
 
-A configuration says everything a search needs (see ``data/configs/*.yaml``)::
+A configuration says everything a search needs (see the shipped ``keras_geo/configs/*.yaml``,
+by name :func:`shipped_config`)::
 
     name: filler-ga-tpe
     seed: 0
@@ -18,7 +19,7 @@ A configuration says everything a search needs (see ``data/configs/*.yaml``)::
     budget: {trials: 24}
 
 A file may start from another one with ``base: other.yaml`` (a path relative to the
-file): its keys are merged over the base's, section by section, except ``space`` and
+file, else the name of a shipped configuration: ``base: filler_base``): its keys are merged over the base's, section by section, except ``space`` and
 ``strategy``, which replace the base's whole (a search space is one thing, and a
 strategy's settings belong to it). The shipped filler searches are one base plus a
 strategy each.
@@ -41,6 +42,7 @@ import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,8 @@ __all__ = [
     "TaskSpec",
     "load_config",
     "make_pruner",
+    "shipped_config",
+    "shipped_configs",
     "validate_config",
 ]
 
@@ -736,6 +740,8 @@ def _read_yaml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not isinstance(base, str) or not base:
         _fail("base", f"must be the path of another configuration file; received {base!r}")
     base_path = (path.parent / base).resolve()
+    if not base_path.exists() and Path(base).name == base:  # a shipped configuration by name
+        base_path = shipped_configs().get(base.removesuffix(".yaml"), base_path)
     if base_path in seen:
         _fail("base", f"{path} and its bases form a loop through {base_path}")
     return _merge(_read_yaml(base_path, (*seen, path.resolve())), raw)
@@ -767,3 +773,40 @@ def load_config(
             target = target.setdefault(parent, {}) if isinstance(target.get(parent, {}), dict) else {}
         target[leaf] = value
     return validate_config(raw, base_dir=path.parent)
+
+
+def _shipped_folder() -> Path:
+    """The folder of the configurations shipped inside the package (``keras_geo/configs``)."""
+    folder = resources.files("keras_geo") / "configs"
+    if not isinstance(folder, Path):  # a zipped install: ``base:`` needs real files next to each other
+        raise ConfigError(
+            f"config: the shipped configurations are inside an archive ({folder}); install keras-geo unzipped"
+        )
+    return folder
+
+
+def shipped_configs() -> dict[str, Path]:
+    """The configurations shipped with keras-geo: ``{name: path}``, sorted by name.
+
+    The name is the file's stem (``filler_ga_tpe`` for ``filler_ga_tpe.yaml``); the files live in the
+    installed package, so they work the same from a source checkout and after ``pip install``::
+
+        >>> from keras_geo.config import load_config, shipped_config, shipped_configs
+        >>> "filler_ga_tpe" in shipped_configs()
+        True
+        >>> config = load_config(shipped_config("filler_ga_tpe"), {"budget.trials": 4})
+    """
+    return {path.stem: path for path in sorted(_shipped_folder().glob("*.yaml"))}
+
+
+def shipped_config(name: str) -> Path:
+    """The path of the shipped configuration ``name`` (its stem, ``.yaml`` optional).
+
+    Raises:
+        ConfigError: for a name that is not shipped; the message lists the shipped names.
+    """
+    shipped = shipped_configs()
+    stem = name[: -len(".yaml")] if name.endswith(".yaml") else name
+    if stem not in shipped:
+        raise ConfigError(f"config: no shipped configuration {name!r}; shipped: {', '.join(shipped)}")
+    return shipped[stem]

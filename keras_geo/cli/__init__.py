@@ -11,6 +11,8 @@
     keras-geo-hpo dashboard STORE... [--port 8050] [--host 127.0.0.1] [--refresh S] [--no-samples]   # live, read-only
     keras-geo-hpo export STORE --out BEST.keras
     keras-geo-hpo models
+    keras-geo-hpo configs [NAME]                      # the shipped search configurations (search takes a name)
+    keras-geo-hpo samples [NAME]                      # the shipped sample images and grids
     keras-geo-hpo explain MODEL.keras IMAGES_OR_FOLDER... --out DIR [--method gradcam|gradcam++|cam] [--class C]
     keras-geo-hpo restore MODEL.keras IMAGES_OR_FOLDER... --out DIR [--tile N] [--overlap N]
     keras-geo-hpo super-resolve MODEL.keras GRID... --scale N --out DIR [--tile N] [--overlap N] [--plot]
@@ -31,7 +33,7 @@ imported, which is why the backend is settled before the configuration is read.
 
 Each command is a module of this package (``_search`` holds search and resume,
 ``_status``, ``_report``, ``_dashboard``, ``_explain``, ``_restore``, ``_super_resolve``, ``_rsa``, ``_detect``, ``_annotate``, ``_export``,
-``_models``, ``_train``) that imports what it needs only when it runs; what several
+``_models``, ``_shipped`` (configs and samples), ``_train``) that imports what it needs only when it runs; what several
 share is in ``_common``.
 """
 
@@ -53,6 +55,7 @@ from keras_geo.cli import (
     _restore,
     _rsa,
     _search,
+    _shipped,
     _status,
     _super_resolve,
     _train,
@@ -76,6 +79,7 @@ _COMMANDS = (
     _annotate,
     _export,
     _models,
+    _shipped,
     _train,
 )
 

@@ -19,6 +19,28 @@ class LaunchError(UsageError):
     """
 
 
+def config_path(given: str) -> Path:
+    """The configuration file a command was given: a path that exists, else a shipped configuration's name.
+
+    ``filler_ga_tpe`` (or ``filler_ga_tpe.yaml``) is the packaged ``keras_geo/configs/filler_ga_tpe.yaml``
+    unless a file of that name exists here. A missing path (one with a folder or a YAML suffix) is left
+    to :func:`keras_geo.config.load_config`, which says "no such file"; an unknown bare name is a
+    one-line :class:`UsageError` listing the shipped names.
+    """
+    path = Path(given).expanduser()
+    if path.exists():
+        return path
+    from keras_geo.config import shipped_configs
+
+    shipped = shipped_configs()
+    stem = given[: -len(".yaml")] if given.endswith(".yaml") else given
+    if stem in shipped and len(path.parts) == 1:
+        return shipped[stem]
+    if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+        return path
+    raise UsageError(f"no such configuration file or shipped configuration: {given}; shipped: {', '.join(shipped)}")
+
+
 def _store(path: str, *, must_exist: bool = True):
     from hpo.store import TrialStore
 

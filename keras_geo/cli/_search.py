@@ -13,6 +13,7 @@ from keras_geo.cli._common import (
     _pool_if_named,
     _positive,
     _store,
+    config_path,
 )
 
 
@@ -78,7 +79,7 @@ def _search(args: argparse.Namespace, backend: str | None, executor=None) -> int
     }
     if args.strategy is not None:
         overrides["strategy.settings"] = {}  # settings belong to the YAML's strategy
-    config = configuration.load_config(args.config, overrides)
+    config = configuration.load_config(config_path(args.config), overrides)
     if executor is None and config.search.executor["name"] in DISTRIBUTED:
         # Named by the configuration only, and started without a launcher: one rank.
         return _on_backend(args, _search, config.search.executor["name"])
@@ -135,7 +136,9 @@ def _resume(args: argparse.Namespace, backend: str | None, executor=None) -> int
 def add_parser(commands) -> None:
     """Registers ``search`` and ``resume``."""
     search = commands.add_parser("search", help="run a search from a YAML configuration")
-    search.add_argument("config", help="YAML configuration (see data/configs/)")
+    search.add_argument(
+        "config", help="YAML configuration file, or the name of a shipped one (keras-geo-hpo configs lists them)"
+    )
     search.add_argument("--store", help="trial store file (default runs/<name>/store.db)")
     search.add_argument("--strategy", help="override strategy.name (its YAML settings are dropped)")
     search.add_argument("--workers", type=_positive, help="override executor.workers")

@@ -169,6 +169,39 @@ def test_a_file_that_is_not_a_store_exits_2(tmp_path, capsys):
     assert "junk.db" in capsys.readouterr().err
 
 
+def test_search_takes_a_shipped_name_unless_a_file_has_it(tmp_path, monkeypatch, capsys):
+    from keras_geo.cli._common import config_path
+    from keras_geo.config import shipped_config
+
+    monkeypatch.chdir(tmp_path)
+    assert config_path("filler_tpe") == config_path("filler_tpe.yaml") == shipped_config("filler_tpe")
+    (tmp_path / "filler_tpe.yaml").write_text("name: mine\n")
+    assert config_path("filler_tpe.yaml") == Path("filler_tpe.yaml")  # a path that exists wins
+    assert config_path("no/such/filler_tpe.yaml") == Path("no/such/filler_tpe.yaml")  # load_config: no such file
+    assert main(["search", "filler_nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "filler_nope" in err and "shipped: bathymetry_sr," in err and len(err.splitlines()) == 1
+
+
+def test_configs_and_samples_list_what_ships_and_print_paths(capsys):
+    from keras_geo import samples
+    from keras_geo.config import shipped_configs
+
+    assert main(["configs"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in shipped_configs()) and "The default demo" in out
+    assert main(["configs", "filler_ga_tpe"]) == 0
+    assert capsys.readouterr().out.strip() == str(shipped_configs()["filler_ga_tpe"])
+    assert main(["samples"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in samples.available())
+    assert main(["samples", "filler"]) == 0
+    assert capsys.readouterr().out.strip() == str(samples.path("filler"))
+    for command in ("configs", "samples"):
+        assert main([command, "nope"]) == 2
+        assert "shipped:" in capsys.readouterr().err
+
+
 def test_models_lists_the_builders(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
@@ -490,8 +523,8 @@ def _small_config(tmp_path, shipped, **changes):
 
 
 def test_the_shipped_regression_search_runs_reports_residuals_and_exports(tmp_path, capsys):
-    """data/configs/filler_fraction.yaml, made small through a file based on it."""
-    shipped = ROOT / "data" / "configs" / "filler_fraction.yaml"
+    """keras_geo/configs/filler_fraction.yaml, made small through a file based on it."""
+    shipped = ROOT / "keras_geo" / "configs" / "filler_fraction.yaml"
     config = _small_config(
         tmp_path,
         shipped,
@@ -596,10 +629,10 @@ def test_explain_refuses_a_model_that_outputs_images(tmp_path, capsys):
 
 
 def test_the_shipped_restoration_search_reports_fabrications_exports_and_restores_a_16_bit_scan(tmp_path, capsys):
-    """data/configs/sem_restoration.yaml made small; the exported U-Net restores a scan larger than its patches."""
+    """keras_geo/configs/sem_restoration.yaml made small; the exported U-Net restores a scan larger than its patches."""
     import cv2
 
-    shipped = ROOT / "data" / "configs" / "sem_restoration.yaml"
+    shipped = ROOT / "keras_geo" / "configs" / "sem_restoration.yaml"
     config = _small_config(
         tmp_path,
         shipped,
@@ -629,8 +662,8 @@ def test_the_shipped_restoration_search_reports_fabrications_exports_and_restore
 
 
 def test_the_shipped_skipresnet_search_runs_reports_and_exports_a_skip_resnet_that_loads_elsewhere(tmp_path, capsys):
-    """data/configs/filler_skipresnet.yaml made small: the exported SkipResNet loads in a fresh process (safe mode)."""
-    shipped = ROOT / "data" / "configs" / "filler_skipresnet.yaml"
+    """keras_geo/configs/filler_skipresnet.yaml made small: the exported SkipResNet loads in a fresh process (safe mode)."""
+    shipped = ROOT / "keras_geo" / "configs" / "filler_skipresnet.yaml"
     config = _small_config(
         tmp_path,
         shipped,
@@ -677,7 +710,7 @@ def test_the_shipped_skipresnet_search_runs_reports_and_exports_a_skip_resnet_th
 )
 def test_a_residual_search_with_an_impossible_value_exits_2_before_training(tmp_path, capsys, changes, key):
     config = tmp_path / "bad.yaml"
-    shipped = ROOT / "data" / "configs" / "filler_skipresnet.yaml"
+    shipped = ROOT / "keras_geo" / "configs" / "filler_skipresnet.yaml"
     config.write_text(yaml.safe_dump({"base": str(shipped), "store": str(tmp_path / "s.db"), **changes}))
     assert main(["search", str(config)]) == 2
     assert key in one_line(capsys.readouterr().err)
@@ -837,14 +870,14 @@ def test_super_resolve_refuses_what_a_user_can_fix_with_one_line(survey, tmp_pat
 # the shipped searches of report 000: fish counts from echograms, bathymetry super-resolution
 # --------------------------------------------------------------------------- #
 def test_the_shipped_fish_count_search_runs_reports_residuals_and_exports(tmp_path, capsys):
-    """data/configs/fish_count.yaml made small: both count heads (bins null and 16), exported model counts fish."""
+    """keras_geo/configs/fish_count.yaml made small: both count heads (bins null and 16), exported model counts fish."""
     import keras
 
     from hpo.store import TrialStore
     from keras_geo import echo
     from keras_geo.datasets.echo import simulate_batch, sv_to_image
 
-    shipped = ROOT / "data" / "configs" / "fish_count.yaml"
+    shipped = ROOT / "keras_geo" / "configs" / "fish_count.yaml"
     config = _small_config(
         tmp_path,
         shipped,
@@ -877,13 +910,13 @@ def test_the_shipped_fish_count_search_runs_reports_residuals_and_exports(tmp_pa
 
 
 def test_the_shipped_bathymetry_search_runs_reports_error_maps_exports_and_super_resolves(tmp_path, capsys):
-    """data/configs/bathymetry_sr.yaml made small (two-stage tiles kept): the exported EDSR super-resolves a grid."""
+    """keras_geo/configs/bathymetry_sr.yaml made small (two-stage tiles kept): the exported EDSR super-resolves a grid."""
     import keras
 
     from keras_geo import bathymetry
     from keras_geo.datasets.bathymetry import block_average, synthesize_terrain
 
-    shipped = ROOT / "data" / "configs" / "bathymetry_sr.yaml"
+    shipped = ROOT / "keras_geo" / "configs" / "bathymetry_sr.yaml"
     config = _small_config(
         tmp_path,
         shipped,

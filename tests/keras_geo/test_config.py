@@ -8,10 +8,18 @@ import numpy as np
 import pytest
 import yaml
 
-from keras_geo.config import Config, ConfigError, TaskSpec, load_config, validate_config
+from keras_geo.config import (
+    Config,
+    ConfigError,
+    TaskSpec,
+    load_config,
+    shipped_config,
+    shipped_configs,
+    validate_config,
+)
 from tests import ROOT
 
-CONFIG_DIR = ROOT / "data" / "configs"
+CONFIG_DIR = ROOT / "keras_geo" / "configs"
 CONFIGS = sorted(CONFIG_DIR.glob("*.yaml"))
 STRATEGY_FILES = [
     f"filler_{name}" for name in ("auto", "bayes", "ga", "ga_tpe", "grid", "nsga2", "nsga2_tpe", "random", "tpe")
@@ -33,6 +41,19 @@ def test_shipped_configs_cover_every_strategy():
 
     names = {load_config(p).search.strategy["name"] for p in CONFIGS if p.stem in STRATEGY_FILES}
     assert names == set(strategies.available())
+
+
+def test_shipped_configs_are_the_package_folder_by_name(tmp_path):
+    assert shipped_configs() == {path.stem: path for path in CONFIGS}
+    assert shipped_config("filler_tpe") == shipped_config("filler_tpe.yaml") == CONFIG_DIR / "filler_tpe.yaml"
+    with pytest.raises(ConfigError, match=r"no shipped configuration 'nope'; shipped: bathymetry_sr, .*filler_ga_tpe"):
+        shipped_config("nope")
+    mine = tmp_path / "mine.yaml"  # another project's file, based on a shipped one by name
+    mine.write_text("base: filler_tpe.yaml\nname: mine\nbudget: {trials: 3}\n")
+    config = load_config(mine)
+    assert (config.search.name, config.search.strategy["name"], config.search.budget["trials"]) == ("mine", "tpe", 3)
+    (tmp_path / "filler_tpe.yaml").write_text("base: filler_random.yaml\n")  # a file next to it wins
+    assert load_config(mine).search.strategy["name"] == "random"
 
 
 def test_the_strategy_files_are_the_base_plus_their_strategy():

@@ -140,7 +140,7 @@ def test_the_shipped_detection_search_runs_reports_and_exports(tmp_path, capsys)
     config.write_text(
         yaml.safe_dump(
             {
-                "base": str(ROOT / "data" / "configs" / "detect_scenes.yaml"),
+                "base": str(ROOT / "keras_geo" / "configs" / "detect_scenes.yaml"),
                 "store": str(tmp_path / "run" / "store.db"),
                 "dataset": DATA,
                 "model": {
