@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from ._render import _check_structure
 from ._structures import Structure
@@ -113,14 +112,25 @@ def _occupancy(structure: Structure, voxel: float, m: int) -> np.ndarray:
 def _smooth_periodic(rng: np.random.Generator, shape: tuple[int, ...], sigma: tuple[float, ...]) -> np.ndarray:
     """A periodic Gaussian random field of zero mean and unit standard deviation.
 
-    White noise low-passed by a Gaussian of ``sigma`` samples per axis (a
-    Gaussian filter with wrapped borders, applied in Fourier space so that
-    any ``sigma`` works); a constant field (one sample) is returned as 0.
+    White noise low-passed by a Gaussian of ``sigma`` samples per axis,
+    applied in Fourier space (so the field wraps around, whatever ``sigma``).
+    The filter is scaled so that the lowest non-constant mode keeps weight 1:
+    when ``sigma`` is much longer than the volume the field tends to the
+    smoothest periodic one (one period over the volume) instead of vanishing.
+    A volume of one sample gives 0.
     """
     white = rng.standard_normal(shape)
-    spectrum = ndimage.fourier_gaussian(np.fft.rfftn(white), sigma=sigma, n=shape[-1])
-    field = np.fft.irfftn(spectrum, s=shape)
-    field -= field.mean()
+    spectrum = np.fft.rfftn(white, axes=tuple(range(len(shape))))
+    freqs = [np.fft.fftfreq(n) for n in shape[:-1]] + [np.fft.rfftfreq(shape[-1])]
+    log_w = np.zeros(spectrum.shape)
+    for axis, (f, s_ax) in enumerate(zip(freqs, sigma)):
+        view = [1] * len(shape)
+        view[axis] = len(f)
+        log_w = log_w - 2.0 * (np.pi * s_ax * f.reshape(view)) ** 2
+    log_w.flat[0] = -np.inf  # no constant term
+    if log_w.size > 1 and np.isfinite(log_w).any():
+        log_w -= log_w[np.isfinite(log_w)].max()
+    field = np.fft.irfftn(spectrum * np.exp(log_w), s=shape, axes=tuple(range(len(shape))))
     std = field.std()
     return (field / std if std > 0 else np.zeros(shape)).astype(np.float32)
 
@@ -343,10 +353,11 @@ def fibsem_volume(
     Args:
         structure: A `Structure`.
         voxel_nm: Voxel edge in nm; must divide ``structure.box_nm``.
-            Defaults to `2.0`, the study's FIB-SEM resolution: a 1000 nm box
-            is 500^3 voxels, about 1.1 GiB at the peak and 5-15 s to build
-            on two shared cores (4 nm: 0.23 GiB, 1.5 s; see
-            `estimate_fibsem_gib`).
+            Defaults to `2.0`, the study's FIB-SEM resolution. A 1000 nm box
+            is then 500^3 voxels: 1.07 GiB peak (estimate 1.30 GiB) and
+            about 4 s a stack on two shared cores, 16 s for the first stack
+            of a process (fresh memory is mapped); 4 nm takes 0.23 GiB and
+            under 1 s (`benchmarks/bench_fibsem_volume.py`, BENCHMARKS.md).
         filler_level: Grey level of the filler. Defaults to `0.75`.
         matrix_level: Grey level of the rubber. Defaults to `0.25`.
         slice_blur_nm: See `apply_fibsem`. Defaults to `3.0`.
