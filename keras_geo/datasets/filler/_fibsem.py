@@ -469,19 +469,19 @@ def load_stack(source: Any, *, normalize: bool = True) -> np.ndarray:
 def _read_tiff(path: Path) -> np.ndarray:
     try:
         import tifffile
-    except ImportError:  # pragma: no cover - scikit-image installs tifffile
+    except ImportError:  # scikit-image installs tifffile; OpenCV reads the usual TIFFs too
         tifffile = None
     if tifffile is not None:
         try:
             return np.asarray(tifffile.imread(path))
         except Exception as err:  # tifffile raises many kinds on a corrupt file
             raise OSError(str(err) or type(err).__name__) from None
-    import cv2  # pragma: no cover - the fallback
+    import cv2
 
-    ok, pages = cv2.imreadmulti(str(path), flags=cv2.IMREAD_ANYDEPTH)  # pragma: no cover
-    if not ok or not pages:  # pragma: no cover
+    ok, pages = cv2.imreadmulti(str(path), flags=cv2.IMREAD_ANYDEPTH)
+    if not ok or not pages:
         raise OSError("not a readable TIFF")
-    return np.stack(pages)  # pragma: no cover
+    return np.stack(pages)
 
 
 def slice_stack(

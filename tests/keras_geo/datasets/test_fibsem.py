@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -213,6 +215,18 @@ def test_npy_and_multipage_tiff_stacks_round_trip(tmp_path, stack):
     )
     np.testing.assert_allclose(images, direct, atol=1e-6)
     assert images.shape == (5, 16, 16)
+
+
+def test_without_tifffile_opencv_reads_the_pages(tmp_path, monkeypatch, stack):
+    tifffile = pytest.importorskip("tifffile")
+    raw = np.round(stack[:8] * 60000).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "stack.tiff", raw)
+    monkeypatch.setitem(sys.modules, "tifffile", None)  # import tifffile now raises ImportError
+    np.testing.assert_array_equal(load_stack(tmp_path / "stack.tiff", normalize=False), raw.astype(np.float32))
+    (tmp_path / "broken.tif").write_bytes(b"II*\x00 but nothing else")
+    with pytest.raises(ValueError) as err:
+        load_stack(tmp_path / "broken.tif")
+    _one_line(err, "source")
 
 
 # ---------------------------------------------------------------------------- bad input
