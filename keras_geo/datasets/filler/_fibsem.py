@@ -74,12 +74,37 @@ def estimate_fibsem_gib(box_nm: float, voxel_nm: float) -> float:
     return (_BYTES_PER_VOXEL * float(m) ** 3 + _OVERHEAD_BYTES) / 2**30
 
 
+def _available_gib() -> float | None:
+    """Memory this machine can still give, in GiB (``MemAvailable`` on Linux, else the physical
+    memory; None when unknown)."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024 / 2**30
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 def _check_memory(n_voxels: int, max_memory_gib: float, what: str, value: Any, shape: str) -> None:
+    """Refuses, in one line naming `what`, a volume whose estimated peak is over ``max_memory_gib``
+    or over the memory the machine has available."""
     need = (_BYTES_PER_VOXEL * float(n_voxels) + _OVERHEAD_BYTES) / 2**30
     if need > max_memory_gib:
         raise ValueError(
             f"`{what}` gives a {shape} FIB-SEM volume needing about {need:.1f} GiB, over "
             f"max_memory_gib={max_memory_gib:g}; use a coarser voxel, a smaller box or a larger limit. "
+            f"Received: {what}={value!r}"
+        )
+    available = _available_gib()
+    if available is not None and need > available:
+        raise ValueError(
+            f"`{what}` gives a {shape} FIB-SEM volume needing about {need:.1f} GiB, over the "
+            f"{available:.1f} GiB this machine has available; use a coarser voxel or a smaller box. "
             f"Received: {what}={value!r}"
         )
 
@@ -348,7 +373,8 @@ def fibsem_volume(
     effects (see there for each). With every effect off the result is exactly
     ``matrix_level + (filler_level - matrix_level) * voxelize(structure,
     voxel_nm)``. The peak memory is estimated first (`estimate_fibsem_gib`)
-    and a volume over ``max_memory_gib`` is refused before allocating.
+    and a volume over ``max_memory_gib``, or over the memory the machine has
+    available, is refused before allocating.
 
     Args:
         structure: A `Structure`.
@@ -371,8 +397,9 @@ def fibsem_volume(
         noise_std: See `apply_fibsem`. Defaults to `0.02`.
         seed: Non-negative integer seed of the effects. Defaults to `0`.
         clip: Clip to ``[0, 1]``. Defaults to `True`.
-        max_memory_gib: Largest estimated peak memory allowed, in GiB (> 0).
-            Defaults to `4.0`.
+        max_memory_gib: Largest estimated peak memory allowed, in GiB (> 0);
+            the memory available on the machine is a limit too. Defaults to
+            `4.0`.
 
     Returns:
         `(M, M, M)` float32 array ``[z, y, x]`` with ``M = box_nm / voxel_nm``.

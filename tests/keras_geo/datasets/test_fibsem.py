@@ -277,6 +277,18 @@ def test_a_voxel_too_fine_for_the_memory_limit_is_refused_before_allocating():
     _one_line(err, "voxel_nm")
 
 
+def test_a_stack_over_the_available_memory_is_refused_whatever_the_limit(structure, monkeypatch):
+    from keras_geo.datasets.filler import _fibsem
+
+    monkeypatch.setattr(_fibsem, "_available_gib", lambda: 0.2)
+    with pytest.raises(ValueError) as err:
+        fibsem_volume(structure, voxel_nm=4.0, max_memory_gib=100.0)  # estimate 0.25 GiB
+    _one_line(err, "voxel_nm")
+    assert "0.2 GiB this machine has available" in str(err.value)
+    monkeypatch.undo()
+    assert _fibsem._available_gib() > 0.5  # the machine's own figure is read
+
+
 @pytest.mark.parametrize(
     "name, value",
     [
