@@ -563,6 +563,6 @@ def _check_fov_in(shape: tuple[int, ...], voxel: float, fov: float, fov_nm: Any)
     if fov > extent.min() * (1.0 + 1e-12):
         dims = " x ".join(f"{e:g}" for e in extent)
         raise ValueError(
-            f"`fov_nm` must not exceed the smallest extent of the volume ({dims} nm as z x y x, "
+            f"`fov_nm` must not exceed the smallest extent of the volume ({dims} nm along z, y, x: "
             f"shape {tuple(shape)} at voxel_nm={voxel:g}). Received: fov_nm={fov_nm!r}"
         )
