@@ -2,7 +2,7 @@
 
     >>> from keras_geo import datasets
     >>> datasets.available()
-    ['bathymetry', 'echo', 'filler', 'filler_fraction', 'folder', 'npz', 'sem', 'shapes', 'textures']
+    ['bathymetry', 'echo', 'filler', 'filler_fibsem', 'filler_fraction', 'folder', 'npz', 'scenes', 'sem', 'shapes', 'textures']
     >>> data = datasets.load("filler", n_train=150, n_val=50, n_test=200, fov_nm=500, image_size=32)
     >>> data["train"][0].shape, data.class_names, data.task
 

@@ -154,9 +154,11 @@ BAD = [
     ({"training": {"epoch": 3}}, "training.epoch: unknown key"),
     (
         {"dataset": {"name": "mnist"}},
-        "dataset.name: must be one of bathymetry, echo, filler, filler_fraction, folder, npz, scenes, sem, shapes, textures",
+        "dataset.name: must be one of bathymetry, echo, filler, filler_fibsem, filler_fraction, folder, npz, scenes, sem, shapes, textures",
     ),
     ({"dataset": {"name": "folder"}}, "dataset.path: required; received nothing"),
+    ({"dataset": {"name": "filler_fibsem", "curtain_std": -0.1}}, "dataset.curtain_std: must be >= 0"),
+    ({"dataset": {"name": "filler_fibsem", "shot_dose": 0}}, "dataset.shot_dose: must be > 0"),
     ({"dataset": {"name": "folder", "path": "no/such/dir"}}, "dataset.path: no such folder"),
     ({"dataset": {"name": "shapes", "image_size": 8}}, "dataset.image_size: must be >= 16"),
     ({"dataset": {"name": "shapes", "n_val": 0}}, "dataset.n_val: must be >= 1"),

@@ -56,6 +56,12 @@ Modules (all private; import the names from this package):
 * ``_volumes``: :func:`voxelize`, :func:`sample_volume_plane`,
   :func:`slice_volume`.
 * ``_imaging``: :func:`apply_imaging` (blur and noise).
+* ``_fibsem``: FIB-SEM-like stacks -- :func:`fibsem_volume`,
+  :func:`apply_fibsem` (slice-thickness blur, curtaining, drift and
+  charging, noise), :func:`estimate_fibsem_gib`, and a user's own stack:
+  :func:`load_stack`, :func:`slice_stack`.
+* ``_fibsem_dataset``: :func:`make_fibsem_dataset`,
+  :func:`make_fibsem_splits` and the data set ``filler_fibsem``.
 * ``_statistics``: :func:`class_statistics`.
 * ``_cache``: `GENERATOR_VERSION` (bump it whenever a change alters the
   arrays produced), cache keys and files, cached structures.
@@ -76,6 +82,8 @@ from __future__ import annotations
 from ._cache import GENERATOR_VERSION
 from ._cache import _cached_structure as _cached_structure
 from ._dataset import make_dataset, make_splits, to_tf_dataset
+from ._fibsem import apply_fibsem, estimate_fibsem_gib, fibsem_volume, load_stack, slice_stack
+from ._fibsem_dataset import FIBSEM_VERSION, make_fibsem_dataset, make_fibsem_splits
 from ._imaging import apply_imaging
 from ._packing import _neighbours as _neighbours
 from ._properties import (
@@ -93,19 +101,27 @@ from ._volumes import sample_volume_plane, slice_volume, voxelize
 __all__ = [
     "CLASSES",
     "DEFAULT_PARAMS",
+    "FIBSEM_VERSION",
     "GENERATOR_VERSION",
     "TARGET_NAMES",
     "PropertyDataset",
     "Structure",
+    "apply_fibsem",
     "apply_imaging",
     "class_statistics",
+    "estimate_fibsem_gib",
+    "fibsem_volume",
     "generate_structure",
+    "load_stack",
     "make_dataset",
+    "make_fibsem_dataset",
+    "make_fibsem_splits",
     "make_property_dataset",
     "make_property_splits",
     "make_splits",
     "render_plane",
     "sample_volume_plane",
+    "slice_stack",
     "slice_structure",
     "slice_volume",
     "to_tf_dataset",
