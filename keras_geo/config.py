@@ -26,8 +26,8 @@ experiment (the space's domains, the objective's metrics) at ``<store folder>/tb
 each finished trial as a child run (params, final metrics, per-epoch history, status; the
 best model as an artifact); its keys are ``tracking_uri`` (default: MLflow's own,
 ``MLFLOW_TRACKING_URI``), ``experiment`` (default: the search's ``name``) and
-``artifact_location`` (where a new experiment keeps its artifacts; default: MLflow's). It
-needs the ``mlflow`` extra (``pip install 'keras-geo[mlflow]'``).
+``artifact_location`` (where a new experiment keeps its artifacts; default: MLflow's). They
+need the ``tensorboard`` and ``mlflow`` extras (``pip install 'keras-geo[tensorboard,mlflow]'``).
 
 A file may start from another one with ``base: other.yaml`` (a path relative to the
 file): its keys are merged over the base's, section by section, except ``space`` and
@@ -659,6 +659,11 @@ def _tensorboard(raw: Mapping[str, Any]) -> bool:
     value = raw.get("tensorboard", False)
     if not isinstance(value, bool):
         _fail("tensorboard", f"must be true or false; received {value!r}")
+    if value:
+        try:
+            import tensorboard  # noqa: F401  (TensorFlow >= 2.21 does not install it)
+        except ImportError:
+            _fail("tensorboard", "needs TensorBoard, which is not installed: pip install 'keras-geo[tensorboard]'")
     return value
 
 

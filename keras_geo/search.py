@@ -297,6 +297,12 @@ def run(
         data=data if isinstance(executor, executors.SerialExecutor) else None,
     )
     if search.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:  # a resume where the extra is missing
+            raise ConfigError(
+                "tensorboard: needs TensorBoard, which is not installed: pip install 'keras-geo[tensorboard]'"
+            ) from None
         from keras_geo import tracking
 
         tracking.write_tensorboard_experiment(objective.tensorboard_dir, search.space, search.objectives)

@@ -66,14 +66,15 @@ def test_tracking_defaults_and_old_stores():
     assert plain.search.tensorboard is False and plain.search.mlflow is None
 
 
-def test_mlflow_not_installed_is_one_line(monkeypatch):
+@pytest.mark.parametrize(("key", "value"), [("mlflow", {}), ("tensorboard", True)])
+def test_a_missing_extra_is_one_line(monkeypatch, key, value):
     import sys
 
-    monkeypatch.setitem(sys.modules, "mlflow", None)  # import mlflow raises ImportError
+    monkeypatch.setitem(sys.modules, key, None)  # importing it raises ImportError
     with pytest.raises(ConfigError) as error:
-        validate_config({**TINY, "mlflow": {}})
-    assert "pip install 'keras-geo[mlflow]'" in one_line(error)
-    assert one_line(error).startswith("mlflow: ")
+        validate_config({**TINY, key: value})
+    assert one_line(error).startswith(f"{key}: needs ")
+    assert one_line(error).endswith(f"pip install 'keras-geo[{key}]'")
 
 
 # --------------------------------------------------------------------------- #
@@ -165,3 +166,139 @@ def test_tensorboard_holds_the_hparams_experiment_and_each_trials_session(tensor
         # A pruned trial closes its session too: it did not train every epoch.
         expected = api_pb2.STATUS_SUCCESS if t.status == "done" else api_pb2.STATUS_FAILURE
         assert end.session_end_info.status == expected
+
+
+# --------------------------------------------------------------------------- #
+# MLflow
+# --------------------------------------------------------------------------- #
+def _mlflow_config(tmp_path: Path, **changes):
+    settings = {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "artifact_location": str(tmp_path / "art")}
+    return _config(tmp_path, mlflow=settings, **changes)
+
+
+def _runs(config):
+    from mlflow import MlflowClient
+
+    client = MlflowClient(config.search.mlflow["tracking_uri"])
+    experiment = client.get_experiment_by_name(config.search.mlflow["experiment"])
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    parents = [r for r in runs if r.data.tags.get("keras_geo.role") == "search"]
+    children = {int(r.data.tags["keras_geo.trial_id"]): r for r in runs if "mlflow.parentRunId" in r.data.tags}
+    return client, parents, children
+
+
+@pytest.fixture(scope="module")
+def mlflow_search(tmp_path_factory):
+    pytest.importorskip("mlflow")
+    tmp_path = tmp_path_factory.mktemp("mlflow")
+    config = _mlflow_config(tmp_path)
+    return config, _search(config), tmp_path
+
+
+def test_mlflow_logs_one_child_run_per_trial_with_its_params_metrics_and_history(mlflow_search):
+    config, store, _ = mlflow_search
+    client, [parent], children = _runs(config)
+    assert parent.data.tags["keras_geo.search_id"] == str(store.get_search().id)
+    assert parent.data.params["strategy.name"] == "random" and parent.info.status == "FINISHED"
+    trials = store.trials()
+    assert sorted(children) == sorted(t.id for t in trials)
+    for t in trials:
+        run = children[t.id]
+        assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert run.info.run_name == f"trial_{t.id}" and run.info.status == "FINISHED"
+        assert run.data.tags["keras_geo.trial_number"] == str(t.number)
+        assert run.data.tags["keras_geo.status"] == "done" and run.data.tags["keras_geo.seed"] == str(t.seed)
+        assert run.data.params == {k: str(v) for k, v in t.params.items()}
+        numbers = {k: v for k, v in t.metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        final = {k: v for k, v in run.data.metrics.items() if not k.startswith("history/")}
+        assert final == pytest.approx({**numbers, "value": t.value})  # and the trial's value
+        for name, values in t.history.items():  # the per-epoch history, one step per epoch
+            steps = client.get_metric_history(run.info.run_id, f"history/{name}")
+            assert [m.step for m in sorted(steps, key=lambda m: m.step)] == list(range(len(values)))
+            assert [m.value for m in sorted(steps, key=lambda m: m.step)] == pytest.approx(values)
+
+
+def test_mlflow_keeps_the_best_model_as_an_artifact_of_the_best_trials_run(mlflow_search, tmp_path):
+    import keras
+
+    import keras_geo  # noqa: F401  (custom objects)
+
+    config, store, _ = mlflow_search
+    client, [parent], children = _runs(config)
+    best = int(store.get_meta("best_trial"))
+    assert parent.data.tags["keras_geo.best_trial"] == str(best)
+    assert parent.data.tags["keras_geo.best_run_id"] == children[best].info.run_id
+    assert parent.data.metrics["best_value"] == pytest.approx(store.get_meta("best_value"))
+    for trial_id, run in children.items():
+        listed = [a.path for a in client.list_artifacts(run.info.run_id, "model")]
+        assert listed == ([f"model/trial_{best}.keras"] if trial_id == best else [])
+    path = client.download_artifacts(children[best].info.run_id, f"model/trial_{best}.keras", str(tmp_path))
+    model = keras.saving.load_model(path, safe_mode=True)
+    assert model.count_params() == store.get_trial(best).metrics["n_params"]
+
+
+def test_a_resume_logs_nothing_twice_and_the_trials_mlflow_missed(mlflow_search, tmp_path):
+    """A resume with a larger budget logs the new trials only; a trial whose run was lost is logged again."""
+    from hpo.store import TrialStore
+    from keras_geo import search
+
+    config, store, _ = mlflow_search
+    client, [parent], children = _runs(config)
+    lost = min(children)
+    client.delete_run(children[lost].info.run_id)  # as if MLflow had been down when it finished
+    store.close()
+    store = TrialStore(config.search.store)
+    store.acquire_lock()
+    try:
+        more = config.replace(budget={**config.search.budget, "trials": 4})
+        search.run(store, progress=False, config=more)
+    finally:
+        store.close()
+    store = TrialStore(config.search.store)
+    _, parents, after = _runs(config)
+    assert [p.info.run_id for p in parents] == [parent.info.run_id]  # the same parent run
+    assert sorted(after) == sorted(t.id for t in store.trials()) and len(after) == 4
+    for trial_id, run in children.items():  # logged before: the same runs
+        if trial_id != lost:
+            assert after[trial_id].info.run_id == run.info.run_id
+    assert after[lost].info.run_id != children[lost].info.run_id
+
+
+def test_mlflow_failures_warn_once_and_the_search_goes_on(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    config = _config(tmp_path, mlflow={"tracking_uri": "http://127.0.0.1:9"}, budget={"trials": 2})  # nothing listens
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        store = _search(config)
+    assert [t.status for t in store.trials()] == ["done", "done"]
+    ours = [w for w in caught if "mlflow:" in str(w.message)]
+    assert len(ours) == 1 and issubclass(ours[0].category, RuntimeWarning)
+    assert "the search goes on" in str(ours[0].message)
+
+
+def test_pruned_and_failed_trials_end_their_runs_killed_and_failed(tmp_path):
+    pytest.importorskip("mlflow")
+    from hpo.store import TrialStore
+    from keras_geo import tracking
+
+    store = TrialStore(tmp_path / "store.db")
+    search_id = store.create_search({"name": "s"}, seed=0, name="s")
+    for status, number in (("pruned", 0), ("failed", 1)):
+        trial_id = store.add_trial({"x": number}, 0, "queued", search_id=search_id)
+        store.start(trial_id, worker="w0", device="cpu")
+        if status == "pruned":
+            store.prune(trial_id, 0.5, {"val_loss": 0.5}, {"val_loss": [0.7, 0.5]})
+        else:
+            store.fail(trial_id, "Traceback ...\nValueError: boom", {}, {})
+    settings = {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "s", "artifact_location": None}
+    tracker = tracking.MlflowTracker(settings, store)
+    tracker.start()  # logs the finished trials it finds
+    tracker.finish()
+    assert tracker.failed is None
+    client = tracker.client
+    runs = {r.data.tags.get("keras_geo.status"): r for r in client.search_runs([tracker.experiment_id])}
+    assert runs["pruned"].info.status == "KILLED" and runs["failed"].info.status == "FAILED"
+    assert runs["failed"].data.tags["keras_geo.error"].endswith("ValueError: boom")
+    assert runs["pruned"].data.tags["keras_geo.worker"] == "w0"
