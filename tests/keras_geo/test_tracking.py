@@ -292,7 +292,11 @@ def test_pruned_and_failed_trials_end_their_runs_killed_and_failed(tmp_path):
             store.prune(trial_id, 0.5, {"val_loss": 0.5}, {"val_loss": [0.7, 0.5]})
         else:
             store.fail(trial_id, "Traceback ...\nValueError: boom", {}, {})
-    settings = {"tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "s", "artifact_location": None}
+    settings = {
+        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "experiment": "s",
+        "artifact_location": str(tmp_path),
+    }
     tracker = tracking.MlflowTracker(settings, store)
     tracker.start()  # logs the finished trials it finds
     tracker.finish()
@@ -302,3 +306,32 @@ def test_pruned_and_failed_trials_end_their_runs_killed_and_failed(tmp_path):
     assert runs["pruned"].info.status == "KILLED" and runs["failed"].info.status == "FAILED"
     assert runs["failed"].data.tags["keras_geo.error"].endswith("ValueError: boom")
     assert runs["pruned"].data.tags["keras_geo.worker"] == "w0"
+
+
+def test_tensorboards_own_hparams_plugin_shows_the_search(tensorboard_search):
+    """What ``tensorboard --logdir runs/NAME/tb`` shows in its HParams table, read by the plugin's own backend."""
+    from tensorboard import context
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from tensorboard.plugins.hparams import api_pb2, backend_context, list_session_groups
+
+    _, store, tb = tensorboard_search
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(str(tb))
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, str(tb))
+    backend = backend_context.Context(
+        base_plugin.TBContext(logdir=str(tb), multiplexer=multiplexer, data_provider=provider)
+    )
+    request = api_pb2.ListSessionGroupsRequest(start_index=0, slice_size=100, allowed_statuses=[0, 1, 2, 3])
+    groups = list_session_groups.Handler(context.RequestContext(), backend, "", request).run().session_groups
+    trials = {f"trial_{t.id}": t for t in store.trials()}
+    assert sorted(g.name for g in groups) == sorted(trials)
+    for group in groups:
+        t = trials[group.name]
+        assert {k: v.number_value for k, v in group.hparams.items()} == pytest.approx(t.params)
+        shown = {(m.name.group, m.name.tag): m.value for m in group.metric_values}
+        assert shown[("validation", "epoch_loss")] == pytest.approx(t.history["val_loss"][-1], rel=1e-6)
+        assert shown[("train", "epoch_loss")] == pytest.approx(t.history["loss"][-1], rel=1e-6)
+        [session] = group.sessions
+        assert session.status == (api_pb2.STATUS_SUCCESS if t.status == "done" else api_pb2.STATUS_FAILURE)
