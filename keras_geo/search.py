@@ -167,7 +167,7 @@ class KerasObjective:
         except BaseException:
             if config.search.tensorboard:  # a failed trial ends its TensorBoard session too
                 for callback in callbacks:
-                    if isinstance(callback, tracking.HParamsSession):
+                    if isinstance(callback, training.HParamsSession):
                         callback.close(failed=True)
             raise
         if metric not in result.metrics:

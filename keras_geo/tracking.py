@@ -10,11 +10,12 @@ table::
     runs/NAME/tb/trial_<id>/validation/   per-epoch validation scalars
 
 A trial's folder is named by its id, as its saved model (``models/trial_<id>.keras``). The driver
-writes the experiment once (:func:`write_tensorboard_experiment`); each trial's worker writes its
-scalars with :class:`keras.callbacks.TensorBoard` (no histograms, graphs, images nor profiling) and
-its session with :class:`HParamsSession` (:func:`trial_callbacks`), so it works with every executor.
-A pruned trial ends its session (status ``STATUS_FAILURE``: it did not train all its epochs), a
-failed one too.
+writes the experiment once (:func:`write_tensorboard_experiment`), with TensorBoard's own event
+writer (no TensorFlow in the driver); each trial's worker writes its scalars with
+:class:`keras.callbacks.TensorBoard` (no histograms, graphs, images nor profiling) and its session
+with :class:`keras_geo.training.HParamsSession` (:func:`trial_callbacks`), so it works with every
+executor. A pruned trial ends its session (status ``STATUS_FAILURE``: it did not train all its
+epochs), a failed one too.
 
 **MLflow** (``mlflow: {tracking_uri, experiment, artifact_location}``): :class:`MlflowTracker`, in
 the driver, logs the search as a parent run and each finished trial as a child run (tag
@@ -42,18 +43,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import keras
-
 from hpo.space import Choice, Float, Int, Param, Space
 
 __all__ = [
     "TENSORBOARD_DIR",
-    "HParamsSession",
     "MlflowTracker",
     "hparams_metrics",
     "session_hparams",
     "tensorboard_dir",
     "trial_callbacks",
+    "write_events",
     "write_tensorboard_experiment",
 ]
 
@@ -117,11 +116,10 @@ def hparams_metrics(objectives: Sequence[Mapping[str, str]]) -> list[tuple[str, 
     ``validation`` folder, ``accuracy`` (``train_accuracy``) in ``train``. An objective that is not
     logged per epoch (``latency_ms``, a test metric) has no scalar and is left out.
     """
-    from keras_geo.training import epoch_log_key
-
     out: list[tuple[str, str]] = []
     for objective in objectives:
-        key = epoch_log_key(objective["metric"])
+        metric = objective["metric"]  # its key in Keras's logs, as keras_geo.training.epoch_log_key has it
+        key = metric[len("train_") :] if metric.startswith("train_") else metric
         if key.startswith("test_") or key in ("latency_ms", "n_params"):
             continue
         base = key[len("val_") :] if key.startswith("val_") else key
@@ -130,17 +128,35 @@ def hparams_metrics(objectives: Sequence[Mapping[str, str]]) -> list[tuple[str, 
     return list(dict.fromkeys(out))
 
 
-def _write_events(logdir: Path, *summaries: Any) -> None:
-    """Writes summary protos (step 0) into a new event file of ``logdir`` with TensorBoard's own writer."""
-    from tensorboard.compat.proto import event_pb2
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+def write_events(logdir: str | Path, *summaries: Any) -> Path:
+    """Writes summary protos (step 0) into a new event file of ``logdir``, without TensorFlow.
 
-    writer = EventFileWriter(str(logdir))
-    try:
+    TensorBoard's record writer over a plain file (its ``EventFileWriter`` imports TensorFlow when
+    installed): the driver stays free of it.
+
+    Returns:
+        The event file.
+    """
+    import socket
+
+    from tensorboard.compat.proto import event_pb2
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    global _written
+    _written += 1
+    folder = Path(logdir)
+    folder.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    path = folder / f"events.out.tfevents.{int(now):010d}.{socket.gethostname()}.{os.getpid()}.{_written}"
+    with open(path, "wb") as file:
+        writer = RecordWriter(file)
+        writer.write(event_pb2.Event(wall_time=now, file_version="brain.Event:2").SerializeToString())
         for summary in summaries:
-            writer.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=summary))
-    finally:
-        writer.close()
+            writer.write(event_pb2.Event(wall_time=time.time(), step=0, summary=summary).SerializeToString())
+    return path
+
+
+_written = 0  # event files written by this process (their names' last part)
 
 
 def write_tensorboard_experiment(
@@ -162,7 +178,7 @@ def write_tensorboard_experiment(
         hp.Metric(tag, group=group, display_name=f"{tag[len('epoch_') :]} ({group})")
         for tag, group in hparams_metrics(objectives)
     ]
-    _write_events(logdir, hp.hparams_config_pb(_hparams(space), metrics))
+    write_events(logdir, hp.hparams_config_pb(_hparams(space), metrics))
     return True
 
 
@@ -172,63 +188,16 @@ def session_hparams(space: Mapping[str, Any], params: Mapping[str, Any]) -> dict
     return {name: _hparam_value(parsed.get(name), value) for name, value in params.items()}
 
 
-class HParamsSession(keras.callbacks.Callback):
-    """Writes a trial's HParams session: its params when training starts, its end and status when it ends.
-
-    Args:
-        logdir: The trial's folder (``tb/trial_<id>``).
-        hparams: The trial's params (:func:`session_hparams`).
-        trial_id: The session's name in TensorBoard. Defaults to a hash of the params.
-    """
-
-    def __init__(self, logdir: str | Path, hparams: Mapping[str, Any], trial_id: str | None = None) -> None:
-        super().__init__()
-        self.logdir = Path(logdir)
-        self.hparams = dict(hparams)
-        self.trial_id = trial_id
-        self.status: str | None = None  # "running", then the end's status
-
-    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
-        from tensorboard.plugins.hparams import summary_v2 as hp
-
-        _write_events(self.logdir, hp.hparams_pb(self.hparams, trial_id=self.trial_id))
-        self.status = "running"
-
-    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
-        from hpo import pruners
-
-        reporter = pruners.current()
-        self.close(failed=reporter is not None and reporter.pruned)
-
-    def close(self, *, failed: bool = False) -> None:
-        """Ends the session (once): ``STATUS_SUCCESS``, or ``STATUS_FAILURE`` when ``failed`` (pruned or raised)."""
-        from tensorboard.compat.proto import summary_pb2
-        from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
-
-        if self.status != "running":
-            return
-        end = plugin_data_pb2.SessionEndInfo(
-            status=api_pb2.STATUS_FAILURE if failed else api_pb2.STATUS_SUCCESS, end_time_secs=time.time()
-        )
-        data = plugin_data_pb2.HParamsPluginData(session_end_info=end)
-        pb = summary_pb2.Summary()  # as tensorboard's summary.session_end_pb, with TensorBoard's own protos
-        pb.value.add(
-            tag=metadata.SESSION_END_INFO_TAG,
-            metadata=metadata.create_summary_metadata(data),
-            tensor=metadata.NULL_TENSOR,
-        )
-        _write_events(self.logdir, pb)
-        self.status = "failure" if failed else "success"
-
-
-def trial_callbacks(
-    logdir: str | Path, trial_id: int, params: Mapping[str, Any], space: Mapping[str, Any]
-) -> list[keras.callbacks.Callback]:
+def trial_callbacks(logdir: str | Path, trial_id: int, params: Mapping[str, Any], space: Mapping[str, Any]) -> list:
     """A trial's TensorBoard callbacks: Keras's per-epoch scalars, and its HParams session.
 
     The trial's folder (``<logdir>/trial_<id>``) is emptied first: a trial run again (after an
-    interruption) starts its curves afresh.
+    interruption) starts its curves afresh. (This imports Keras: call it where the trial trains.)
     """
+    import keras
+
+    from keras_geo.training import HParamsSession
+
     folder = Path(logdir) / f"trial_{trial_id}"
     shutil.rmtree(folder, ignore_errors=True)
     scalars = keras.callbacks.TensorBoard(
