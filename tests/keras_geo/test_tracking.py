@@ -335,3 +335,22 @@ def test_tensorboards_own_hparams_plugin_shows_the_search(tensorboard_search):
         assert shown[("train", "epoch_loss")] == pytest.approx(t.history["loss"][-1], rel=1e-6)
         [session] = group.sessions
         assert session.status == (api_pb2.STATUS_SUCCESS if t.status == "done" else api_pb2.STATUS_FAILURE)
+
+
+def test_the_cli_search_says_where_to_look(tmp_path, capsys):
+    pytest.importorskip("mlflow")
+    from keras_geo.cli import main
+
+    path = tmp_path / "config.yaml"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    settings = {"tracking_uri": uri, "experiment": "cli", "artifact_location": str(tmp_path / "art")}
+    changes = {"store": str(tmp_path / "run" / "store.db"), "budget": {"trials": 1}, "tensorboard": True}
+    path.write_text(yaml.safe_dump({**TINY, **changes, "mlflow": settings}))
+    assert main(["search", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"tensorboard --logdir {tmp_path / 'run' / 'tb'}\n" in out
+    assert f"mlflow: experiment 'cli' at {uri}\n" in out
+    assert (tmp_path / "run" / "tb" / "trial_1" / "validation").is_dir()
+    config = load_config(path)
+    _, [parent], children = _runs(config)
+    assert sorted(children) == [1] and parent.data.tags["keras_geo.best_trial"] == "1"
