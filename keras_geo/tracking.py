@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import os
 import re
@@ -307,6 +308,11 @@ class MlflowTracker:
     def _start(self) -> None:
         from mlflow import MlflowClient
 
+        from keras_geo import _console
+
+        if os.environ.get(_console.LOG_VARIABLE) == "quiet":  # the CLI's console: MLflow's INFO lines are not ours
+            for name in ("mlflow", "alembic"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         # An unreachable server is retried for minutes by default; a search should not wait that long.
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
         self.client = MlflowClient(tracking_uri=self.settings.get("tracking_uri"))
