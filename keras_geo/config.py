@@ -17,6 +17,18 @@ by name :func:`shipped_config`)::
     executor: {name: local, workers: 2}
     mode: async
     budget: {trials: 24}
+    tensorboard: true                     # default false
+    mlflow: {tracking_uri: "sqlite:///mlflow.db", experiment: filler-ga-tpe}   # default null
+
+Experiment tracking (:mod:`keras_geo.tracking`): ``tensorboard: true`` writes each trial's
+per-epoch scalars and its HParams session into ``<store folder>/tb/trial_<id>`` and the
+experiment (the space's domains, the objective's metrics) at ``<store folder>/tb``, for
+``tensorboard --logdir runs/NAME/tb``. ``mlflow`` logs the search as an MLflow parent run and
+each finished trial as a child run (params, final metrics, per-epoch history, status; the
+best model as an artifact); its keys are ``tracking_uri`` (default: MLflow's own,
+``MLFLOW_TRACKING_URI``), ``experiment`` (default: the search's ``name``) and
+``artifact_location`` (where a new experiment keeps its artifacts; default: MLflow's). They
+need the ``tensorboard`` and ``mlflow`` extras (``pip install 'keras-geo[tensorboard,mlflow]'``).
 
 A file may start from another one with ``base: other.yaml`` (a path relative to the
 file, else the name of a shipped configuration: ``base: filler_base``): its keys are merged over the base's, section by section, except ``space`` and
@@ -99,10 +111,15 @@ DEFAULTS: dict[str, Any] = {
     # Early stopping of bad trials: {name: median | successive_halving | hyperband, min_epochs,
     # max_epochs (default: training.epochs), settings: {...}}; null prunes nothing.
     "pruner": None,
+    # Experiment tracking (keras_geo.tracking): TensorBoard event files beside the store, and MLflow runs
+    # ({tracking_uri, experiment, artifact_location}; null logs nothing to MLflow).
+    "tensorboard": False,
+    "mlflow": None,
 }
 """The search's own defaults; the data set's, task's, training's and strategy's live with them."""
 
 _OBJECTIVE_KEYS = ("metric", "direction")
+_MLFLOW_KEYS: dict[str, Any] = {"tracking_uri": None, "experiment": None, "artifact_location": None}
 
 
 # --------------------------------------------------------------------------- #
@@ -159,6 +176,8 @@ class SearchSpec:
     executor: dict[str, Any]
     budget: dict[str, Any]
     pruner: dict[str, Any] | None = None
+    tensorboard: bool = False
+    mlflow: dict[str, Any] | None = None
 
     @property
     def objectives(self) -> list[dict[str, str]]:
@@ -205,6 +224,8 @@ class Config:
                 "executor": s.executor,
                 "budget": s.budget,
                 "pruner": s.pruner,
+                "tensorboard": s.tensorboard,
+                "mlflow": s.mlflow,
             }
         )
 
@@ -213,7 +234,8 @@ class Config:
         """A configuration as a store kept it (by this version or an earlier one), without checking it again.
 
         Stores written before the task layer have no ``task`` (their searches were
-        classifiers) and no ``executor.threads``; both take the defaults of those days.
+        classifiers) and no ``executor.threads``; both take the defaults of those days. Stores
+        written before experiment tracking have no ``tensorboard`` nor ``mlflow``: they track nothing.
         """
         stored = copy.deepcopy(dict(stored))
         dataset = dict(stored.get("dataset") or {"name": "filler"})
@@ -236,6 +258,8 @@ class Config:
                 executor=executor,
                 budget={**DEFAULTS["budget"], **(stored.get("budget") or {})},
                 pruner=stored.get("pruner"),
+                tensorboard=bool(stored.get("tensorboard", False)),
+                mlflow=dict(stored["mlflow"]) if stored.get("mlflow") is not None else None,
             ),
         )
 
@@ -635,6 +659,36 @@ def _pruner(raw: Mapping[str, Any], training: Mapping[str, Any]) -> dict[str, An
     return out
 
 
+def _tensorboard(raw: Mapping[str, Any]) -> bool:
+    value = raw.get("tensorboard", False)
+    if not isinstance(value, bool):
+        _fail("tensorboard", f"must be true or false; received {value!r}")
+    if value:
+        try:
+            import tensorboard  # noqa: F401  (TensorFlow >= 2.21 does not install it)
+        except ImportError:
+            _fail("tensorboard", "needs TensorBoard, which is not installed: pip install 'keras-geo[tensorboard]'")
+    return value
+
+
+def _mlflow(raw: Mapping[str, Any], name: str) -> dict[str, Any] | None:
+    """The ``mlflow`` section, complete (``experiment`` defaults to the search's name), or None."""
+    if raw.get("mlflow") is None:
+        return None
+    section = _section(raw, "mlflow", _MLFLOW_KEYS)
+    for key in _MLFLOW_KEYS:
+        value = section[key]
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            _fail(f"mlflow.{key}", f"must be a non-empty string; received {value!r}")
+    if section["experiment"] is None:
+        section["experiment"] = name
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        _fail("mlflow", "needs MLflow, which is not installed: pip install 'keras-geo[mlflow]'")
+    return section
+
+
 def make_pruner(section: Mapping[str, Any] | None) -> pruners.Pruner | None:
     """The :class:`hpo.pruners.Pruner` of a validated ``pruner`` section (None: no pruning)."""
     if section is None:
@@ -694,6 +748,8 @@ def validate_config(raw: Mapping[str, Any], *, base_dir: str | Path | None = Non
         executor=_executor(raw, mode),
         budget=_budget(raw),
         pruner=_pruner(raw, training),
+        tensorboard=_tensorboard(raw),
+        mlflow=_mlflow(raw, name),
     )
     if len(search.objectives) > 1 and not strategies.is_multi_objective(search.strategy["name"]):
         several = [n for n in strategies.available() if strategies.is_multi_objective(n)]

@@ -8,7 +8,9 @@ best one, so ``export`` needs no retraining), and returns the objective metric,
 every scalar metric, the task's report of each split and the per-epoch history.
 
 :func:`run` wires a validated configuration into :func:`hpo.loop.run_search`:
-store, strategy, executor (device pinning included) and budget.
+store, strategy, executor (device pinning included) and budget, and the search's experiment
+tracking (:mod:`keras_geo.tracking`): TensorBoard logs written by each trial, MLflow runs
+logged by the driver.
 :func:`sample_section` draws the task's view of a store's best model for its report.
 """
 
@@ -121,6 +123,11 @@ class KerasObjective:
         self.artifact_dir = str(artifact_dir)
         self._data = data
 
+    @property
+    def tensorboard_dir(self) -> Path:
+        """The search's TensorBoard logs: ``tb`` beside the models' folder (the store's folder)."""
+        return Path(self.artifact_dir).parent / "tb"
+
     def __getstate__(self) -> dict[str, Any]:
         # Workers load the data themselves (from the on-disk cache), never through the pipe.
         return {"config": self.config, "artifact_dir": self.artifact_dir, "_data": None}
@@ -148,14 +155,21 @@ class KerasObjective:
         config = self.config
         merged = {**config.model.fixed, **config.training, **params}
         metric = config.search.metric
-        result = training.train(
-            config.model.builder,
-            self._data,
-            merged,
-            task=config.task.make(),
-            seed=seed,
-            callbacks=[training.ReportToPruner(metric)],
-        )
+        callbacks = [training.ReportToPruner(metric)]
+        if config.search.tensorboard:
+            from keras_geo import tracking
+
+            callbacks += tracking.trial_callbacks(self.tensorboard_dir, trial_id, params, config.search.space)
+        try:
+            result = training.train(
+                config.model.builder, self._data, merged, task=config.task.make(), seed=seed, callbacks=callbacks
+            )
+        except BaseException:
+            if config.search.tensorboard:  # a failed trial ends its TensorBoard session too
+                for callback in callbacks:
+                    if isinstance(callback, training.HParamsSession):
+                        callback.close(failed=True)
+            raise
         if metric not in result.metrics:
             raise FatalError(
                 f"objective.metric: {metric!r} is not a metric of the training; allowed: "
@@ -282,22 +296,61 @@ def run(
         Path(store.path).resolve().parent / "models",
         data=data if isinstance(executor, executors.SerialExecutor) else None,
     )
-    return run_search(
-        objective,
-        strategy,
-        store,
-        executor,
-        budget,
-        pruner=make_pruner(search.pruner),
-        objectives=[(o["metric"], o["direction"]) for o in search.objectives] if len(search.objectives) > 1 else None,
-        seed=search.seed,
-        metric=search.metric,
-        direction=search.direction,
-        synchronous=search.mode == "sync",
-        batch_size=search.batch_size,
-        progress=progress,
-        warm_start=warm_start,
-    )
+    if search.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:  # a resume where the extra is missing
+            raise ConfigError(
+                "tensorboard: needs TensorBoard, which is not installed: pip install 'keras-geo[tensorboard]'"
+            ) from None
+        from keras_geo import tracking
+
+        tracking.write_tensorboard_experiment(objective.tensorboard_dir, search.space, search.objectives)
+    tracker = _mlflow_tracker(config, store)
+    outcome = "FAILED"
+    try:
+        summary = run_search(
+            objective,
+            strategy,
+            store,
+            executor,
+            budget,
+            pruner=make_pruner(search.pruner),
+            objectives=[(o["metric"], o["direction"]) for o in search.objectives]
+            if len(search.objectives) > 1
+            else None,
+            seed=search.seed,
+            metric=search.metric,
+            direction=search.direction,
+            synchronous=search.mode == "sync",
+            batch_size=search.batch_size,
+            progress=progress,
+            warm_start=warm_start,
+            on_trial=tracker.on_trial if tracker is not None else None,
+        )
+        outcome = "FINISHED"
+        return summary
+    except KeyboardInterrupt:
+        outcome = "KILLED"
+        raise
+    finally:
+        if tracker is not None:
+            tracker.finish(outcome)
+
+
+def _mlflow_tracker(config: Config, store: TrialStore):
+    """The started :class:`~keras_geo.tracking.MlflowTracker` of a configuration with ``mlflow``, else None."""
+    if config.search.mlflow is None:
+        return None
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        raise ConfigError("mlflow: needs MLflow, which is not installed: pip install 'keras-geo[mlflow]'") from None
+    from keras_geo import tracking
+
+    tracker = tracking.MlflowTracker(config.search.mlflow, store)
+    tracker.start()
+    return tracker
 
 
 def _data_error(error: Exception) -> str:

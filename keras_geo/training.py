@@ -24,6 +24,7 @@ import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import keras
@@ -39,6 +40,7 @@ __all__ = [
     "OPTIMIZERS",
     "TRAINING_DEFAULTS",
     "ClassReport",
+    "HParamsSession",
     "ReportToPruner",
     "TrainingDiverged",
     "TrainingResult",
@@ -272,6 +274,63 @@ class ReportToPruner(keras.callbacks.Callback):
             )
         if reporter.report(int(epoch) + 1, float(logs[self.key])):
             self.model.stop_training = True
+
+
+class HParamsSession(keras.callbacks.Callback):
+    """Writes a trial's TensorBoard HParams session: its params when it starts training, its end and status.
+
+    What Keras Tuner writes (``tensorboard.plugins.hparams.api.KerasCallback``), with TensorBoard's
+    own event writer (:func:`keras_geo.tracking.write_events`). A pruned trial ends with
+    ``STATUS_FAILURE``, as a failed one does (:meth:`close`).
+
+    Args:
+        logdir: The trial's folder (``tb/trial_<id>``).
+        hparams: The trial's params (:func:`keras_geo.tracking.session_hparams`).
+        trial_id: The session's name in TensorBoard. Defaults to a hash of the params.
+    """
+
+    def __init__(self, logdir: str | Path, hparams: Mapping[str, Any], trial_id: str | None = None) -> None:
+        super().__init__()
+        self.logdir = Path(logdir)
+        self.hparams = dict(hparams)
+        self.trial_id = trial_id
+        self.status: str | None = None  # "running", then the end's status
+
+    def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
+        from tensorboard.plugins.hparams import summary_v2 as hp
+
+        from keras_geo.tracking import write_events
+
+        write_events(self.logdir, hp.hparams_pb(self.hparams, trial_id=self.trial_id))
+        self.status = "running"
+
+    def on_train_end(self, logs: Mapping[str, Any] | None = None) -> None:
+        from hpo import pruners
+
+        reporter = pruners.current()
+        self.close(failed=reporter is not None and reporter.pruned)
+
+    def close(self, *, failed: bool = False) -> None:
+        """Ends the session (once): ``STATUS_SUCCESS``, or ``STATUS_FAILURE`` when ``failed`` (pruned or raised)."""
+        from tensorboard.compat.proto import summary_pb2
+        from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
+        from keras_geo.tracking import write_events
+
+        if self.status != "running":
+            return
+        end = plugin_data_pb2.SessionEndInfo(
+            status=api_pb2.STATUS_FAILURE if failed else api_pb2.STATUS_SUCCESS, end_time_secs=time.time()
+        )
+        data = plugin_data_pb2.HParamsPluginData(session_end_info=end)
+        pb = summary_pb2.Summary()  # as tensorboard's summary.session_end_pb, with TensorBoard's own protos
+        pb.value.add(
+            tag=metadata.SESSION_END_INFO_TAG,
+            metadata=metadata.create_summary_metadata(data),
+            tensor=metadata.NULL_TENSOR,
+        )
+        write_events(self.logdir, pb)
+        self.status = "failure" if failed else "success"
 
 
 def _held_epoch(monitored: np.ndarray, hparams: Mapping[str, Any]) -> int:

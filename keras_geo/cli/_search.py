@@ -35,6 +35,12 @@ def _run_search(store, config, warm_start=None, executor=None) -> int:
         f"{', '.join(o['direction'] + ' ' + o['metric'] for o in s.objectives)}\nstore: {store.path}",
         flush=True,
     )
+    if s.tensorboard:
+        from keras_geo.tracking import tensorboard_dir
+
+        print(f"tensorboard --logdir {tensorboard_dir(store.path)}", flush=True)
+    if s.mlflow is not None:
+        print(f"mlflow: experiment {s.mlflow['experiment']!r} at {s.mlflow['tracking_uri'] or 'the default URI'}")
     try:
         summary = search.run(store, progress=True, warm_start=warm_start, executor=executor, config=config)
     except ObjectiveError as error:  # a configuration error only the first trial could reveal
