@@ -126,7 +126,9 @@ class KerasObjective:
     @property
     def tensorboard_dir(self) -> Path:
         """The search's TensorBoard logs: ``tb`` beside the models' folder (the store's folder)."""
-        return Path(self.artifact_dir).parent / "tb"
+        from keras_geo.tracking import TENSORBOARD_DIR
+
+        return Path(self.artifact_dir).parent / TENSORBOARD_DIR
 
     def __getstate__(self) -> dict[str, Any]:
         # Workers load the data themselves (from the on-disk cache), never through the pipe.

@@ -112,6 +112,7 @@ class StoreWatch:
         self._section: dict[str, Any] | None = None
         self._section_dir: Path | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._drawing = False  # a background drawing runs
 
     def _files_key(self) -> Any:
         return _stat(self.path), _stat(self.path + "-wal"), self.store.writer() is not None
@@ -150,25 +151,36 @@ class StoreWatch:
         return self._section_dir
 
     def _start_section(self, trial_id: int) -> None:
+        """Draw the section of ``trial_id`` in the background; one drawing at a time (called under the lock).
+
+        A best trial that changes while a drawing runs is drawn next (only the latest one):
+        a fast search never piles up drawings, each of which may load a model and a data set.
+        """
+        self._section = {"trial_id": trial_id, "status": "drawing", "title": "", "markdown": ""}
+        if self._drawing:
+            return  # the running drawing starts the latest best trial's when it ends
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="hpo-dashboard-")
-        folder = Path(self._tmp.name) / f"trial-{trial_id}"
-        folder.mkdir(parents=True, exist_ok=True)
-        self._section = {"trial_id": trial_id, "status": "drawing", "title": "", "markdown": ""}
-        threading.Thread(target=self._draw_section, args=(trial_id, folder), daemon=True).start()
+        self._drawing = True
+        threading.Thread(target=self._draw_sections, args=(trial_id,), daemon=True).start()
 
-    def _draw_section(self, trial_id: int, folder: Path) -> None:
-        try:
-            drawn = self.hook(self.store, folder)  # type: ignore[misc]
-            result = {"status": "ready", "title": "", "markdown": ""} if drawn is None else None
-            if drawn is not None:
-                result = {"status": "ready", "title": str(drawn[0]), "markdown": str(drawn[1])}
-        except Exception as exc:  # noqa: BLE001 -- the page stands without it; say why
-            result = {"status": "failed", "title": "", "markdown": f"Not drawn: {type(exc).__name__}: {exc}"}
-        with self._lock:
-            if self._best_id == trial_id:  # a newer best trial may have started its own drawing
-                self._section = {"trial_id": trial_id, **result}
-                self._section_dir = folder
+    def _draw_sections(self, trial_id: int) -> None:
+        while True:
+            folder = Path(self._tmp.name) / f"trial-{trial_id}"  # type: ignore[union-attr]
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                drawn = self.hook(self.store, folder)  # type: ignore[misc]
+                title, markdown = ("", "") if drawn is None else (str(drawn[0]), str(drawn[1]))
+                result = {"status": "ready", "title": title, "markdown": markdown}
+            except Exception as exc:  # noqa: BLE001 -- the page stands without it; say why
+                result = {"status": "failed", "title": "", "markdown": f"Not drawn: {type(exc).__name__}: {exc}"}
+            with self._lock:
+                if self._best_id == trial_id:
+                    self._section = {"trial_id": trial_id, **result}
+                    self._section_dir = folder
+                    self._drawing = False
+                    return
+                trial_id = self._best_id  # a newer best trial came meanwhile: draw it now
 
     def close(self) -> None:
         """Close the store and remove the section's temporary folder."""

@@ -296,6 +296,40 @@ def test_the_section_hook_runs_when_the_best_trial_changes_and_its_files_are_pat
         assert client.get("/extra/0/%2e%2e/%2e%2e/etc/passwd").status_code == 404
 
 
+def test_one_drawing_at_a_time_and_the_latest_best_trial_is_drawn_last(tmp_path: Path):
+    path = tmp_path / "growing.db"
+    running, most, drawn = [0], [0], []
+    gate = threading.Lock()
+
+    def hook(store: TrialStore, folder: Path):
+        with gate:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)  # drawing a section loads a model: slower than the trials come
+        with gate:
+            running[0] -= 1
+        drawn.append(int(folder.name.split("-")[1]))
+        return "Samples", f"trial {folder.name}"
+
+    with TrialStore(path) as store:
+        store.create_search({}, seed=0, name="growing", metric="loss")
+        watch = dashboard.StoreWatch(0, path, hook)
+        try:
+            for i in range(6):  # each trial is a new best (the loss falls)
+                tid = store.add_trial({"x": i})
+                store.start(tid)
+                store.finish(tid, 1.0 / (i + 1))
+                watch.state()
+                time.sleep(0.03)
+            deadline = time.monotonic() + 10
+            while (watch.section() or {}).get("status") != "ready" and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert watch.section()["trial_id"] == tid and drawn[-1] == tid
+            assert most[0] == 1 and len(drawn) < 6  # never two at once; the best trials in between are skipped
+        finally:
+            watch.close()
+
+
 # --------------------------------------------------------------------------- #
 # a real browser
 # --------------------------------------------------------------------------- #
