@@ -72,6 +72,7 @@ bench: $(VENV)/.installed-bench
 	$(PY) benchmarks/bench_cnn_search.py --quick
 	$(PY) benchmarks/bench_pruning.py --quick
 	$(PY) benchmarks/bench_multiobjective_cnn.py --quick
+	$(PY) benchmarks/bench_dashboard.py --quick
 	$(PY) benchmarks/bench_filler_slices.py --quick
 	$(PY) benchmarks/bench_gradcam.py
 	$(PY) benchmarks/bench_restoration.py --quick

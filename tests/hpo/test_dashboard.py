@@ -249,7 +249,8 @@ def test_a_store_damaged_while_served_is_an_error_the_page_can_show(nasty: Path)
         assert response.status_code == 503 and "closed" in response.json()["error"]
 
 
-def test_a_200_trial_state_is_computed_quickly(tmp_path: Path):
+def test_a_200_trial_state_holds_every_trial_and_an_idle_poll_recomputes_nothing(tmp_path: Path):
+    # How long it takes is a benchmark's business (benchmarks/bench_dashboard.py), never a test's.
     path = tmp_path / "big.db"
     with TrialStore(path) as store:
         store.create_search({}, name="big")
@@ -259,16 +260,14 @@ def test_a_200_trial_state_is_computed_quickly(tmp_path: Path):
             store.start(tid, worker=f"worker{i % 4}")
             store.finish(tid, (i % 17) / 3.0, intermediate=[(s, s / (i + 1)) for s in range(5)])
     watch = dashboard.StoreWatch(0, path)
-    start = time.perf_counter()
-    _, state = watch.state()
-    first = time.perf_counter() - start
-    start = time.perf_counter()
-    watch.state()
-    idle = time.perf_counter() - start
-    watch.close()
-    size = len(json.dumps(state))
-    print(f"200 trials: state {first * 1000:.0f} ms, idle poll {idle * 1000:.2f} ms, {size // 1024} KB of JSON")
-    assert first < 3.0 and idle < 0.05 and len(state["trials"]) == 200
+    try:
+        version, state = watch.state()
+        again, same = watch.state()
+    finally:
+        watch.close()
+    assert len(state["trials"]) == 200 and state["summary"]["counts"]["done"] == 200
+    assert again == version and same is state  # nothing changed on disk: the cached state, not a new one
+    assert state["plots"]["generations"]["size"] == 10 and len(state["plots"]["generations"]["gens"]) == 20
 
 
 def test_the_section_hook_runs_when_the_best_trial_changes_and_its_files_are_path_checked(nasty: Path):
