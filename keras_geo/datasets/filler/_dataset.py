@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -232,17 +232,30 @@ def make_splits(n_train: int, n_val: int, n_test: int, **kw: Any) -> dict[str, t
     Returns:
         ``{"train": (x, y), "val": (x, y), "test": (x, y)}``.
     """
+    return _make_splits(_filler().make_dataset, "make_splits", n_train, n_val, n_test, kw)
+
+
+def _make_splits(
+    make: Callable[..., tuple[np.ndarray, np.ndarray]],
+    name: str,
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    kw: dict[str, Any],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The splits of `make_splits` and `make_fibsem_splits`: ``make(n, seed=..., **kw)`` per split,
+    each with its own seed derived from ``kw["seed"]`` (so its own structures); ``name`` is the
+    public function's, for the messages."""
     counts = {
         "train": _check_int("n_train", n_train, 1),
         "val": _check_int("n_val", n_val, 1),
         "test": _check_int("n_test", n_test, 1),
     }
     if "n_per_class" in kw:
-        raise ValueError("make_splits takes n_train, n_val, n_test instead of `n_per_class`.")
+        raise ValueError(f"{name} takes n_train, n_val, n_test instead of `n_per_class`.")
     seed = _check_seed(kw.pop("seed", 0))
     return {
-        name: _filler().make_dataset(n, seed=_derive_seed(seed, 100 + i) % 2**63, **kw)
-        for i, (name, n) in enumerate(counts.items())
+        split: make(n, seed=_derive_seed(seed, 100 + i) % 2**63, **kw) for i, (split, n) in enumerate(counts.items())
     }
 
 

@@ -21,11 +21,11 @@ from keras_geo._settings import Range
 from keras_geo.datasets._registry import Dataset, register
 
 from ._cache import _filler, _load_npz, _save_npz
-from ._dataset import _cache_file, _check_imaging_and_params
-from ._fibsem import _check_effects, _check_memory
+from ._dataset import _cache_file, _check_imaging_and_params, _make_splits
+from ._fibsem import _check_effects, _voxels_per_edge
 from ._render import _check_fov
 from ._structures import CLASSES
-from ._validation import _check_float, _check_int, _check_seed, _derive_seed
+from ._validation import _check_float, _check_int, _derive_seed
 
 # Bump whenever a change alters the FIB-SEM arrays produced for the same parameters
 # (it is part of their cache keys, next to GENERATOR_VERSION).
@@ -119,24 +119,9 @@ def make_fibsem_dataset(
     matrix = _check_float("matrix_level", matrix_level)
     per_structure = _check_int("slices_per_structure", slices_per_structure, 1)
     limit = _check_float("max_memory_gib", max_memory_gib, low=0.0)
-    effects = _check_effects(
-        slice_blur_nm,
-        curtain_std,
-        curtain_width_nm,
-        curtain_length_nm,
-        drift_std,
-        charging_std,
-        drift_length_nm,
-        shot_dose,
-        noise_std,
-    )
+    effects = _check_effects(locals())
     _, _, seed, sp = _check_imaging_and_params(0.0, 0.0, seed, structure_params)
-    m = int(round(box / voxel))
-    if m < 1 or abs(m * voxel - box) > 1e-6 * box:
-        raise ValueError(
-            f"`voxel_nm` must divide box_nm={box:g} into a whole number of voxels. Received: voxel_nm={voxel_nm!r}"
-        )
-    _check_memory(m**3, limit, "voxel_nm", voxel_nm, f"{m}^3-voxel")  # before any slow work
+    _voxels_per_edge(box, voxel, voxel_nm, limit)  # before any slow work
     payload = {
         "function": "make_fibsem_dataset",
         "fibsem_version": FIBSEM_VERSION,
@@ -230,18 +215,7 @@ def make_fibsem_splits(n_train: int, n_val: int, n_test: int, **kw: Any) -> dict
     Returns:
         ``{"train": (x, y), "val": (x, y), "test": (x, y)}``.
     """
-    counts = {
-        "train": _check_int("n_train", n_train, 1),
-        "val": _check_int("n_val", n_val, 1),
-        "test": _check_int("n_test", n_test, 1),
-    }
-    if "n_per_class" in kw:
-        raise ValueError("make_fibsem_splits takes n_train, n_val, n_test instead of `n_per_class`.")
-    seed = _check_seed(kw.pop("seed", 0))
-    return {
-        name: _filler().make_fibsem_dataset(n, seed=_derive_seed(seed, 100 + i) % 2**63, **kw)
-        for i, (name, n) in enumerate(counts.items())
-    }
+    return _make_splits(_filler().make_fibsem_dataset, "make_fibsem_splits", n_train, n_val, n_test, kw)
 
 
 # The one place the FIB-SEM data set's defaults live: `make_fibsem_dataset`'s signature.
