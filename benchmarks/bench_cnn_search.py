@@ -179,8 +179,16 @@ class Recorder:
 # --------------------------------------------------------------------------- #
 # the tools
 # --------------------------------------------------------------------------- #
-def run_ours(name: str, space: Space, train: Trainer, seed: int, trials: int) -> Recorder:
-    """Our strategy ``name`` through the search loop (serial executor, store in a temporary folder)."""
+def run_ours(
+    name: str,
+    space: Space,
+    train: Trainer,
+    seed: int,
+    trials: int,
+    settings: Mapping[str, Any] | None = None,
+) -> Recorder:
+    """Our strategy ``name`` through the search loop (serial executor, store in a temporary folder);
+    ``settings`` are the strategy's (default: :data:`OUR_SETTINGS`)."""
     from hpo import strategies
     from hpo.executors import SerialExecutor
     from hpo.loop import Budget, run_search
@@ -199,7 +207,8 @@ def run_ours(name: str, space: Space, train: Trainer, seed: int, trials: int) ->
     with tempfile.TemporaryDirectory() as folder:
         store = TrialStore(Path(folder) / "trials.db")
         store.create_search({"tool": name, "space": space.to_dict()}, seed=seed, name=name)
-        strategy = strategies.get(name, space, seed=seed, **OUR_SETTINGS.get(name, {}))
+        settings = OUR_SETTINGS.get(name, {}) if settings is None else settings
+        strategy = strategies.get(name, space, seed=seed, **settings)
 
         def on_trial(trial) -> None:
             # A cache hit trains nothing (no epochs); its test accuracy is the stored trial's.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,7 +22,7 @@ from keras_geo.datasets._registry import Dataset, register
 
 from ._cache import _cache_key, _default_cache_dir, _filler, _load_npz, _save_npz
 from ._render import _check_fov
-from ._structures import CLASSES, _resolve_params
+from ._structures import CLASSES, Structure, _resolve_params
 from ._validation import _check_float, _check_int, _check_seed, _derive_seed
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -58,6 +58,19 @@ def _cache_file(
     return cache, (cache / f"{prefix}-{key[:32]}.npz" if cache is not None else None), meta
 
 
+def _cached_arrays(
+    prefix: str,
+    payload: Mapping[str, Any],
+    names: tuple[str, ...],
+    use_cache: bool,
+    cache_dir: str | os.PathLike[str] | None,
+) -> tuple[Path | None, Path | None, str, dict[str, np.ndarray] | None]:
+    """`_cache_file` and, when the file holds them, the arrays ``names`` stored under ``payload``
+    (None on a miss or without a cache)."""
+    cache, path, meta = _cache_file(prefix, payload, use_cache, cache_dir)
+    return cache, path, meta, (_load_npz(path, meta, names) if path is not None else None)
+
+
 def _imaged_slices(
     structure: Any, n: int, *, fov: float, size: int, blur: float, noise: float, slice_seed: int, imaging_seed: int
 ) -> np.ndarray:
@@ -66,6 +79,54 @@ def _imaged_slices(
     if blur > 0 or noise > 0:
         images = _filler().apply_imaging(images, blur_sigma_px=blur, noise_std=noise, seed=imaging_seed % 2**63)
     return images
+
+
+def _class_slices(
+    n_per_class: int,
+    per_structure: int,
+    seed: int,
+    structures: Mapping[str, Any],
+    params: Mapping[str, Mapping[str, Any]],
+    images: Callable[[Structure, int, int, int], np.ndarray],
+    progress: bool,
+    desc: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The slices of `make_dataset` and `make_fibsem_dataset`, shuffled, and their labels.
+
+    For each class ``ci`` and each of its ``ceil(n_per_class / per_structure)`` structures
+    ``j`` (from the structure cache: ``structures`` are `_cached_structure`'s keywords,
+    ``params[kind]`` the class's generator parameters, the seed ``_derive_seed(seed, ci, 0, j)``),
+    ``images(structure, ci, j, n_here)`` gives that structure's ``n_here`` images; all are then
+    shuffled with ``_derive_seed(seed, 3)``. A tqdm bar (``progress``) counts two steps a structure.
+    """
+    n_structures = -(-n_per_class // per_structure)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=2 * len(CLASSES) * n_structures, desc=desc, unit="step")
+    xs, ys = [], []
+    try:
+        for ci, kind in enumerate(CLASSES):
+            for j in range(n_structures):
+                n_here = min(per_structure, n_per_class - j * per_structure)
+                if bar is not None:
+                    bar.set_postfix_str(f"{kind}: structure {j + 1}/{n_structures}")
+                structure = _filler()._cached_structure(
+                    kind, seed=_derive_seed(seed, ci, 0, j), params=params.get(kind, {}), **structures
+                )
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{kind}: slices")
+                xs.append(images(structure, ci, j, n_here))
+                ys.append(np.full(n_here, ci, dtype=np.int64))
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    order = np.random.default_rng(_derive_seed(seed, 3)).permutation(n_per_class * len(CLASSES))
+    return np.concatenate(xs)[order], np.concatenate(ys)[order]
 
 
 def make_dataset(
@@ -158,58 +219,25 @@ def make_dataset(
         "structure_params": {k: sp.get(k, {}) for k in CLASSES},
         "slices_per_structure": per_structure,
     }
-    cache, path, meta = _cache_file("dataset", payload, use_cache, cache_dir)
-    if path is not None:
-        data = _load_npz(path, meta, ("x", "y"))
-        if data is not None:
-            return data["x"], data["y"]
+    cache, path, meta, data = _cached_arrays("dataset", payload, ("x", "y"), use_cache, cache_dir)
+    if data is not None:
+        return data["x"], data["y"]
 
-    n_structures = -(-n_per_class // per_structure)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    def images(structure: Structure, ci: int, j: int, n_here: int) -> np.ndarray:
+        return _imaged_slices(
+            structure,
+            n_here,
+            fov=fov,
+            size=size,
+            blur=blur,
+            noise=noise,
+            slice_seed=_derive_seed(seed, ci, 1, j),
+            imaging_seed=_derive_seed(seed, ci, 2, j),
+        )
 
-        bar = tqdm(total=2 * len(CLASSES) * n_structures, desc="filler data set", unit="step")
-    xs, ys = [], []
-    try:
-        for ci, kind in enumerate(CLASSES):
-            for j in range(n_structures):
-                n_here = min(per_structure, n_per_class - j * per_structure)
-                if bar is not None:
-                    bar.set_postfix_str(f"{kind}: structure {j + 1}/{n_structures}")
-                structure = _filler()._cached_structure(
-                    kind,
-                    box_nm=box,
-                    radius_nm=radius,
-                    volume_fraction=phi,
-                    seed=_derive_seed(seed, ci, 0, j),
-                    params=sp.get(kind, {}),
-                    cache_dir=cache,
-                )
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{kind}: slices")
-                xs.append(
-                    _imaged_slices(
-                        structure,
-                        n_here,
-                        fov=fov,
-                        size=size,
-                        blur=blur,
-                        noise=noise,
-                        slice_seed=_derive_seed(seed, ci, 1, j),
-                        imaging_seed=_derive_seed(seed, ci, 2, j),
-                    )
-                )
-                ys.append(np.full(n_here, ci, dtype=np.int64))
-                if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    order = np.random.default_rng(_derive_seed(seed, 3)).permutation(n_per_class * len(CLASSES))
-    x = np.concatenate(xs)[order][..., None].astype(np.float32, copy=False)
-    y = np.concatenate(ys)[order]
+    structures = {"box_nm": box, "radius_nm": radius, "volume_fraction": phi, "cache_dir": cache}
+    x, y = _class_slices(n_per_class, per_structure, seed, structures, sp, images, progress, "filler data set")
+    x = x[..., None].astype(np.float32, copy=False)
     if path is not None:
         _save_npz(path, meta, {"x": x, "y": y})
     return x, y
@@ -232,17 +260,30 @@ def make_splits(n_train: int, n_val: int, n_test: int, **kw: Any) -> dict[str, t
     Returns:
         ``{"train": (x, y), "val": (x, y), "test": (x, y)}``.
     """
+    return _make_splits(_filler().make_dataset, "make_splits", n_train, n_val, n_test, kw)
+
+
+def _make_splits(
+    make: Callable[..., tuple[np.ndarray, np.ndarray]],
+    name: str,
+    n_train: int,
+    n_val: int,
+    n_test: int,
+    kw: dict[str, Any],
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The splits of `make_splits` and `make_fibsem_splits`: ``make(n, seed=..., **kw)`` per split,
+    each with its own seed derived from ``kw["seed"]`` (so its own structures); ``name`` is the
+    public function's, for the messages."""
     counts = {
         "train": _check_int("n_train", n_train, 1),
         "val": _check_int("n_val", n_val, 1),
         "test": _check_int("n_test", n_test, 1),
     }
     if "n_per_class" in kw:
-        raise ValueError("make_splits takes n_train, n_val, n_test instead of `n_per_class`.")
+        raise ValueError(f"{name} takes n_train, n_val, n_test instead of `n_per_class`.")
     seed = _check_seed(kw.pop("seed", 0))
     return {
-        name: _filler().make_dataset(n, seed=_derive_seed(seed, 100 + i) % 2**63, **kw)
-        for i, (name, n) in enumerate(counts.items())
+        split: make(n, seed=_derive_seed(seed, 100 + i) % 2**63, **kw) for i, (split, n) in enumerate(counts.items())
     }
 
 

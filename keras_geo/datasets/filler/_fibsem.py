@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -160,34 +161,63 @@ def _smooth_periodic(rng: np.random.Generator, shape: tuple[int, ...], sigma: tu
     return (field / std if std > 0 else np.zeros(shape)).astype(np.float32)
 
 
-def _check_effects(
-    slice_blur_nm: Any,
-    curtain_std: Any,
-    curtain_width_nm: Any,
-    curtain_length_nm: Any,
-    drift_std: Any,
-    charging_std: Any,
-    drift_length_nm: Any,
-    shot_dose: Any,
-    noise_std: Any,
-) -> dict[str, Any]:
-    """The checked effect settings (0 or None switches an effect off)."""
+# The names of the imaging-effect settings that `apply_fibsem`, `fibsem_volume` and
+# `make_fibsem_dataset` all take (and check with `_check_effects`).
+_EFFECTS = (
+    "slice_blur_nm",
+    "curtain_std",
+    "curtain_width_nm",
+    "curtain_length_nm",
+    "drift_std",
+    "charging_std",
+    "drift_length_nm",
+    "shot_dose",
+    "noise_std",
+)
 
-    def non_negative(name: str, value: Any) -> float:
-        return _check_float(name, value, low=0.0, low_open=False)
 
-    dose = None if shot_dose is None else _check_float("shot_dose", shot_dose, low=0.0)
+def _check_effects(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The checked effect settings (0 or None switches an effect off), taken from ``settings``
+    (a caller's ``locals()``: only the names in `_EFFECTS` are read)."""
+
+    def non_negative(name: str) -> float:
+        return _check_float(name, settings[name], low=0.0, low_open=False)
+
+    def positive(name: str) -> float:
+        return _check_float(name, settings[name], low=0.0)
+
+    dose = settings["shot_dose"]
     return {
-        "slice_blur_nm": non_negative("slice_blur_nm", slice_blur_nm),
-        "curtain_std": non_negative("curtain_std", curtain_std),
-        "curtain_width_nm": _check_float("curtain_width_nm", curtain_width_nm, low=0.0),
-        "curtain_length_nm": _check_float("curtain_length_nm", curtain_length_nm, low=0.0),
-        "drift_std": non_negative("drift_std", drift_std),
-        "charging_std": non_negative("charging_std", charging_std),
-        "drift_length_nm": _check_float("drift_length_nm", drift_length_nm, low=0.0),
-        "shot_dose": dose,
-        "noise_std": non_negative("noise_std", noise_std),
+        "slice_blur_nm": non_negative("slice_blur_nm"),
+        "curtain_std": non_negative("curtain_std"),
+        "curtain_width_nm": positive("curtain_width_nm"),
+        "curtain_length_nm": positive("curtain_length_nm"),
+        "drift_std": non_negative("drift_std"),
+        "charging_std": non_negative("charging_std"),
+        "drift_length_nm": positive("drift_length_nm"),
+        "shot_dose": None if dose is None else positive("shot_dose"),
+        "noise_std": non_negative("noise_std"),
     }
+
+
+def _check_seed_and_clip(seed: Any, clip: Any) -> tuple[int, bool]:
+    """The checked ``seed`` and ``clip`` of `apply_fibsem` and `fibsem_volume`."""
+    seed = _check_seed(seed)
+    if not isinstance(clip, (bool, np.bool_)):
+        raise ValueError(f"`clip` must be True or False. Received: clip={clip!r}")
+    return seed, bool(clip)
+
+
+def _voxels_per_edge(box: float, voxel: float, voxel_nm: Any, max_memory_gib: float) -> int:
+    """Voxels along the edge of a ``box``-nm cube at ``voxel`` nm, refused (before any slow work)
+    when ``voxel`` does not divide the box or the volume would not fit `_check_memory`."""
+    m = int(round(box / voxel))
+    if m < 1 or abs(m * voxel - box) > 1e-6 * box:
+        raise ValueError(
+            f"`voxel_nm` must divide box_nm={box:g} into a whole number of voxels. Received: voxel_nm={voxel_nm!r}"
+        )
+    _check_memory(m**3, max_memory_gib, "voxel_nm", voxel_nm, f"{m}^3-voxel")
+    return m
 
 
 def _check_stack(volume: Any, name: str = "volume") -> np.ndarray:
@@ -278,21 +308,9 @@ def apply_fibsem(
     """
     vol = _check_stack(volume)
     voxel = _check_float("voxel_nm", voxel_nm, low=0.0)
-    fx = _check_effects(
-        slice_blur_nm,
-        curtain_std,
-        curtain_width_nm,
-        curtain_length_nm,
-        drift_std,
-        charging_std,
-        drift_length_nm,
-        shot_dose,
-        noise_std,
-    )
-    seed = _check_seed(seed)
-    if not isinstance(clip, (bool, np.bool_)):
-        raise ValueError(f"`clip` must be True or False. Received: clip={clip!r}")
-    return _apply_effects(np.array(vol, dtype=np.float32, copy=True), voxel, fx, seed, bool(clip))
+    fx = _check_effects(locals())
+    seed, clip = _check_seed_and_clip(seed, clip)
+    return _apply_effects(np.array(vol, dtype=np.float32, copy=True), voxel, fx, seed, clip)
 
 
 def _blur_z(vol: np.ndarray, sigma: float) -> np.ndarray:
@@ -408,34 +426,16 @@ def fibsem_volume(
     voxel = _check_float("voxel_nm", voxel_nm, low=0.0)
     filler = _check_float("filler_level", filler_level, low=None)
     matrix = _check_float("matrix_level", matrix_level, low=None)
-    fx = _check_effects(
-        slice_blur_nm,
-        curtain_std,
-        curtain_width_nm,
-        curtain_length_nm,
-        drift_std,
-        charging_std,
-        drift_length_nm,
-        shot_dose,
-        noise_std,
-    )
-    seed = _check_seed(seed)
-    if not isinstance(clip, (bool, np.bool_)):
-        raise ValueError(f"`clip` must be True or False. Received: clip={clip!r}")
+    fx = _check_effects(locals())
+    seed, clip = _check_seed_and_clip(seed, clip)
     limit = _check_float("max_memory_gib", max_memory_gib, low=0.0)
-    box = structure.box_nm
-    m = int(round(box / voxel))
-    if m < 1 or abs(m * voxel - box) > 1e-6 * box:
-        raise ValueError(
-            f"`voxel_nm` must divide box_nm={box:g} into a whole number of voxels. Received: voxel_nm={voxel_nm!r}"
-        )
-    _check_memory(m**3, limit, "voxel_nm", voxel_nm, f"{m}^3-voxel")
+    m = _voxels_per_edge(structure.box_nm, voxel, voxel_nm, limit)
     occ = _occupancy(structure, voxel, m)
     vol = occ.astype(np.float32)
     del occ
     vol *= np.float32(filler - matrix)
     vol += np.float32(matrix)
-    return _apply_effects(vol, voxel, fx, seed, bool(clip))
+    return _apply_effects(vol, voxel, fx, seed, clip)
 
 
 def load_stack(source: Any, *, normalize: bool = True) -> np.ndarray:

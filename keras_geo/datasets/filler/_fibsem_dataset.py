@@ -20,12 +20,12 @@ import numpy as np
 from keras_geo._settings import Range
 from keras_geo.datasets._registry import Dataset, register
 
-from ._cache import _filler, _load_npz, _save_npz
-from ._dataset import _cache_file, _check_imaging_and_params
-from ._fibsem import _check_effects, _check_memory
+from ._cache import _filler, _save_npz
+from ._dataset import _cached_arrays, _check_imaging_and_params, _class_slices, _make_splits
+from ._fibsem import _check_effects, _voxels_per_edge
 from ._render import _check_fov
-from ._structures import CLASSES
-from ._validation import _check_float, _check_int, _check_seed, _derive_seed
+from ._structures import CLASSES, Structure
+from ._validation import _check_float, _check_int, _derive_seed
 
 # Bump whenever a change alters the FIB-SEM arrays produced for the same parameters
 # (it is part of their cache keys, next to GENERATOR_VERSION).
@@ -119,24 +119,9 @@ def make_fibsem_dataset(
     matrix = _check_float("matrix_level", matrix_level)
     per_structure = _check_int("slices_per_structure", slices_per_structure, 1)
     limit = _check_float("max_memory_gib", max_memory_gib, low=0.0)
-    effects = _check_effects(
-        slice_blur_nm,
-        curtain_std,
-        curtain_width_nm,
-        curtain_length_nm,
-        drift_std,
-        charging_std,
-        drift_length_nm,
-        shot_dose,
-        noise_std,
-    )
+    effects = _check_effects(locals())
     _, _, seed, sp = _check_imaging_and_params(0.0, 0.0, seed, structure_params)
-    m = int(round(box / voxel))
-    if m < 1 or abs(m * voxel - box) > 1e-6 * box:
-        raise ValueError(
-            f"`voxel_nm` must divide box_nm={box:g} into a whole number of voxels. Received: voxel_nm={voxel_nm!r}"
-        )
-    _check_memory(m**3, limit, "voxel_nm", voxel_nm, f"{m}^3-voxel")  # before any slow work
+    _voxels_per_edge(box, voxel, voxel_nm, limit)  # before any slow work
     payload = {
         "function": "make_fibsem_dataset",
         "fibsem_version": FIBSEM_VERSION,
@@ -154,63 +139,34 @@ def make_fibsem_dataset(
         "structure_params": {k: sp.get(k, {}) for k in CLASSES},
         "slices_per_structure": per_structure,
     }
-    cache, path, meta = _cache_file("dataset-fibsem", payload, use_cache, cache_dir)
-    if path is not None:
-        data = _load_npz(path, meta, ("x", "y"))
-        if data is not None:
-            return data["x"], data["y"]
+    cache, path, meta, data = _cached_arrays("dataset-fibsem", payload, ("x", "y"), use_cache, cache_dir)
+    if data is not None:
+        return data["x"], data["y"]
 
-    n_structures = -(-n_per_class // per_structure)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    def images(structure: Structure, ci: int, j: int, n_here: int) -> np.ndarray:
+        stack = _filler().fibsem_volume(
+            structure,
+            voxel_nm=voxel,
+            filler_level=filler,
+            matrix_level=matrix,
+            **effects,
+            seed=_derive_seed(seed, ci, 12, j) % 2**63,
+            clip=True,
+            max_memory_gib=limit,
+        )
+        return _filler().slice_volume(
+            stack,
+            n_here,
+            voxel_nm=voxel,
+            fov_nm=fov,
+            image_size=size,
+            seed=_derive_seed(seed, ci, 11, j) % 2**63,
+            periodic=True,
+        )  # one stack in memory at a time: it is freed on return
 
-        bar = tqdm(total=len(CLASSES) * n_structures, desc="FIB-SEM data set", unit="stack")
-    xs, ys = [], []
-    try:
-        for ci, kind in enumerate(CLASSES):
-            for j in range(n_structures):
-                n_here = min(per_structure, n_per_class - j * per_structure)
-                structure = _filler()._cached_structure(
-                    kind,
-                    box_nm=box,
-                    radius_nm=radius,
-                    volume_fraction=phi,
-                    seed=_derive_seed(seed, ci, 0, j),
-                    params=sp.get(kind, {}),
-                    cache_dir=cache,
-                )
-                stack = _filler().fibsem_volume(
-                    structure,
-                    voxel_nm=voxel,
-                    filler_level=filler,
-                    matrix_level=matrix,
-                    **effects,
-                    seed=_derive_seed(seed, ci, 12, j) % 2**63,
-                    clip=True,
-                    max_memory_gib=limit,
-                )
-                xs.append(
-                    _filler().slice_volume(
-                        stack,
-                        n_here,
-                        voxel_nm=voxel,
-                        fov_nm=fov,
-                        image_size=size,
-                        seed=_derive_seed(seed, ci, 11, j) % 2**63,
-                        periodic=True,
-                    )
-                )
-                del stack
-                ys.append(np.full(n_here, ci, dtype=np.int64))
-                if bar is not None:
-                    bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    order = np.random.default_rng(_derive_seed(seed, 3)).permutation(n_per_class * len(CLASSES))
-    x = np.clip(np.concatenate(xs)[order], 0.0, 1.0)[..., None].astype(np.float32, copy=False)
-    y = np.concatenate(ys)[order]
+    structures = {"box_nm": box, "radius_nm": radius, "volume_fraction": phi, "cache_dir": cache}
+    x, y = _class_slices(n_per_class, per_structure, seed, structures, sp, images, progress, "FIB-SEM data set")
+    x = np.clip(x, 0.0, 1.0)[..., None].astype(np.float32, copy=False)
     if path is not None:
         _save_npz(path, meta, {"x": x, "y": y})
     return x, y
@@ -230,18 +186,7 @@ def make_fibsem_splits(n_train: int, n_val: int, n_test: int, **kw: Any) -> dict
     Returns:
         ``{"train": (x, y), "val": (x, y), "test": (x, y)}``.
     """
-    counts = {
-        "train": _check_int("n_train", n_train, 1),
-        "val": _check_int("n_val", n_val, 1),
-        "test": _check_int("n_test", n_test, 1),
-    }
-    if "n_per_class" in kw:
-        raise ValueError("make_fibsem_splits takes n_train, n_val, n_test instead of `n_per_class`.")
-    seed = _check_seed(kw.pop("seed", 0))
-    return {
-        name: _filler().make_fibsem_dataset(n, seed=_derive_seed(seed, 100 + i) % 2**63, **kw)
-        for i, (name, n) in enumerate(counts.items())
-    }
+    return _make_splits(_filler().make_fibsem_dataset, "make_fibsem_splits", n_train, n_val, n_test, kw)
 
 
 # The one place the FIB-SEM data set's defaults live: `make_fibsem_dataset`'s signature.

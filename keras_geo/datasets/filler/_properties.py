@@ -22,8 +22,8 @@ from scipy.spatial import cKDTree
 from keras_geo._settings import Range
 from keras_geo.datasets._registry import Dataset, register
 
-from ._cache import _filler, _load_npz, _save_npz
-from ._dataset import _cache_file, _check_imaging_and_params, _imaged_slices
+from ._cache import _filler, _save_npz
+from ._dataset import _cached_arrays, _check_imaging_and_params, _imaged_slices
 from ._geometry import _minimum_image
 from ._render import _check_fov
 from ._structures import CLASSES, Structure
@@ -272,11 +272,9 @@ def make_property_dataset(
         "structure_params": {k: sp.get(k, {}) for k in CLASSES},
     }
     names = ("x", "y", "kind", "structure_id", "nominal")
-    cache, path, meta = _cache_file("property", payload, use_cache, cache_dir)
-    if path is not None:
-        data = _load_npz(path, meta, names)
-        if data is not None:
-            return PropertyDataset(*(data[k] for k in names))
+    cache, path, meta, data = _cached_arrays("property", payload, names, use_cache, cache_dir)
+    if data is not None:
+        return PropertyDataset(*(data[k] for k in names))
 
     n_structures = -(-n_samples // per_structure)
     bar = None
