@@ -28,15 +28,15 @@ def _summary(path: Path, width: int = 90) -> str:
 
 
 def _cmd_configs(args: argparse.Namespace) -> int:
-    from keras_geo.config import shipped_configs
+    from keras_geo.config import ConfigError, shipped_config, shipped_configs
 
-    shipped = shipped_configs()
     if args.name is not None:
-        stem = args.name[: -len(".yaml")] if args.name.endswith(".yaml") else args.name
-        if stem not in shipped:
-            raise UsageError(f"no shipped configuration {args.name!r}; shipped: {', '.join(shipped)}")
-        print(shipped[stem])
+        try:
+            print(shipped_config(args.name))
+        except ConfigError as error:
+            raise UsageError(str(error).removeprefix("config: ")) from None
         return 0
+    shipped = shipped_configs()
     width = max(len(name) for name in shipped)
     for name, path in shipped.items():
         print(f"{name:<{width}}  {_summary(path)}")
