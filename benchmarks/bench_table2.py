@@ -31,7 +31,7 @@ search configuration ``keras_geo/configs/filler_fibsem.yaml`` at the sizes below
    over seeds, against the grid's n-count trainings per seed.
 
     python benchmarks/bench_table2.py --quick   # n = 2, 5, 9; 2 seeds; small sets, 4 nm stacks (a few minutes)
-    python benchmarks/bench_table2.py           # n = 2..9; 3 seeds; 300/100/880 per class, 2 nm stacks (~80 min, estimated)
+    python benchmarks/bench_table2.py           # n = 2..9; 3 seeds; 300/100/880 per class, 2 nm stacks (48 min on 2 cores)
 
 Results: ``benchmarks/results/table2.json`` and ``table2.png``; ``--quick`` writes
 ``table2_quick.*`` (ignored by git).
