@@ -216,7 +216,7 @@ def _voxels_per_edge(box: float, voxel: float, voxel_nm: Any, max_memory_gib: fl
         raise ValueError(
             f"`voxel_nm` must divide box_nm={box:g} into a whole number of voxels. Received: voxel_nm={voxel_nm!r}"
         )
-    _check_memory(m**3, max_memory_gib, "voxel_nm", voxel_nm, f"{m}^3-voxel")
+    _check_memory(m**3, max_memory_gib, "voxel_nm", voxel_nm, f"{m}^3-voxel ({box:g} nm box)")
     return m
 
 
